@@ -1,0 +1,197 @@
+"""Face tracking: MediaPipe Face Mesh (478 points with irises) over a video, one face throughout.
+
+The result is a :class:`LandmarkSeries`: every decoded frame keeps its row, frames without
+the face are NaN, so time stays aligned with the video.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .errors import NoFaceError, ParameterError
+from .regions import N_LANDMARKS
+
+logger = logging.getLogger(__name__)
+
+REACQUIRE_AFTER_S = 2.0  # a chosen face lost this long may be replaced by the only face in view
+MATCH_RADIUS_FACE_WIDTHS = 0.6  # a face is "the same" when its centre moved less than this per frame
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """Everything that changes what the tracker returns; part of the landmark cache key."""
+
+    max_faces: int = 3
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    mirrored: bool = False
+    start_s: float | None = None
+    end_s: float | None = None
+
+    def key(self) -> str:
+        return (f"mf{self.max_faces}-dc{self.min_detection_confidence:g}-tc{self.min_tracking_confidence:g}"
+                f"-m{int(self.mirrored)}-s{self.start_s}-e{self.end_s}")
+
+
+@dataclass(frozen=True)
+class LandmarkSeries:
+    """Tracked landmarks of one face over a video.
+
+    times_s: (n,) float64 frame times in seconds. points: (n, 478, 2) float32 pixel x, y in
+    the (rotated) frame, NaN where no face was found.
+    """
+
+    times_s: np.ndarray
+    points: np.ndarray
+    width: int
+    height: int
+    fps: float  # nominal frame rate of the source
+    source: str = ""
+    mirrored: bool = False
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        if self.points.ndim != 3 or self.points.shape[1:] != (N_LANDMARKS, 2):
+            raise ParameterError(f"points must have shape (n, {N_LANDMARKS}, 2), got {self.points.shape}")
+        if self.times_s.shape != (self.points.shape[0],):
+            raise ParameterError("times_s must have one entry per frame of points")
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.times_s.shape[0])
+
+    @property
+    def face_found(self) -> np.ndarray:
+        """(n,) bool: whether the face was tracked in each frame."""
+        return np.isfinite(self.points[:, 0, 0])
+
+    @property
+    def duration_s(self) -> float:
+        if self.n_frames == 0:
+            return 0.0
+        return float(self.times_s[-1] - self.times_s[0]) + 1.0 / self.fps
+
+    @property
+    def face_fraction(self) -> float:
+        return float(self.face_found.mean()) if self.n_frames else 0.0
+
+
+class FaceTracker:
+    """MediaPipe Face Mesh in tracking mode, returning one chosen face per frame.
+
+    The first face chosen is the largest near the frame centre; afterwards the face whose
+    centre is nearest to the last one is kept, so the same person is followed throughout.
+    """
+
+    def __init__(self, settings: TrackerSettings = TrackerSettings()):
+        import mediapipe as mp  # imported here: only tracking needs it
+
+        self.settings = settings
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=False,
+            max_num_faces=settings.max_faces,
+            refine_landmarks=True,
+            min_detection_confidence=settings.min_detection_confidence,
+            min_tracking_confidence=settings.min_tracking_confidence,
+        )
+        self._last_center: np.ndarray | None = None
+        self._last_width = 0.0
+        self._last_seen_s = -math.inf
+
+    def close(self) -> None:
+        self._mesh.close()
+
+    def __enter__(self) -> "FaceTracker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def detect(self, frame_bgr: np.ndarray) -> list[np.ndarray]:
+        """All faces in one frame: a list of (478, 2) float32 pixel arrays."""
+        import cv2
+
+        height, width = frame_bgr.shape[:2]
+        image = frame_bgr[:, ::-1] if self.settings.mirrored else frame_bgr
+        rgb = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2RGB)
+        rgb.flags.writeable = False
+        result = self._mesh.process(rgb)
+        faces = []
+        for face in result.multi_face_landmarks or ():
+            xy = np.array([(p.x, p.y) for p in face.landmark], dtype=np.float32)
+            xy *= np.array([width, height], dtype=np.float32)
+            if self.settings.mirrored:  # landmarks were named on the flipped image: put them back
+                xy[:, 0] = width - 1 - xy[:, 0]
+            faces.append(xy)
+        return faces
+
+    def track(self, frame_bgr: np.ndarray, time_s: float) -> np.ndarray | None:
+        """The chosen face in this frame as (478, 2) float32 pixels, or None."""
+        faces = self.detect(frame_bgr)
+        index = choose_face(faces, frame_bgr.shape[1], frame_bgr.shape[0], self._last_center,
+                            self._last_width, lost_for_s=time_s - self._last_seen_s)
+        if index is None:
+            return None
+        face = faces[index]
+        self._last_center = np.nanmean(face, axis=0)
+        self._last_width = float(np.ptp(face[:, 0]))
+        self._last_seen_s = time_s
+        return face
+
+
+def choose_face(faces: list[np.ndarray], width: int, height: int, last_center: np.ndarray | None,
+                last_width: float, *, lost_for_s: float = math.inf) -> int | None:
+    """Index of the face to follow in ``faces`` (each (478, 2) pixels), or None.
+
+    Without a previous face: the largest, discounted by its distance from the frame centre.
+    With one: the nearest to it within ``MATCH_RADIUS_FACE_WIDTHS`` face widths; after
+    ``REACQUIRE_AFTER_S`` without it, the only face in view is taken as the same person.
+    """
+    if not faces:
+        return None
+    centers = np.array([f.mean(axis=0) for f in faces])
+    if last_center is not None:
+        distances = np.linalg.norm(centers - last_center, axis=1)
+        nearest = int(np.argmin(distances))
+        if distances[nearest] <= MATCH_RADIUS_FACE_WIDTHS * max(last_width, 1.0):
+            return nearest
+        if lost_for_s >= REACQUIRE_AFTER_S and len(faces) == 1:
+            return 0
+        if lost_for_s < REACQUIRE_AFTER_S:
+            return None
+    diagonal = math.hypot(width, height)
+    areas = np.array([np.ptp(f[:, 0]) * np.ptp(f[:, 1]) for f in faces])
+    off_center = np.linalg.norm(centers - np.array([width / 2, height / 2]), axis=1) / diagonal
+    return int(np.argmax(areas / (1.0 + 8.0 * off_center ** 2)))
+
+
+def track_frames(frames: Iterable[tuple[float, np.ndarray]], *, settings: TrackerSettings = TrackerSettings(),
+                 fps: float, source: str = "", on_frame: Callable[[float], None] | None = None) -> LandmarkSeries:
+    """Track one face through ``(time_s, frame_bgr)`` pairs; ``on_frame(time_s)`` reports progress."""
+    times: list[float] = []
+    rows: list[np.ndarray] = []
+    missing = np.full((N_LANDMARKS, 2), np.nan, dtype=np.float32)
+    width = height = 0
+    with FaceTracker(settings) as tracker:
+        for time_s, frame in frames:
+            height, width = frame.shape[:2]
+            face = tracker.track(frame, time_s)
+            times.append(time_s)
+            rows.append(missing if face is None else face)
+            if on_frame is not None:
+                on_frame(time_s)
+    points = np.stack(rows) if rows else np.empty((0, N_LANDMARKS, 2), np.float32)
+    return LandmarkSeries(times_s=np.asarray(times, dtype=np.float64), points=points, width=width,
+                          height=height, fps=fps, source=source, mirrored=settings.mirrored)
+
+
+def require_face(series: LandmarkSeries) -> LandmarkSeries:
+    """Raise :class:`NoFaceError` when no frame of ``series`` has a face."""
+    if series.n_frames == 0 or not series.face_found.any():
+        raise NoFaceError(f"{series.source}: no face was found in any of its {series.n_frames} frames; "
+                          "the face should be frontal, lit and fill about a third of the frame")
+    return series

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import cache
+from .analysis import Analysis, analyze_series
 from .errors import NoVideoStreamError
 from .landmarks import LandmarkSeries, TrackerSettings, require_face, track_frames
 from .video import VideoSource
@@ -53,3 +54,12 @@ def video_landmarks(source: str | int | os.PathLike, *, settings: TrackerSetting
 def _expected_seconds(duration_s: float, settings: TrackerSettings) -> float:
     end = duration_s if settings.end_s is None else min(settings.end_s, duration_s)
     return end - (settings.start_s or 0.0)
+
+
+def analyze_video(source: str | int | os.PathLike, *, settings: TrackerSettings = TrackerSettings(),
+                  cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
+                  progress: Progress | None = None) -> Analysis:
+    """Track (or load cached landmarks for) ``source`` and run the array stages on it."""
+    series = video_landmarks(source, settings=settings, cache_dir=cache_dir, use_cache=use_cache,
+                             progress=progress)
+    return analyze_series(series)

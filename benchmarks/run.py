@@ -1,0 +1,193 @@
+"""Speed and memory benchmark of spasmscan (issue 9).
+
+Run from the repository root (``make benchmark``)::
+
+    .venv/bin/python benchmarks/run.py            # full run: 60 s 720p/1080p clips, 1/5/20 min growth
+    .venv/bin/python benchmarks/run.py --quick    # 20 s clips, 0.5/1/2 min growth (a smoke run)
+
+It writes generated face clips into ``--workdir`` (reused between runs), measures every figure
+in a fresh subprocess (so peak memory is that of one measurement), prints a table and writes
+``results.json`` beside the clips.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+MESH_ALONE_FRAMES = 240  # frames decoded into memory first, then tracked (bounded: 1080p frames are 6 MB)
+
+
+# -- clips ---------------------------------------------------------------------------------------
+def write_face_clip(path: Path, *, width: int, height: int, fps: float, duration_s: float) -> Path:
+    """A face (the public-domain astronaut portrait) drifting slowly in the frame, blinking never."""
+    import cv2
+    from skimage import data
+
+    if path.exists():
+        return path
+    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[30:330, 120:360]  # head and shoulders
+    scale = 0.6 * height / face.shape[0]
+    face = cv2.resize(face, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = np.full((height, width, 3), 90, np.uint8)
+    y0, x0 = (height - face.shape[0]) // 2, (width - face.shape[1]) // 2
+    canvas[y0:y0 + face.shape[0], x0:x0 + face.shape[1]] = face
+    cycle = [cv2.warpAffine(canvas, cv2.getRotationMatrix2D((width / 2, height / 2), 2 * np.sin(k / 30 * np.pi),
+                                                              1.0 + 0.02 * np.cos(k / 30 * np.pi)),
+                            (width, height), borderMode=cv2.BORDER_REPLICATE) for k in range(60)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part.mp4")
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for index in range(int(round(duration_s * fps))):
+        writer.write(cycle[index % len(cycle)])
+    writer.release()
+    os.replace(tmp, path)
+    return path
+
+
+# -- measurements, each run in its own process ---------------------------------------------------
+def measure_decode(path: str) -> dict:
+    from spasmscan.video import VideoSource
+
+    start = time.perf_counter()
+    with VideoSource(path, threaded=False) as video:
+        frames = sum(1 for _ in video.frames())
+    return {"frames": frames, "seconds": time.perf_counter() - start}
+
+
+def measure_mesh(path: str) -> dict:
+    from spasmscan.landmarks import FaceTracker
+    from spasmscan.video import VideoSource
+
+    with VideoSource(path, threaded=False) as video:
+        frames = []
+        for item in video.frames():
+            frames.append(item)
+            if len(frames) == MESH_ALONE_FRAMES:
+                break
+    with FaceTracker() as tracker:
+        tracker.track(frames[0][1], frames[0][0])  # model start-up is not part of the rate
+        start = time.perf_counter()
+        for time_s, frame in frames[1:]:
+            tracker.track(frame, time_s)
+    return {"frames": len(frames) - 1, "seconds": time.perf_counter() - start}
+
+
+def measure_sequential(path: str) -> dict:
+    from spasmscan.landmarks import FaceTracker
+    from spasmscan.video import VideoSource
+
+    start = time.perf_counter()
+    frames = 0
+    with VideoSource(path, threaded=False) as video, FaceTracker() as tracker:
+        for time_s, frame in video.frames():
+            tracker.track(frame, time_s)
+            frames += 1
+    return {"frames": frames, "seconds": time.perf_counter() - start}
+
+
+def measure_analyze(path: str, cache_dir: str | None) -> dict:
+    """The whole ``spasmscan analyze`` job in this process, as the CLI runs it."""
+    from spasmscan.pipeline import analyze_video
+
+    start = time.perf_counter()
+    analysis = analyze_video(path, cache_dir=cache_dir, use_cache=cache_dir is not None)
+    return {"frames": analysis.frames, "seconds": time.perf_counter() - start,
+            "video_s": analysis.duration_s}
+
+
+MEASUREMENTS = {"decode": measure_decode, "mesh": measure_mesh, "sequential": measure_sequential,
+                "analyze": measure_analyze}
+
+
+def run_measurement(kind: str, path: Path, cache_dir: Path | None = None) -> dict:
+    """Run one measurement in a fresh interpreter; adds its peak resident memory in MB."""
+    command = [sys.executable, __file__, "--measure", kind, str(path)]
+    if cache_dir is not None:
+        command += ["--cache-dir", str(cache_dir)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    result = json.loads(output.strip().splitlines()[-1])
+    result["fps"] = result["frames"] / result["seconds"]
+    return result
+
+
+# -- the report ----------------------------------------------------------------------------------
+def bench_resolution(label: str, path: Path, rows: list) -> None:
+    decode = run_measurement("decode", path)
+    mesh = run_measurement("mesh", path)
+    sequential = run_measurement("sequential", path)
+    analyze = run_measurement("analyze", path)
+    rows.append({"clip": label, "decode_fps": decode["fps"], "mesh_fps": mesh["fps"],
+                 "sequential_fps": sequential["fps"], "analyze_fps": analyze["fps"],
+                 "ratio_to_sequential": analyze["fps"] / sequential["fps"],
+                 "x_real_time": analyze["video_s"] / analyze["seconds"], "peak_rss_mb": analyze["peak_rss_mb"]})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short clips: a smoke run, not the README figures")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "spasmscan-bench")
+    parser.add_argument("--measure", nargs=2, metavar=("KIND", "VIDEO"), help=argparse.SUPPRESS)
+    parser.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.measure:
+        kind, path = args.measure
+        result = MEASUREMENTS[kind](path, args.cache_dir) if kind == "analyze" else MEASUREMENTS[kind](path)
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        print(json.dumps(result))
+        return
+
+    work = args.workdir
+    work.mkdir(parents=True, exist_ok=True)
+    base_s = 20.0 if args.quick else 60.0
+    lengths_min = (0.5, 1.0, 2.0) if args.quick else (1.0, 5.0, 20.0)
+    print(f"clips in {work}; {os.cpu_count()} cores", file=sys.stderr)
+
+    rows: list = []
+    for label, (width, height) in (("720p30", (1280, 720)), ("1080p30", (1920, 1080))):
+        clip = write_face_clip(work / f"face_{label}_{base_s:g}s.mp4", width=width, height=height, fps=30,
+                               duration_s=base_s)
+        print(f"measuring {clip.name}", file=sys.stderr)
+        bench_resolution(f"{label} {base_s:g} s", clip, rows)
+
+    growth: list = []
+    cache_dir = work / "cache"
+    for minutes in lengths_min:
+        clip = write_face_clip(work / f"face_720p30_{minutes:g}min.mp4", width=1280, height=720, fps=30,
+                               duration_s=60 * minutes)
+        print(f"measuring {clip.name}", file=sys.stderr)
+        fresh = run_measurement("analyze", clip)
+        growth.append({"minutes": minutes, "seconds": fresh["seconds"], "peak_rss_mb": fresh["peak_rss_mb"],
+                       "x_real_time": fresh["video_s"] / fresh["seconds"]})
+    longest = work / f"face_720p30_{lengths_min[-1]:g}min.mp4"
+    run_measurement("analyze", longest, cache_dir)  # fills the cache
+    cached = run_measurement("analyze", longest, cache_dir)
+
+    print("\n| clip | decode fps | Face Mesh fps | decode+mesh fps (bound) | analyze fps | ratio to bound "
+          "| x real time | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['clip']} | {row['decode_fps']:.0f} | {row['mesh_fps']:.0f} | {row['sequential_fps']:.0f} "
+              f"| {row['analyze_fps']:.0f} | {row['ratio_to_sequential']:.2f} | {row['x_real_time']:.1f} "
+              f"| {row['peak_rss_mb']:.0f} |")
+    print("\n| 720p30 length | analyze s | x real time | peak RSS MB |")
+    print("|---|---|---|---|")
+    for row in growth:
+        print(f"| {row['minutes']:g} min | {row['seconds']:.1f} | {row['x_real_time']:.1f} | {row['peak_rss_mb']:.0f} |")
+    print(f"\nre-analysis of the cached {lengths_min[-1]:g}-min video: {cached['seconds']:.2f} s "
+          f"(in-process; peak RSS {cached['peak_rss_mb']:.0f} MB)")
+    (work / "results.json").write_text(json.dumps({"resolutions": rows, "growth": growth, "cached": cached},
+                                                  indent=2))
+
+
+if __name__ == "__main__":
+    main()

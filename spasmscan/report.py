@@ -1,0 +1,351 @@
+"""Reports of one analysis: summary, events and signals as CSV, the same as one JSON document.
+
+Every file is written atomically (a temporary file in the same folder, then a rename), so an
+interrupted run leaves either the whole report or none of it, and an existing file is only
+replaced when ``force`` is given. CSV text cells that a spreadsheet would run as a formula are
+written as plain text; numbers stay numbers.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import json as jsonlib
+import logging
+import math
+import numbers
+import os
+import secrets
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from . import __version__
+from .classify import MEASURE_KEYS
+from .errors import OutputError, ParameterError, SpasmscanError
+
+logger = logging.getLogger(__name__)
+
+SUMMARY_COLUMNS = ("file", "duration_s", "fps", "frames", "face_frames_pct", "classification", "affected_side",
+                   "confidence", "twitches_per_min", "twitches_left", "twitches_right", "rest_twitches",
+                   "coupled_twitches", "coupling_p_value", "blinks", "blinks_per_min", "brow_raises",
+                   "spasm_time_pct", "longest_spasm_s", "spread_to_mouth", "jrs_frequency_estimate",
+                   "quality_flags", "spasmscan_version", "reason")
+EVENT_COLUMNS = ("file", "event", "side", "region", "start_s", "end_s", "duration_s", "amplitude", "coupled_to")
+SIGNAL_TIME_COLUMNS = ("time_s", "face_present")  # first columns of the signals table, before the signals
+
+DECIMALS = 4  # floats are rounded to 4 decimals: 0.1 ms for times, far below any signal's noise
+SIGNIFICANT = {"coupling_p_value": 4}  # p-values can be tiny: keep 4 significant digits instead
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a cell starting so is run as a formula by spreadsheets
+TEXT_MARK = "'"  # Excel and LibreOffice show a cell that starts with an apostrophe as text
+FLAG_SEPARATOR = ";"  # joins a list (quality flags) inside one CSV cell
+
+
+# -- rows -----------------------------------------------------------------------------------------
+def summary_row(analysis, *, file: str) -> dict:
+    """One row for SUMMARY_COLUMNS: file facts, the verdict and the clinical measures.
+
+    Values stay Python/numpy objects (NaN where unknown, quality_flags a list); the writers
+    format them.
+    """
+    verdict = analysis.verdict
+    row = {
+        "file": file,
+        "duration_s": analysis.duration_s,
+        "fps": analysis.fps,
+        "frames": analysis.frames,
+        "face_frames_pct": analysis.face_frames_pct,
+        "classification": verdict.label,
+        "affected_side": verdict.side,
+        "confidence": verdict.confidence,
+        "coupling_p_value": verdict.coupling_p_value,
+        "quality_flags": list(analysis.quality_flags),
+        "spasmscan_version": __version__,
+        "reason": verdict.reason,
+    }
+    for key in MEASURE_KEYS:
+        row[key] = analysis.measures.get(key, math.nan)
+    return {column: row[column] for column in SUMMARY_COLUMNS}
+
+
+def event_rows(analysis, *, file: str) -> list[dict]:
+    """One row for EVENT_COLUMNS per event, in the analysis' order (by onset)."""
+    events = analysis.events
+    rows = []
+    for i in range(len(events)):
+        coupled = int(events.coupled_to[i])
+        rows.append({
+            "file": file,
+            "event": str(events.kind[i]),
+            "side": str(events.side[i]),
+            "region": str(events.region[i]),
+            "start_s": float(events.start_s[i]),
+            "end_s": float(events.end_s[i]),
+            "duration_s": float(events.end_s[i] - events.start_s[i]),
+            "amplitude": float(events.amplitude[i]),
+            "coupled_to": events.describe(coupled) if coupled >= 0 else None,
+        })
+    return rows
+
+
+def signal_columns(analysis) -> tuple[tuple[str, ...], dict]:
+    """Column names of the signals table and their units (name -> text)."""
+    signals = analysis.signals
+    names = tuple(signals.names)
+    units = {"time_s": "s", "face_present": "true/false"}
+    units.update({name: signals.units.get(name, "") for name in names})
+    return SIGNAL_TIME_COLUMNS + names, units
+
+
+def signal_rows(analysis) -> Iterator[dict]:
+    """The per-frame signals, one dict per frame (streamed: long videos have many frames)."""
+    columns, _ = signal_columns(analysis)
+    signals = analysis.signals
+    arrays = [signals.times_s, signals.face_present] + [signals.values[name] for name in columns[2:]]
+    for values in zip(*arrays):
+        yield dict(zip(columns, values))
+
+
+# -- cells ----------------------------------------------------------------------------------------
+def _rounded(value: float, column: str) -> float | None:
+    """A float rounded for reports, or None when it is NaN or infinite."""
+    if not math.isfinite(value):
+        return None
+    if column in SIGNIFICANT:
+        return float(f"{value:.{SIGNIFICANT[column]}g}")
+    return round(value, DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _plain(value, column: str):
+    """``value`` as a JSON-ready Python object: rounded floats, None for missing, lists for sequences."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return _rounded(float(value), column)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(item, column) for item in value]
+    return str(value)
+
+
+def spreadsheet_text(text: str) -> str:
+    """``text`` made safe for a spreadsheet: a would-be formula gets a leading apostrophe."""
+    if text.startswith(FORMULA_STARTS) or text.lstrip(" \u00a0").startswith(FORMULA_STARTS):
+        return TEXT_MARK + text
+    return text
+
+
+def csv_cell(value, column: str = "") -> str:
+    """One CSV cell: numbers as numbers (NaN empty), booleans true/false, text spreadsheet-safe."""
+    value = _plain(value, column)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return spreadsheet_text(FLAG_SEPARATOR.join("" if item is None else str(item) for item in value))
+    return spreadsheet_text(value)
+
+
+# -- atomic files ---------------------------------------------------------------------------------
+def check_overwrite(paths: Iterable[Path], *, force: bool) -> None:
+    """Raise OutputError naming the files of ``paths`` that exist, unless ``force``."""
+    if force:
+        return
+    existing = [Path(path) for path in paths if os.path.lexists(path)]
+    if len(existing) == 1:
+        raise OutputError(f"{existing[0]}: already exists; use --force to replace it, or choose another --out folder")
+    if existing:
+        names = ", ".join(path.name for path in existing)
+        raise OutputError(f"{existing[0].parent}: {names} already exist; use --force to replace them, "
+                          "or choose another --out folder")
+
+
+@contextlib.contextmanager
+def _output_errors(path: Path) -> Iterator[None]:
+    """Turn OSError (disk full, permissions) while writing ``path`` into OutputError naming it."""
+    try:
+        yield
+    except SpasmscanError:
+        raise
+    except OSError as error:
+        raise OutputError(f"{path}: could not be written ({error.strerror or error}); "
+                          "check free space and permissions") from error
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; when the block succeeds it is renamed to ``path``.
+
+    The temporary name keeps the suffix (writers such as cv2.VideoWriter choose the format from
+    it). On any error or interruption the temporary file is removed, so nothing partial is left;
+    OSError becomes OutputError.
+    """
+    path = Path(path)
+    check_overwrite([path], force=force)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}")
+    try:  # created with the usual permissions (umask applies), unlike tempfile.mkstemp's 0600
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write here ({error.strerror or error}); "
+                          "check that the folder exists and is writable") from error
+    try:
+        with _output_errors(path):
+            yield temporary
+            check_overwrite([path], force=force)  # another process may have written it meanwhile
+            os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` as UTF-8 and flush it to disk."""
+    with open(path, "w", encoding="utf-8") as stream:
+        stream.write(text)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def _write_csv_file(path: Path, rows: Iterable[dict], columns: tuple[str, ...]) -> None:
+    """Write a header and ``rows`` as CSV cells to ``path`` and flush them to disk."""
+    with open(path, "w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([csv_cell(row.get(column), column) for column in columns])
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def write_csv(path: str | os.PathLike, rows: Iterable[dict], columns: Iterable[str], *,
+              force: bool = False) -> Path:
+    """Write ``rows`` (dicts keyed by ``columns``) as a UTF-8 CSV with a header, atomically.
+
+    Raises OutputError when the file exists and ``force`` is false, or when it cannot be written
+    (nothing partial is left behind).
+    """
+    path = Path(path)
+    with atomic_path(path, force=force) as temporary:
+        _write_csv_file(temporary, rows, tuple(columns))
+    logger.info("wrote %s", path)
+    return path
+
+
+def report_document(analysis, *, file: str) -> dict:
+    """The whole report as one JSON-ready dict (NaN as None)."""
+    verdict = analysis.verdict
+    columns, units = signal_columns(analysis)
+    signals = analysis.signals
+    arrays = [signals.times_s, signals.face_present] + [signals.values[name] for name in columns[2:]]
+    return {
+        "spasmscan_version": __version__,
+        "summary": {key: _plain(value, key) for key, value in summary_row(analysis, file=file).items()},
+        "verdict": {
+            "label": verdict.label,
+            "side": verdict.side,
+            "confidence": _plain(verdict.confidence, "confidence"),
+            "coupling_p_value": _plain(verdict.coupling_p_value, "coupling_p_value"),
+            "reason": verdict.reason,
+            "evidence": [str(line) for line in verdict.evidence],
+        },
+        "measures": {str(key): _plain(value, str(key)) for key, value in analysis.measures.items()},
+        "events": [{key: _plain(value, key) for key, value in row.items()}
+                   for row in event_rows(analysis, file=file)],
+        "signals": {
+            "columns": list(columns),
+            "units": units,
+            "values": {column: _column_values(np.asarray(array)) for column, array in zip(columns, arrays)},
+        },
+    }
+
+
+def _column_values(array: np.ndarray) -> list:
+    """A signal column as a JSON list: rounded floats with None for NaN, or booleans."""
+    if array.dtype == bool:
+        return array.tolist()
+    values = np.round(array.astype(np.float64), DECIMALS) + 0.0
+    return [value if math.isfinite(value) else None for value in values.tolist()]
+
+
+def _json_text(analysis, *, file: str) -> str:
+    return jsonlib.dumps(report_document(analysis, file=file), ensure_ascii=False, allow_nan=False,
+                         separators=(",", ":")) + "\n"  # compact: the signals can hold millions of numbers
+
+
+def write_json(path: str | os.PathLike, analysis, *, file: str, force: bool = False) -> Path:
+    """Write :func:`report_document` as one UTF-8 JSON document, atomically."""
+    path = Path(path)
+    with atomic_path(path, force=force) as temporary:
+        _write_text(temporary, _json_text(analysis, file=file))
+    logger.info("wrote %s", path)
+    return path
+
+
+# -- all reports of one analysis ------------------------------------------------------------------
+def report_paths(out_dir: str | os.PathLike, stem: str, *, json: bool = False, plot: bool = False,
+                 annotate: bool = False) -> list[Path]:
+    """The files :func:`write_reports` writes for these choices, in writing order."""
+    out_dir = Path(out_dir)
+    names = [f"{stem}.summary.csv", f"{stem}.events.csv", f"{stem}.signals.csv"]
+    names += [f"{stem}.json"] * json + [f"{stem}.timeline.png"] * plot + [f"{stem}.annotated.mp4"] * annotate
+    return [out_dir / name for name in names]
+
+
+def report_stem(source: str) -> str:
+    """The file-name stem of reports about ``source`` (a path, camera name or URL)."""
+    stem = Path(str(source).rstrip("/\\")).stem
+    return stem.strip() or "spasmscan"
+
+
+def write_reports(analysis, out_dir: str | os.PathLike, *, stem: str | None = None, json: bool = False,
+                  plot: bool = False, annotate_video: str | os.PathLike | None = None, force: bool = False,
+                  file: str | None = None, progress=None) -> list[Path]:
+    """Write STEM.summary.csv, STEM.events.csv, STEM.signals.csv and, when asked, STEM.json,
+    STEM.timeline.png and STEM.annotated.mp4 (drawn over ``annotate_video``) into ``out_dir``.
+
+    ``file`` is what the reports' file column says (default: the analysis' source). Every file
+    is checked before any is written: without ``force`` an existing one stops the run with
+    OutputError and nothing is written. All files are written to temporary files first and
+    renamed only when every one is complete, so a failed or interrupted run leaves none of them.
+    ``progress(done_s, total_s)`` follows the annotated video. Returns the paths written.
+    """
+    file = analysis.source if file is None else file
+    stem = report_stem(file) if stem is None else stem
+    if not stem or Path(stem).name != stem or stem in (".", ".."):
+        raise ParameterError(f"report name {stem!r} is not a plain file name; choose a name without folders")
+    paths = report_paths(out_dir, stem, json=json, plot=plot, annotate=annotate_video is not None)
+    check_overwrite(paths, force=force)
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{out_dir}: cannot create the output folder ({error.strerror or error}); "
+                          "choose a writable --out folder") from error
+    writers = [
+        lambda target: _write_csv_file(target, [summary_row(analysis, file=file)], SUMMARY_COLUMNS),
+        lambda target: _write_csv_file(target, event_rows(analysis, file=file), EVENT_COLUMNS),
+        lambda target: _write_csv_file(target, signal_rows(analysis), signal_columns(analysis)[0]),
+    ]
+    if json:
+        writers.append(lambda target: _write_text(target, _json_text(analysis, file=file)))
+    if plot:
+        from .plot import plot_timeline  # matplotlib is imported only when a plot is asked for
+
+        writers.append(lambda target: plot_timeline(analysis, target, title_file=file))
+    if annotate_video is not None:
+        from .annotate import write_annotated_video
+
+        writers.append(lambda target: write_annotated_video(analysis, annotate_video, target, progress=progress))
+    with contextlib.ExitStack() as renames:  # on leaving: every file renamed into place, or every one removed
+        for path, write in zip(paths, writers):
+            temporary = renames.enter_context(atomic_path(path, force=force))
+            with _output_errors(path):
+                write(temporary)
+    for path in paths:
+        logger.info("wrote %s", path)
+    return paths

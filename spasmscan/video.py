@@ -6,6 +6,7 @@ rotation metadata says.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -26,6 +27,12 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".m
 PLAUSIBLE_FPS = (1.0, 480.0)  # outside this the container's claim is ignored and timestamps decide
 FALLBACK_FPS = 30.0  # assumed when neither the container nor the timestamps give a rate
 READ_AHEAD_FRAMES = 8  # decoded frames buffered by the reader thread: bounded memory
+TIMESTAMP_PROBE_FRAMES = 10  # frames whose timestamps decide whether an implausible fps claim is echoed in them
+TRUNCATED_FRACTION = 0.9  # fewer decoded frames than this part of the announced count: warn of damage
+ISO_MOOV_MAX_BYTES = 64 << 20  # a larger movie header is not plausible; do not read it into memory
+STILL_IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00",
+                          b"MM\x00*")  # PNG, JPEG, GIF, BMP, TIFF: FFmpeg would read them as one-frame videos
+AUDIO_SIGNATURES = (b"ID3", b"fLaC")  # MP3 with tags, FLAC
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ class VideoSource:
                 raise VideoReadError(f"{source}: is a folder, not a video file (use 'spasmscan batch' for folders)")
             if os.path.getsize(source) == 0:
                 raise NoVideoStreamError(f"{source}: the file is empty; it holds no video")
+            _refuse_non_video(source)
         if isinstance(source, int):
             cap = cv2.VideoCapture(source)
             if not cap.isOpened():
@@ -90,22 +98,26 @@ class VideoSource:
         else:
             cap = cv2.VideoCapture(source, cv2.CAP_FFMPEG)
             if not cap.isOpened():
+                if not self.live and _iso_media_without_video(source):
+                    raise NoVideoStreamError(f"{source}: holds no video stream (audio only, or no frames at all); "
+                                             "record the face on video")
                 raise VideoReadError(f"{source}: cannot be decoded as a video (corrupt, truncated or not a "
                                      "video file); check that it plays in a video player")
-        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+        # With automatic orientation OpenCV rotates the frames and reports the rotated size.
+        if not cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1) and int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360:
+            logger.warning("%s: this OpenCV cannot apply the video's rotation metadata; frames stay as stored",
+                           source)
         width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         if width <= 0 or height <= 0:
             cap.release()
             raise NoVideoStreamError(f"{source}: holds no video stream (audio only or empty)")
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        if not (PLAUSIBLE_FPS[0] <= fps <= PLAUSIBLE_FPS[1]):
-            logger.warning("%s: container claims %.3g fps; using frame timestamps instead", source, fps)
+        self._fps_claim_plausible = _plausible_fps(fps)
+        if not self._fps_claim_plausible:
+            logger.warning("%s: container claims %.3g fps; checking the frame timestamps instead", source, fps)
             fps = 0.0
         frame_count = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0) if not self.live else 0
-        rotation = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)
-        if rotation % 180 == 90:  # OpenCV reports the stored size; frames come out rotated
-            width, height = height, width
         self._cap = cap
         name = f"camera {source}" if isinstance(source, int) else str(source)
         return VideoInfo(name=name, width=width, height=height, fps=fps or FALLBACK_FPS,
@@ -128,32 +140,61 @@ class VideoSource:
         cap = self._cap
         if cap is None:
             raise VideoReadError(f"{self.info.name}: the video was already closed")
+        if self.live:
+            wall_start = time.monotonic()
+            for frame in _read_frames(cap, self.info.name):
+                yield time.monotonic() - wall_start, _bgr(frame)
+            return
         nominal_dt = 1.0 / self.info.fps
-        if self.start_s and not self.live:
+        if self.start_s and self._fps_claim_plausible:  # else the container's time scale is not to be trusted
             cap.set(cv2.CAP_PROP_POS_MSEC, self.start_s * 1000.0)
-        wall_start = time.monotonic()
-        last_t = -math.inf
-        index = 0
-        while True:
-            ok, frame = cap.read()
-            if not ok or frame is None:
-                break
-            if self.live:
-                t = time.monotonic() - wall_start
-            else:
-                t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-                # Some containers report 0 or repeated times for early frames: keep time monotonic.
-                if not math.isfinite(t) or t <= last_t:
-                    t = last_t + nominal_dt if math.isfinite(last_t) else index * nominal_dt
-            index += 1
-            last_t = t
+        frames = self._container_timed(cap, self.info.name, nominal_dt)
+        if not self._fps_claim_plausible:
+            frames = self._checked_times(frames, nominal_dt)
+        decoded = 0
+        for t, frame in frames:
+            decoded += 1
             if self.start_s is not None and t < self.start_s - 0.5 * nominal_dt:
                 continue
             if self.end_s is not None and t >= self.end_s:
-                break
-            if frame.ndim == 2:
-                frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+                return
+            yield t, _bgr(frame)
+        expected = self.info.frame_count
+        if self.start_s is None and expected > 1 and decoded < TRUNCATED_FRACTION * expected:
+            logger.warning("%s: decoding stopped after %d of the %d frames the container announces; the file "
+                           "may be truncated or damaged, only the frames read are used", self.info.name, decoded,
+                           expected)
+
+    @staticmethod
+    def _container_timed(cap, name: str, nominal_dt: float) -> Iterator[tuple[float, np.ndarray]]:
+        """Frames with the container's timestamps, repaired to be non-negative and increasing."""
+        last_t = -math.inf
+        for index, frame in enumerate(_read_frames(cap, name)):
+            t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            # Some containers report 0, negative, garbage or repeated times for early frames.
+            if not math.isfinite(t) or t < 0 or t <= last_t:
+                t = last_t + nominal_dt if math.isfinite(last_t) else index * nominal_dt
+            last_t = t
             yield t, frame
+
+    def _checked_times(self, frames: Iterator[tuple[float, np.ndarray]],
+                       nominal_dt: float) -> Iterator[tuple[float, np.ndarray]]:
+        """Keep the timestamps when their own rate is plausible, else number frames at ``nominal_dt``.
+
+        Used when the container's frame rate claim is implausible: in containers without
+        per-frame times (AVI) the timestamps only repeat that claim.
+        """
+        head = list(itertools.islice(frames, TIMESTAMP_PROBE_FRAMES))
+        if len(head) > 1:
+            step = float(np.median(np.diff([t for t, _ in head])))
+            if step > 0 and _plausible_fps(1.0 / step):
+                yield from head
+                yield from frames
+                return
+            logger.warning("%s: frame timestamps give %.3g fps; assuming %.3g fps", self.info.name,
+                           1.0 / step if step > 0 else 0.0, 1.0 / nominal_dt)
+        for index, (_, frame) in enumerate(itertools.chain(head, frames)):
+            yield index * nominal_dt, frame
 
     def frames(self) -> Iterator[tuple[float, np.ndarray]]:
         """Yield ``(time_s, frame_bgr)``; frame is (H, W, 3) uint8, time in seconds from the file's start."""
@@ -167,24 +208,35 @@ _END = object()
 
 
 def _read_ahead(items: Iterator, depth: int) -> Iterator:
-    """Run ``items`` in a background thread, ``depth`` items ahead of the consumer."""
+    """Run ``items`` in a background thread, ``depth`` items ahead of the consumer.
+
+    The thread ends as soon as the consumer stops (a ``break``, an error, closing the
+    generator): every hand-over gives up when the consumer is gone, so nothing blocks.
+    """
     buffer: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
+
+    def hand_over(item) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce():
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand_over(item):
                     return
-            buffer.put(_END)
+            hand_over(_END)
         except BaseException as error:  # handed to the consumer, raised there
-            buffer.put(error)
+            hand_over(error)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
     worker = threading.Thread(target=produce, name="spasmscan-decoder", daemon=True)
     worker.start()
@@ -198,9 +250,98 @@ def _read_ahead(items: Iterator, depth: int) -> Iterator:
             yield item
     finally:
         stop.set()
-        worker.join(timeout=2.0)
+        worker.join()  # the decoder must be idle before the caller may release the capture
 
 
 def is_video_path(path: str | os.PathLike) -> bool:
     """True when the file name ends in a known video extension."""
     return os.fspath(path).lower().endswith(VIDEO_EXTENSIONS)
+
+
+def _plausible_fps(fps: float) -> bool:
+    return math.isfinite(fps) and PLAUSIBLE_FPS[0] <= fps <= PLAUSIBLE_FPS[1]
+
+
+def _read_frames(cap, name: str) -> Iterator[np.ndarray]:
+    """Decoded frames until the decoder stops (end of file, or damage it cannot pass)."""
+    while True:
+        try:
+            ok, frame = cap.read()
+        except cv2.error as error:
+            raise VideoReadError(f"{name}: decoding failed ({str(error).strip().splitlines()[-1]}); "
+                                 "the file may be damaged") from error
+        if not ok or frame is None:
+            return
+        yield frame
+
+
+def _bgr(frame: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 BGR from a decoded frame that may be grey."""
+    if frame.ndim == 2:
+        return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    if frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    return frame
+
+
+def _refuse_non_video(path: str) -> None:
+    """Raise for files whose first bytes say still image or audio: FFmpeg would open some of them."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError as error:
+        raise VideoReadError(f"{path}: cannot be read ({error.strerror or error}); check its permissions") from error
+    if head.startswith(STILL_IMAGE_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        raise VideoReadError(f"{path}: is a still image, not a video; spasmscan needs a video of the face "
+                             "(about a minute at rest)")
+    if head.startswith(AUDIO_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WAVE"):
+        raise NoVideoStreamError(f"{path}: is an audio file; it holds no video stream")
+
+
+def _iso_media_without_video(path: str) -> bool:
+    """True when ``path`` is an MP4/MOV/M4A file whose movie header lists no video track."""
+    try:
+        with open(path, "rb") as handle:
+            moov = None
+            for kind, size in _boxes_in_file(handle):
+                if kind == b"moov":
+                    if size > ISO_MOOV_MAX_BYTES:
+                        return False
+                    moov = handle.read(size)
+                    break
+                handle.seek(size, os.SEEK_CUR)
+    except (OSError, ValueError):
+        return False
+    if moov is None or len(moov) < 8:
+        return False
+    handlers = [mdia_box[8:12] for trak in _children(moov, b"trak") for mdia in _children(trak, b"mdia")
+                for mdia_box in _children(mdia, b"hdlr")]
+    return b"vide" not in handlers
+
+
+def _boxes_in_file(handle) -> Iterator[tuple[bytes, int]]:
+    """Top-level ISO media boxes as (type, payload size); the file is left at the payload."""
+    end = os.fstat(handle.fileno()).st_size
+    while handle.tell() + 8 <= end:
+        header = handle.read(8)
+        size, kind = int.from_bytes(header[:4], "big"), header[4:]
+        header_size = 8
+        if size == 1:
+            size, header_size = int.from_bytes(handle.read(8), "big"), 16
+        elif size == 0:
+            size = end - handle.tell() + 8
+        if size < header_size or handle.tell() - header_size + size > end:
+            raise ValueError("box runs past the end of the file")
+        yield kind, size - header_size
+
+
+def _children(payload: bytes, kind: bytes) -> Iterator[bytes]:
+    """Payloads of the boxes of type ``kind`` directly inside ``payload``."""
+    at = 0
+    while at + 8 <= len(payload):
+        size = int.from_bytes(payload[at:at + 4], "big")
+        if size < 8 or at + size > len(payload):
+            return
+        if payload[at + 4:at + 8] == kind:
+            yield payload[at + 8:at + size]
+        at += size

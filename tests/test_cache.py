@@ -1,0 +1,247 @@
+"""Landmark cache: hits, misses, and damaged or foreign cache files (untrusted input)."""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from spasmscan import cache, pipeline
+from spasmscan.cache import cache_key, default_cache_dir, file_digest, load_series, save_series
+from spasmscan.landmarks import LandmarkSeries, TrackerSettings
+from spasmscan.regions import N_LANDMARKS
+
+SHORT = TrackerSettings(end_s=0.5)  # 15 frames of the standard clip: quick to track
+
+
+def small_series(n: int = 6) -> LandmarkSeries:
+    rng = np.random.default_rng(n)
+    points = (rng.random((n, N_LANDMARKS, 2)) * 100).astype(np.float32)
+    points[2] = np.nan  # a frame without the face
+    return LandmarkSeries(times_s=np.arange(n) / 25.0, points=points, width=160, height=120, fps=25.0,
+                          source="clip.mp4", mirrored=True)
+
+
+def assert_same_series(a: LandmarkSeries, b: LandmarkSeries) -> None:
+    np.testing.assert_array_equal(a.times_s, b.times_s)
+    np.testing.assert_array_equal(a.points, b.points)
+    assert (a.width, a.height, a.fps, a.mirrored) == (b.width, b.height, b.fps, b.mirrored)
+
+
+class TrackingCounter:
+    """Wraps pipeline.track_frames to count how often tracking really runs."""
+
+    def __init__(self, monkeypatch):
+        self.calls = 0
+        real = pipeline.track_frames
+
+        def counted(*args, **kwargs):
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(pipeline, "track_frames", counted)
+
+
+@pytest.fixture
+def tracking(monkeypatch) -> TrackingCounter:
+    return TrackingCounter(monkeypatch)
+
+
+@pytest.fixture
+def short_clip(face_clip, tmp_path) -> Path:
+    """A private copy of the standard clip (tests may change its content)."""
+    return Path(shutil.copy(face_clip, tmp_path / "clip.mp4"))
+
+
+def entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.npz"))
+
+
+# -- keys and round trip -------------------------------------------------------------------------
+def test_default_folder_follows_the_environment(private_cache_dir):
+    assert default_cache_dir() == private_cache_dir
+
+
+def test_file_digest_is_the_content_sha256(tmp_path):
+    path = tmp_path / "x.bin"
+    path.write_bytes(b"abc" * 1000)
+    assert file_digest(path) == hashlib.sha256(b"abc" * 1000).hexdigest()
+
+
+def test_key_depends_on_content_and_every_setting():
+    base = cache_key("a" * 64, TrackerSettings())
+    assert cache_key("a" * 64, TrackerSettings()) == base
+    others = [cache_key("b" * 64, TrackerSettings()), cache_key("a" * 64, TrackerSettings(mirrored=True)),
+              cache_key("a" * 64, TrackerSettings(start_s=1.0)), cache_key("a" * 64, TrackerSettings(end_s=1.0)),
+              cache_key("a" * 64, TrackerSettings(max_faces=1)),
+              cache_key("a" * 64, TrackerSettings(min_detection_confidence=0.6)),
+              cache_key("a" * 64, TrackerSettings(min_tracking_confidence=0.6))]
+    assert len({base, *others}) == 8
+
+
+def test_save_and_load_round_trip(tmp_path):
+    series = small_series()
+    save_series(series, tmp_path / "sub" / "entry.npz")
+    loaded = load_series(tmp_path / "sub" / "entry.npz", source="other.mp4")
+    assert_same_series(series, loaded)
+    assert loaded.source == "other.mp4"
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["entry.npz"]  # no temporary file left
+
+
+def test_missing_entry_is_a_miss(tmp_path):
+    assert load_series(tmp_path / "none.npz") is None
+
+
+# -- through the pipeline ------------------------------------------------------------------------
+def test_miss_then_hit(short_clip, tmp_path, tracking):
+    folder = tmp_path / "cache"
+    first = pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    assert tracking.calls == 1
+    assert [p.name for p in entries(folder)] == [cache_key(file_digest(short_clip), SHORT) + ".npz"]
+    again = pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    assert tracking.calls == 1
+    assert_same_series(first, again)
+    assert again.source == str(short_clip)
+
+
+def test_the_environment_folder_is_used_by_default(short_clip, private_cache_dir, tracking):
+    before = set(entries(private_cache_dir))
+    pipeline.video_landmarks(short_clip, settings=SHORT)
+    assert len(set(entries(private_cache_dir)) - before) == 1
+
+
+def test_other_settings_miss(short_clip, tmp_path, tracking):
+    folder = tmp_path / "cache"
+    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    other = pipeline.video_landmarks(short_clip, settings=TrackerSettings(end_s=0.3), cache_dir=folder)
+    assert tracking.calls == 2 and len(entries(folder)) == 2
+    assert other.n_frames == 9
+
+
+def test_changed_content_misses(short_clip, tmp_path, tracking):
+    folder = tmp_path / "cache"
+    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    with open(short_clip, "ab") as handle:  # same name, other bytes
+        handle.write(b"\0")
+    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    assert tracking.calls == 2
+
+
+def test_no_cache_neither_reads_nor_writes(short_clip, tmp_path, tracking):
+    folder = tmp_path / "cache"
+    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder, use_cache=False)
+    assert not folder.exists()
+    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder, use_cache=False)
+    assert tracking.calls == 3
+
+
+def test_an_unwritable_cache_folder_only_warns(short_clip, tmp_path, tracking, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with caplog.at_level(logging.WARNING, logger="spasmscan.pipeline"):
+        series = pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=blocker / "cache")
+    assert series.n_frames == 15
+    assert "could not write landmark cache" in caplog.text
+
+
+# -- damaged and foreign entries -----------------------------------------------------------------
+def npz_bytes(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def good_arrays(**changes) -> dict:
+    series = small_series()
+    arrays = dict(format=np.int64(cache.CACHE_FORMAT), times_s=series.times_s, points=series.points,
+                  size=np.array([160, 120]), fps=np.float64(25.0), mirrored=np.bool_(False),
+                  version=np.array("0"))
+    arrays.update(changes)
+    return {k: v for k, v in arrays.items() if v is not None}
+
+
+BAD_ENTRIES = {
+    "empty": b"",
+    "text": b"not a cache file\n",
+    "truncated": npz_bytes(**good_arrays())[:300],
+    "pickled object array": npz_bytes(**good_arrays(points=np.array([{"x": 1}], dtype=object))),
+    "other format": npz_bytes(**good_arrays(format=np.int64(99))),
+    "missing points": npz_bytes(**good_arrays(points=None)),
+    "468 points": npz_bytes(**good_arrays(points=np.zeros((6, 468, 2), np.float32))),
+    "float64 points": npz_bytes(**good_arrays(points=np.zeros((6, N_LANDMARKS, 2)))),
+    "times too short": npz_bytes(**good_arrays(times_s=np.arange(3.0))),
+    "times not increasing": npz_bytes(**good_arrays(times_s=np.zeros(6))),
+    "nan time": npz_bytes(**good_arrays(times_s=np.array([0, 1, np.nan, 3, 4, 5.0]))),
+    "zero size": npz_bytes(**good_arrays(size=np.array([0, 120]))),
+    "negative fps": npz_bytes(**good_arrays(fps=np.float64(-1))),
+    "fps array": npz_bytes(**good_arrays(fps=np.ones(3))),
+    "pickle": b"\x80\x04\x95" + os.urandom(40),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_ENTRIES))
+def test_bad_entries_are_refused(tmp_path, caplog, name):
+    path = tmp_path / "entry.npz"
+    path.write_bytes(BAD_ENTRIES[name])
+    with caplog.at_level(logging.WARNING, logger="spasmscan.cache"):
+        assert load_series(path) is None
+    assert "unusable" in caplog.text and str(path) in caplog.text
+
+
+def test_a_good_foreign_entry_is_accepted(tmp_path):
+    path = tmp_path / "entry.npz"
+    path.write_bytes(npz_bytes(**good_arrays()))
+    assert load_series(path).n_frames == 6
+
+
+@pytest.mark.parametrize("name", ["truncated", "pickled object array", "468 points"])
+def test_a_bad_entry_is_rebuilt(short_clip, tmp_path, tracking, name):
+    folder = tmp_path / "cache"
+    entry = folder / (cache_key(file_digest(short_clip), SHORT) + ".npz")
+    folder.mkdir()
+    entry.write_bytes(BAD_ENTRIES[name])
+    series = pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    assert tracking.calls == 1 and series.n_frames == 15
+    assert_same_series(load_series(entry), series)
+
+
+# -- fuzzing -------------------------------------------------------------------------------------
+def check_loader(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "entry.npz"
+        path.write_bytes(data)
+        series = load_series(path)
+    if series is not None:
+        assert series.points.shape[1:] == (N_LANDMARKS, 2) and series.points.dtype == np.float32
+        assert series.times_s.shape == (series.n_frames,) and np.all(np.diff(series.times_s) > 0)
+        assert series.width > 0 and series.height > 0 and series.fps > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=4096))
+def test_fuzz_loader_random_bytes(data):
+    check_loader(data)
+
+
+VALID_ENTRY = npz_bytes(**good_arrays())
+VALID_COMPRESSED = (lambda buffer: (np.savez_compressed(buffer, **good_arrays()), buffer.getvalue())[1])(io.BytesIO())
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(base=st.sampled_from([VALID_ENTRY, VALID_COMPRESSED]),
+       edits=st.lists(st.tuples(st.floats(0, 1), st.binary(min_size=1, max_size=8)), min_size=1, max_size=5),
+       cut=st.floats(0.0, 1.0))
+def test_fuzz_loader_mutated_entries(base, edits, cut):
+    data = bytearray(base[:int(cut * len(base)) or len(base)])
+    for where, patch in edits:
+        at = int(where * (len(data) - 1))
+        data[at:at + len(patch)] = patch
+    check_loader(bytes(data))

@@ -1,0 +1,379 @@
+"""Accuracy on clips with ground truth: classification, affected side, and event detection.
+
+A detected event matches a true one of the same family on the same side when their onsets
+differ by at most ``ONSET_TOLERANCE_S`` (one-to-one, closest pairs first). Families: "twitch"
+(twitch and tonic_spasm, one-sided) and "blink" (bilateral). Blinks are not scored on clips
+rendered on a real video, whose own blinks are unknown (``base_events_known`` false).
+
+No OpenCV here: the analysis is a callable (default: track with the landmark cache, then run
+the analysis stages), so scoring is testable with hand-made analyses.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .errors import InputNotFoundError, OutputError, ParameterError, SpasmscanError
+from .simulate import LABELS, Truth, read_truth, truth_path
+from .video import is_video_path
+
+logger = logging.getLogger(__name__)
+
+ONSET_TOLERANCE_S = 0.150  # onsets this close are the same event: about 4 frames at 25-30 fps
+FAMILIES = {"twitch": ("twitch", "tonic_spasm"), "blink": ("blink",)}
+PREDICTED_LABELS = LABELS + ("indeterminate",)
+
+
+@dataclass
+class FamilyScore:
+    """Matches of one event family: counts and the |onset error| of every matched pair (seconds)."""
+
+    true_positives: int = 0
+    false_positives: int = 0
+    false_negatives: int = 0
+    onset_errors_s: list = field(default_factory=list)
+
+    def add(self, other: "FamilyScore") -> None:
+        self.true_positives += other.true_positives
+        self.false_positives += other.false_positives
+        self.false_negatives += other.false_negatives
+        self.onset_errors_s += other.onset_errors_s
+
+    @property
+    def precision(self) -> float:
+        found = self.true_positives + self.false_positives
+        return self.true_positives / found if found else float("nan")
+
+    @property
+    def recall(self) -> float:
+        present = self.true_positives + self.false_negatives
+        return self.true_positives / present if present else float("nan")
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r > 0 else float("nan")
+
+    @property
+    def mean_onset_error_s(self) -> float:
+        return float(np.mean(self.onset_errors_s)) if self.onset_errors_s else float("nan")
+
+    @property
+    def max_onset_error_s(self) -> float:
+        return float(np.max(self.onset_errors_s)) if self.onset_errors_s else float("nan")
+
+
+@dataclass
+class ClipScore:
+    """The score of one clip. predicted/predicted_side are empty when no verdict was made; status
+    says why ("ok", "tracking only: ...", "error: ...")."""
+
+    video: str
+    truth: Truth
+    status: str = "ok"
+    predicted: str = ""
+    predicted_side: str = ""
+    confidence: float = float("nan")
+    face_pct: float = float("nan")
+    families: dict = field(default_factory=dict)  # family -> FamilyScore (only the families scored)
+
+    @property
+    def has_verdict(self) -> bool:
+        return self.predicted != ""
+
+    @property
+    def minutes(self) -> float:
+        return self.truth.duration_s / 60.0
+
+
+def match_onsets(true_onsets, found_onsets, *, tolerance_s: float = ONSET_TOLERANCE_S) -> list[tuple[int, int]]:
+    """(true index, found index) pairs of onsets (seconds) within ``tolerance_s``, one-to-one,
+    the closest pairs first."""
+    true_onsets = np.asarray(true_onsets, dtype=np.float64)
+    found_onsets = np.asarray(found_onsets, dtype=np.float64)
+    if true_onsets.size == 0 or found_onsets.size == 0:
+        return []
+    distance = np.abs(true_onsets[:, None] - found_onsets[None, :])
+    candidates = np.argwhere(distance <= tolerance_s)
+    order = np.argsort(distance[candidates[:, 0], candidates[:, 1]], kind="stable")
+    used_true, used_found, pairs = set(), set(), []
+    for i, j in candidates[order]:
+        if i not in used_true and j not in used_found:
+            used_true.add(int(i))
+            used_found.add(int(j))
+            pairs.append((int(i), int(j)))
+    return sorted(pairs)
+
+
+def score_family(truth: Truth, events, family: str, *, tolerance_s: float = ONSET_TOLERANCE_S) -> FamilyScore:
+    """Match the true and detected events of ``family``, side by side. ``events`` is an
+    :class:`spasmscan.events.Events` (or anything with kind, side and start_s arrays)."""
+    kinds = FAMILIES[family]
+    score = FamilyScore()
+    found_kind = np.asarray(events.kind).astype(str)
+    found_side = np.asarray(events.side).astype(str)
+    found_start = np.asarray(events.start_s, dtype=np.float64)
+    true_events = [e for e in truth.events if e.kind in kinds]
+    sides = sorted({e.side for e in true_events} | set(found_side[np.isin(found_kind, kinds)]))
+    for side in sides:
+        true_onsets = [e.start_s for e in true_events if e.side == side]
+        found = np.isin(found_kind, kinds) & (found_side == side)
+        found_onsets = found_start[found]
+        pairs = match_onsets(true_onsets, found_onsets, tolerance_s=tolerance_s)
+        score.true_positives += len(pairs)
+        score.false_negatives += len(true_onsets) - len(pairs)
+        score.false_positives += int(found.sum()) - len(pairs)
+        score.onset_errors_s += [abs(true_onsets[i] - found_onsets[j]) for i, j in pairs]
+    return score
+
+
+def score_clip(video: str, truth: Truth, result, *, tolerance_s: float = ONSET_TOLERANCE_S) -> ClipScore:
+    """Score one analysed clip. ``result`` is an Analysis-like object (verdict, events, series) or,
+    when the analysis stages are not available, a LandmarkSeries (tracking quality only)."""
+    score = ClipScore(video=video, truth=truth)
+    series = getattr(result, "series", result)
+    if hasattr(series, "face_fraction"):
+        score.face_pct = 100.0 * float(series.face_fraction)
+    verdict = getattr(result, "verdict", None)
+    if verdict is None:
+        score.status = "tracking only: the analysis stages are not available"
+        return score
+    score.predicted = str(verdict.label)
+    score.predicted_side = str(verdict.side)
+    score.confidence = float(verdict.confidence)
+    score.families["twitch"] = score_family(truth, result.events, "twitch", tolerance_s=tolerance_s)
+    if truth.base_events_known:
+        score.families["blink"] = score_family(truth, result.events, "blink", tolerance_s=tolerance_s)
+    return score
+
+
+def find_clips(directory: str | os.PathLike) -> list[tuple[str, Truth]]:
+    """Every video under ``directory`` (recursively, sorted) with a truth file beside it."""
+    root = Path(directory)
+    if not root.exists():
+        raise InputNotFoundError(f"{directory}: no such folder")
+    if not root.is_dir():
+        raise ParameterError(f"{directory}: not a folder; give the folder holding the clips and their .json files")
+    clips = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or not is_video_path(path) or path.name.endswith(".partial.mp4"):
+            continue
+        if os.path.exists(truth_path(path)):
+            clips.append((str(path), read_truth(truth_path(path))))
+    if not clips:
+        raise ParameterError(f"{directory}: holds no video with a truth file beside it (clip.mp4 + clip.json); "
+                             "make some with 'spasmscan simulate'")
+    return clips
+
+
+def default_analyze(*, cache_dir=None, use_cache: bool = True) -> Callable[[str], object]:
+    """Track (or load the cached landmarks of) a clip and analyse it; when the analysis stages are
+    not implemented yet, return the landmark series alone."""
+
+    def analyze(video: str):
+        from .analysis import analyze_series
+        from .pipeline import video_landmarks
+
+        series = video_landmarks(video, cache_dir=cache_dir, use_cache=use_cache)
+        try:
+            return analyze_series(series)
+        except NotImplementedError:
+            return series
+
+    return analyze
+
+
+@dataclass
+class Evaluation:
+    """Scores of every clip and their totals."""
+
+    clips: list
+
+    @property
+    def judged(self) -> list:
+        return [c for c in self.clips if c.has_verdict]
+
+    def confusion(self) -> dict:
+        """{true label: {predicted label: count}} over the clips with a verdict."""
+        table = {t: {p: 0 for p in PREDICTED_LABELS} for t in LABELS}
+        for clip in self.judged:
+            table[clip.truth.label][clip.predicted if clip.predicted in PREDICTED_LABELS else "indeterminate"] += 1
+        return table
+
+    @property
+    def accuracy(self) -> float:
+        judged = self.judged
+        return sum(c.predicted == c.truth.label for c in judged) / len(judged) if judged else float("nan")
+
+    def _positive(self) -> list:
+        return [c for c in self.judged if c.truth.label != "none"]
+
+    @property
+    def side_accuracy(self) -> float:
+        """Share of the clips with an affected side whose predicted side is that side."""
+        positive = self._positive()
+        return sum(c.predicted_side == c.truth.side for c in positive) / len(positive) if positive else float("nan")
+
+    def family(self, name: str) -> FamilyScore:
+        total = FamilyScore()
+        for clip in self.judged:
+            if name in clip.families:
+                total.add(clip.families[name])
+        return total
+
+    @property
+    def false_twitches_per_min_at_none(self) -> float:
+        """Detected twitches and tonic spasms per minute on clips labelled none (all are false)."""
+        clips = [c for c in self.judged if c.truth.label == "none"]
+        minutes = sum(c.minutes for c in clips)
+        return sum(c.families["twitch"].false_positives for c in clips) / minutes if minutes else float("nan")
+
+    def text(self) -> str:
+        """A readable table of the clips and the totals."""
+        lines = [f"{'clip':28s} {'truth':22s} {'predicted':22s} {'face%':>6s} {'twitch tp/fp/fn':>15s} "
+                 f"{'blink tp/fp/fn':>14s}  status"]
+        for c in self.clips:
+            truth = f"{c.truth.label}/{c.truth.side}"
+            predicted = f"{c.predicted}/{c.predicted_side}" if c.has_verdict else "-"
+            lines.append(f"{_short(c.video, 28):28s} {truth:22s} {predicted:22s} {c.face_pct:6.1f} "
+                         f"{_counts(c.families.get('twitch')):>15s} {_counts(c.families.get('blink')):>14s}  {c.status}")
+        judged = self.judged
+        lines.append("")
+        if not judged:
+            lines.append(f"no verdicts: {len(self.clips)} clips tracked, mean face coverage "
+                         f"{np.nanmean([c.face_pct for c in self.clips]):.1f}%; accuracy needs the analysis stages")
+            return "\n".join(lines)
+        correct = sum(c.predicted == c.truth.label for c in judged)
+        lines.append(f"classification accuracy: {correct}/{len(judged)} ({100 * self.accuracy:.0f}%)")
+        lines.append("confusion matrix (rows: truth, columns: predicted):")
+        lines.append(f"  {'':14s}" + "".join(f"{p:>15s}" for p in PREDICTED_LABELS))
+        for label, row in self.confusion().items():
+            lines.append(f"  {label:14s}" + "".join(f"{row[p]:15d}" for p in PREDICTED_LABELS))
+        positive = self._positive()
+        if positive:
+            right = sum(c.predicted_side == c.truth.side for c in positive)
+            lines.append(f"affected side right: {right}/{len(positive)} clips with a spasm "
+                         f"({100 * self.side_accuracy:.0f}%)")
+        for name in FAMILIES:
+            f = self.family(name)
+            lines.append(f"{name + ('es' if name.endswith('h') else 's')}: precision {_fmt(f.precision)}, recall {_fmt(f.recall)}, F1 {_fmt(f.f1)} "
+                         f"(tp {f.true_positives}, fp {f.false_positives}, fn {f.false_negatives}); onset error "
+                         f"mean {_ms(f.mean_onset_error_s)}, max {_ms(f.max_onset_error_s)}")
+        rate = self.false_twitches_per_min_at_none
+        if math.isfinite(rate):
+            lines.append(f"false twitches on 'none' clips: {rate:.2f} per minute")
+        return "\n".join(lines)
+
+    def write_csv(self, path: str | os.PathLike) -> None:
+        """One row per clip, then a row "ALL" with the totals (accuracies as shares)."""
+        columns = ["video", "label", "side", "predicted", "predicted_side", "confidence", "face_pct",
+                   "label_correct", "side_correct"]
+        for name in FAMILIES:
+            columns += [f"{name}_{k}" for k in ("tp", "fp", "fn", "precision", "recall", "f1",
+                                               "onset_error_mean_s", "onset_error_max_s")]
+        columns += ["status"]
+        rows = []
+        for c in self.clips:
+            row = {"video": c.video, "label": c.truth.label, "side": c.truth.side, "predicted": c.predicted,
+                   "predicted_side": c.predicted_side, "confidence": c.confidence, "face_pct": c.face_pct,
+                   "label_correct": int(c.predicted == c.truth.label) if c.has_verdict else "",
+                   "side_correct": (int(c.predicted_side == c.truth.side)
+                                    if c.has_verdict and c.truth.label != "none" else ""),
+                   "status": c.status}
+            for name in FAMILIES:
+                row.update(_family_columns(name, c.families.get(name)))
+            rows.append(row)
+        total = {"video": "ALL", "label": "", "side": "", "predicted": "", "predicted_side": "", "confidence": "",
+                 "face_pct": float(np.nanmean([c.face_pct for c in self.clips])) if self.clips else "",
+                 "label_correct": self.accuracy, "side_correct": self.side_accuracy,
+                 "status": f"{len(self.judged)} of {len(self.clips)} clips with a verdict"}
+        for name in FAMILIES:
+            total.update(_family_columns(name, self.family(name)))
+        rows.append(total)
+        try:
+            with open(path, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=columns)
+                writer.writeheader()
+                for row in rows:
+                    writer.writerow({k: _cell(v) for k, v in row.items()})
+        except OSError as error:
+            raise OutputError(f"{path}: cannot write the evaluation ({error.strerror or error})") from None
+
+    def write_confusion_csv(self, path: str | os.PathLike) -> None:
+        """The confusion matrix: one row per true label, one column per predicted label."""
+        try:
+            with open(path, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["truth"] + list(PREDICTED_LABELS))
+                for label, row in self.confusion().items():
+                    writer.writerow([label] + [row[p] for p in PREDICTED_LABELS])
+        except OSError as error:
+            raise OutputError(f"{path}: cannot write the confusion matrix ({error.strerror or error})") from None
+
+
+def _family_columns(name: str, score: FamilyScore | None) -> dict:
+    if score is None:
+        return {}
+    return {f"{name}_tp": score.true_positives, f"{name}_fp": score.false_positives,
+            f"{name}_fn": score.false_negatives, f"{name}_precision": score.precision,
+            f"{name}_recall": score.recall, f"{name}_f1": score.f1,
+            f"{name}_onset_error_mean_s": score.mean_onset_error_s,
+            f"{name}_onset_error_max_s": score.max_onset_error_s}
+
+
+def _cell(value):
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else f"{value:.4g}"
+    return value
+
+
+def _counts(score: FamilyScore | None) -> str:
+    return "-" if score is None else f"{score.true_positives}/{score.false_positives}/{score.false_negatives}"
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.2f}"
+
+
+def _ms(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{1000 * value:.0f} ms"
+
+
+def _short(text: str, width: int) -> str:
+    name = os.path.basename(text)
+    return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
+def evaluate_clips(clips: Iterable[tuple[str, Truth]], *, analyze: Callable[[str], object] | None = None,
+                   tolerance_s: float = ONSET_TOLERANCE_S,
+                   on_clip: Callable[[ClipScore], None] | None = None) -> Evaluation:
+    """Analyse and score every (video, truth) pair. A clip whose analysis fails with a spasmscan
+    error is kept with that error as its status; ``on_clip`` sees each score as it is done."""
+    if not (tolerance_s > 0):
+        raise ParameterError(f"the onset tolerance must be > 0 s, got {tolerance_s}")
+    analyze = analyze or default_analyze()
+    scores = []
+    for video, truth in clips:
+        try:
+            score = score_clip(video, truth, analyze(video), tolerance_s=tolerance_s)
+        except SpasmscanError as error:
+            logger.warning("%s: %s", video, error)
+            score = ClipScore(video=video, truth=truth, status=f"error: {error}")
+        scores.append(score)
+        if on_clip is not None:
+            on_clip(score)
+    return Evaluation(clips=scores)
+
+
+def evaluate_directory(directory: str | os.PathLike, *, analyze: Callable[[str], object] | None = None,
+                       tolerance_s: float = ONSET_TOLERANCE_S,
+                       on_clip: Callable[[ClipScore], None] | None = None) -> Evaluation:
+    """:func:`evaluate_clips` on every video with a truth file under ``directory``."""
+    return evaluate_clips(find_clips(directory), analyze=analyze, tolerance_s=tolerance_s, on_clip=on_clip)

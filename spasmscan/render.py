@@ -1,0 +1,345 @@
+"""The pixel side of the simulator: warp a face along its mesh, add nuisance, write the video.
+
+A base (a still portrait or a face video) is tracked once; each output frame moves the
+landmarks as the schedule of :mod:`spasmscan.simulate` says and warps the image piecewise
+affinely along a triangulation of the mesh (only triangles with a moved corner are touched).
+Head motion (one similarity warp of the whole frame), lighting drift, sensor noise and JPEG
+compression follow, and the frames go to an MPEG-4 file with the ground truth beside it.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass, replace
+from importlib import resources
+from typing import Callable
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from . import simulate
+from .errors import InputNotFoundError, NoFaceError, OutputError, ParameterError
+from .landmarks import FaceTracker, TrackerSettings, track_frames
+from .video import VideoSource, is_video_path
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORTRAIT = "astronaut_portrait.png"  # crop of skimage.data.astronaut(): public domain (NASA)
+DEFAULT_SIZE = (640, 480)  # width, height of clips rendered from a still portrait
+MOVED_PX = 0.05  # a landmark moved less than this (pixels) counts as still: its triangles are copied
+MAX_GAP_S = 0.3  # gaps in a base video's tracking up to this long are bridged by interpolation
+BLOCK_MARGIN_S = 0.5  # no event this close to a stretch where a base video's face is lost
+FOURCC = "mp4v"  # MPEG-4 part 2: every OpenCV build can write it
+
+
+@dataclass(frozen=True)
+class Nuisance:
+    """Disturbances added to every frame; ``scale`` multiplies them all (0 = a clean clip).
+
+    head_roll_deg, head_scale, head_shift_iod: peak slow head motion (degrees, share of size,
+    inter-ocular distances). lighting_gain: peak relative brightness drift. noise_sd: sensor noise,
+    grey levels. jpeg_quality: each frame is JPEG-compressed at this quality first (None: off).
+    """
+
+    scale: float = 1.0
+    head_roll_deg: float = 2.5
+    head_scale: float = 0.03
+    head_shift_iod: float = 0.12
+    lighting_gain: float = 0.08
+    noise_sd: float = 2.0
+    jpeg_quality: int | None = 80
+
+    def __post_init__(self):
+        if not (math.isfinite(self.scale) and self.scale >= 0):
+            raise ParameterError(f"nuisance scale must be >= 0, got {self.scale}")
+
+
+@dataclass
+class _Base:
+    """A base to render on: frames (one for a still) and their (478, 2) landmarks, fitted to size."""
+
+    name: str
+    fps: float  # 0 for a still
+    frames: Callable[[], object]  # () -> iterator of fitted frames in order (a still yields one)
+    points: np.ndarray  # (m, 478, 2) float64, NaN where the face is lost
+    is_video: bool
+
+
+def default_portrait_path() -> str:
+    """Path of the committed public-domain portrait."""
+    return str(resources.files("spasmscan").joinpath("data", DEFAULT_PORTRAIT))
+
+
+def fit_frame(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` scaled to cover ``width`` x ``height`` and centre-cropped to it."""
+    h, w = image.shape[:2]
+    if (w, h) == (width, height):
+        return image
+    scale = max(width / w, height / h)
+    size = (max(width, round(w * scale)), max(height, round(h * scale)))
+    resized = cv2.resize(image, size, interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
+    x0, y0 = (size[0] - width) // 2, (size[1] - height) // 2
+    return np.ascontiguousarray(resized[y0:y0 + height, x0:x0 + width])
+
+
+def _still_base(path: str, width: int | None, height: int | None) -> _Base:
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ParameterError(f"{path}: cannot be read as an image or video; give a PNG/JPEG portrait or a video")
+    width, height = (width or DEFAULT_SIZE[0]), (height or DEFAULT_SIZE[1])
+    image = fit_frame(image, width, height)
+    with FaceTracker(TrackerSettings(max_faces=3)) as tracker:
+        faces = tracker.detect(image)
+    if not faces:
+        raise NoFaceError(f"{path}: no face found in the portrait; use a frontal, well-lit face "
+                          "filling about a third of the picture")
+    face = max(faces, key=lambda f: float(np.ptp(f[:, 0]) * np.ptp(f[:, 1])))
+    return _Base(name=path, fps=0.0, frames=lambda: iter([image]), points=face[None].astype(np.float64),
+                 is_video=False)
+
+
+def _video_base(path: str, width: int | None, height: int | None) -> _Base:
+    with VideoSource(path) as video:
+        info = video.info
+    width, height = (width or info.width), (height or info.height)
+
+    def fitted_frames():
+        with VideoSource(path) as video:
+            for _, frame in video.frames():
+                yield fit_frame(frame, width, height)
+
+    logger.info("%s: tracking the base video", path)
+    series = track_frames(((i / info.fps, f) for i, f in enumerate(fitted_frames())), fps=info.fps, source=path)
+    if not series.face_found.any():
+        raise NoFaceError(f"{path}: no face found in the base video")
+    points = _bridge_gaps(series.points.astype(np.float64), int(MAX_GAP_S * info.fps))
+    return _Base(name=path, fps=info.fps, frames=fitted_frames, points=points, is_video=True)
+
+
+def _bridge_gaps(points: np.ndarray, max_frames: int) -> np.ndarray:
+    """(m, 478, 2) landmarks with short NaN runs filled by linear interpolation."""
+    found = np.isfinite(points[:, 0, 0])
+    index = np.flatnonzero(found)
+    out = points.copy()
+    for a, b in zip(index[:-1], index[1:]):
+        if 1 < b - a <= max_frames + 1:
+            share = (np.arange(a + 1, b) - a) / (b - a)
+            out[a + 1:b] = points[a] + share[:, None, None] * (points[b] - points[a])
+    return out
+
+
+def load_base(base: str | os.PathLike | None, *, width: int | None = None, height: int | None = None) -> _Base:
+    """The still portrait or face video to render on (default: the committed portrait), tracked."""
+    path = default_portrait_path() if base is None else os.fspath(base)
+    if not os.path.exists(path):
+        raise InputNotFoundError(f"{path}: no such base file; give a portrait image or a face video")
+    if is_video_path(path):
+        return _video_base(path, width, height)
+    return _still_base(path, width, height)
+
+
+class MeshWarper:
+    """Piecewise-affine warping along a Delaunay triangulation of the mesh plus the frame's border."""
+
+    def __init__(self, points: np.ndarray, width: int, height: int):
+        w, h = width - 1, height - 1
+        self.anchors = np.array([[0, 0], [w / 2, 0], [w, 0], [w, h / 2], [w, h], [w / 2, h], [0, h], [0, h / 2]],
+                                dtype=np.float64)
+        self.triangles = Delaunay(np.vstack([points, self.anchors])).simplices
+        self.size = (width, height)
+
+    def warp(self, image: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """``image`` with its landmarks moved from ``source`` to ``target`` ((478, 2) pixels each).
+
+        Every output pixel inside a moved triangle is fetched from the same barycentric place in
+        the triangle's source position (one remap over the moved area); all else is copied.
+        """
+        src = np.vstack([source, self.anchors])
+        dst = np.vstack([target, self.anchors])
+        moved = np.linalg.norm(dst - src, axis=1) > MOVED_PX
+        triangles = self.triangles[moved[self.triangles].any(axis=1)]
+        if triangles.size == 0:
+            return image
+        width, height = self.size
+        d, s = dst[triangles], src[triangles]  # (k, 3, 2)
+        x0, y0 = np.maximum(np.floor(d.reshape(-1, 2).min(axis=0)).astype(int) - 1, 0)
+        x1, y1 = np.minimum(np.ceil(d.reshape(-1, 2).max(axis=0)).astype(int) + 2, (width, height))
+        # Affine map of each triangle from output to source pixels: [x y 1] @ (3, 2).
+        homogeneous = np.concatenate([d, np.ones(d.shape[:2] + (1,))], axis=2)
+        valid = np.abs(np.linalg.det(homogeneous)) > 1e-6  # degenerate (collapsed) triangles are left out
+        maps = np.zeros((len(triangles), 3, 2))
+        maps[valid] = np.linalg.solve(homogeneous[valid], s[valid])
+        owner = np.full((y1 - y0, x1 - x0), -1, np.int32)
+        corners = np.round((d - (x0, y0)) * 16).astype(np.int32)
+        for index in np.flatnonzero(valid):
+            cv2.fillConvexPoly(owner, corners[index], int(index), cv2.LINE_8, 4)
+            cv2.polylines(owner, [corners[index]], True, int(index), 1, cv2.LINE_8, 4)  # no seams
+        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        inside = owner >= 0
+        chosen = maps[owner[inside]]  # (p, 3, 2)
+        map_x, map_y = xs.copy(), ys.copy()
+        map_x[inside] = xs[inside] * chosen[:, 0, 0] + ys[inside] * chosen[:, 1, 0] + chosen[:, 2, 0]
+        map_y[inside] = xs[inside] * chosen[:, 0, 1] + ys[inside] * chosen[:, 1, 1] + chosen[:, 2, 1]
+        out = image.copy()
+        out[y0:y1, x0:x1] = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        return out
+
+
+def _smooth_wander(rng, times_s: np.ndarray, *, slowest_hz: float = 0.03, fastest_hz: float = 0.3) -> np.ndarray:
+    """(n,) slow random wandering in [-1, 1]: three sinusoids with random rates and phases."""
+    rates = np.exp(rng.uniform(np.log(slowest_hz), np.log(fastest_hz), 3))
+    phases = rng.uniform(0, 2 * np.pi, 3)
+    weights = rng.uniform(0.5, 1.0, 3)
+    value = sum(w * np.sin(2 * np.pi * f * times_s + p) for w, f, p in zip(weights, rates, phases))
+    return value / weights.sum()
+
+
+class _NuisanceMaker:
+    """Per-frame head motion, lighting, noise and compression, reproducible from a seed."""
+
+    def __init__(self, nuisance: Nuisance, times_s: np.ndarray, *, center: np.ndarray, iod: float, seed: int,
+                 head_motion: bool):
+        rng = np.random.default_rng([seed, 1])
+        k = nuisance.scale
+        motion = k if head_motion else 0.0
+        self.roll = motion * nuisance.head_roll_deg * _smooth_wander(rng, times_s)
+        self.zoom = 1.0 + motion * nuisance.head_scale * _smooth_wander(rng, times_s)
+        self.shift = motion * nuisance.head_shift_iod * iod * np.stack(
+            [_smooth_wander(rng, times_s), _smooth_wander(rng, times_s)], axis=1)
+        self.gain = 1.0 + k * nuisance.lighting_gain * _smooth_wander(rng, times_s)
+        self.noise_sd = k * nuisance.noise_sd
+        self.jpeg = nuisance.jpeg_quality if k > 0 else None
+        self.center = (float(center[0]), float(center[1]))
+        cv2.setRNGSeed(int(seed) % (2 ** 31))
+
+    def apply(self, frame: np.ndarray, index: int) -> np.ndarray:
+        if self.roll[index] != 0 or self.zoom[index] != 1 or self.shift[index].any():
+            matrix = cv2.getRotationMatrix2D(self.center, float(self.roll[index]), float(self.zoom[index]))
+            matrix[:, 2] += self.shift[index]
+            frame = cv2.warpAffine(frame, matrix, (frame.shape[1], frame.shape[0]), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REFLECT101)
+        if self.gain[index] != 1:
+            frame = cv2.convertScaleAbs(frame, alpha=float(self.gain[index]))
+        if self.noise_sd > 0:
+            noise = np.empty(frame.shape, np.int16)
+            cv2.randn(noise, 0, self.noise_sd)
+            frame = cv2.add(frame, noise, dtype=cv2.CV_8U)
+        if self.jpeg:
+            ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(self.jpeg)])
+            if ok:
+                frame = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        return frame
+
+
+def _base_indices(base: _Base, times_s: np.ndarray) -> np.ndarray:
+    """(n,) index of the base frame shown at each output time (a video base loops)."""
+    if not base.is_video:
+        return np.zeros(times_s.shape, dtype=int)
+    m = base.points.shape[0]
+    return (np.floor(times_s * base.fps + 1e-6).astype(int)) % m
+
+
+def _blocked_spans(face_lost: np.ndarray, times_s: np.ndarray, frame_s: float) -> tuple:
+    """(start, end) seconds around runs of output frames whose base face is lost."""
+    spans = []
+    edges = np.diff(np.concatenate(([0], face_lost.astype(np.int8), [0])))
+    for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+        spans.append((times_s[a] - BLOCK_MARGIN_S, times_s[b - 1] + frame_s + BLOCK_MARGIN_S))
+    return tuple(spans)
+
+
+def simulate_video(out_path: str | os.PathLike, *, label: str, side: str, duration_s: float, fps: float = 30.0,
+                   seed: int = 0, base: str | os.PathLike | None = None, width: int | None = None,
+                   height: int | None = None, options: simulate.ScheduleOptions = simulate.ScheduleOptions(),
+                   nuisance: Nuisance = Nuisance(), events: list | None = None,
+                   progress: Callable[[float, float], None] | None = None) -> simulate.Truth:
+    """Render a clip with a known schedule of events to ``out_path`` (.mp4) and its truth beside it
+    (same name, .json). Returns the truth. fps: output frame rate; width/height: output size
+    (default 640x480 for a portrait, the video's own size for a video base). ``events``: render
+    this list of :class:`spasmscan.simulate.SimEvent` instead of a random schedule (an empty
+    list gives the same clip without any simulated event, e.g. as a reference)."""
+    if not (math.isfinite(fps) and 1 <= fps <= 240):
+        raise ParameterError(f"fps must be between 1 and 240, got {fps}")
+    if not (math.isfinite(duration_s) and 0 < duration_s <= 3600):
+        raise ParameterError(f"duration must be between 0 and 3600 seconds, got {duration_s}")
+    if (width is not None and width < 64) or (height is not None and height < 64):
+        raise ParameterError("width and height must be at least 64 pixels")
+    simulate.check_label_side(label, side)
+    out_path = os.fspath(out_path)
+    folder = os.path.dirname(os.path.abspath(out_path))
+    if not os.path.isdir(folder):
+        raise OutputError(f"{folder}: no such folder for the simulated video; create it first")
+    loaded = load_base(base, width=width, height=height)
+    frame_count = max(int(round(duration_s * fps)), 1)
+    times = np.arange(frame_count) / fps
+    base_index = _base_indices(loaded, times)
+    face_lost = ~np.isfinite(loaded.points[base_index, 0, 0])
+    schedule_options = options
+    if face_lost.any():
+        schedule_options = replace(options, blocked_s=options.blocked_s + _blocked_spans(face_lost, times, 1.0 / fps))
+    if events is None:
+        events = simulate.make_schedule(label, side, duration_s, seed=seed, options=schedule_options)
+    channels = simulate.channel_values(events, times)
+    reference = loaded.points[np.flatnonzero(np.isfinite(loaded.points[:, 0, 0]))[0]]
+    first = next(iter(loaded.frames()))
+    out_h, out_w = first.shape[:2]
+    warper = MeshWarper(reference, out_w, out_h)
+    _, _, iod = simulate.face_frame(reference)
+    shaker = _NuisanceMaker(nuisance, times, center=np.nanmedian(reference, axis=0), iod=iod, seed=seed,
+                            head_motion=not loaded.is_video)
+    partial = os.path.splitext(out_path)[0] + ".partial.mp4"
+    writer = cv2.VideoWriter(partial, cv2.VideoWriter_fourcc(*FOURCC), float(fps), (out_w, out_h))
+    if not writer.isOpened():
+        raise OutputError(f"{out_path}: cannot write the video here (folder not writable or codec missing)")
+    try:
+        frames = _frames_at(loaded, base_index)
+        for k in range(frame_count):
+            frame = next(frames)
+            points = loaded.points[base_index[k]]
+            values = {name: float(channel[k]) for name, channel in channels.items()}
+            if np.isfinite(points[0, 0]) and any(values.values()):
+                frame = warper.warp(frame, points, simulate.move_landmarks(points, values))
+            writer.write(shaker.apply(frame, k))
+            if progress is not None:
+                progress(times[k], duration_s)
+    except BaseException:
+        writer.release()
+        _remove(partial)
+        raise
+    writer.release()
+    os.replace(partial, out_path)
+    truth = simulate.Truth(label=label, side=side, fps=float(fps), duration_s=frame_count / fps, width=out_w,
+                           height=out_h, seed=int(seed), base=_base_name(base),
+                           base_events_known=not loaded.is_video, events=tuple(events))
+    simulate.write_truth(truth, simulate.truth_path(out_path))
+    logger.info("%s: %d frames, %d events", out_path, frame_count, len(events))
+    return truth
+
+
+def _frames_at(base: _Base, indices: np.ndarray):
+    """Fitted base frames at the given indices (in order; a lower index restarts the video)."""
+    frames = base.frames()
+    current, position = None, -1
+    for index in indices:
+        if index < position:
+            frames, current, position = base.frames(), None, -1
+        while position < index:
+            try:
+                current = next(frames)
+            except StopIteration:  # the container held fewer frames than tracked: keep the last one
+                break
+            position += 1
+        yield current
+
+
+def _base_name(base) -> str:
+    return DEFAULT_PORTRAIT if base is None else os.path.basename(os.fspath(base))
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass

@@ -1,0 +1,661 @@
+"""Simulated facial events with ground truth: schedules, per-frame motion channels, landmark motion.
+
+Pure numpy: no OpenCV, no MediaPipe (the pixels are moved by :mod:`spasmscan.render`).
+
+A clip is a list of :class:`SimEvent` (what the truth file states) each made of
+:class:`Motion` pieces: one "channel" of facial movement ramping up, holding and relaxing.
+Channels, per anatomical side ``s``:
+
+- ``eye_close_s``: share of the lid gap closed (0 open, 1 lids meeting);
+- ``brow_s``: brow rise, inter-ocular distances (IOD; negative = pulled down);
+- ``cheek_s``: cheek rise, IOD;
+- ``mouth_s``: mouth-corner pull up and outward, IOD;
+- ``jaw``: jaw opening (talking), IOD.
+
+:func:`move_landmarks` turns one frame's channel values into displaced Face Mesh landmarks.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from . import regions
+from .errors import InputNotFoundError, ParameterError
+
+logger = logging.getLogger(__name__)
+
+LABELS = ("none", "primary_hfs", "synkinesis")
+TRUTH_VERSION = 1
+CHANNELS = tuple(f"{base}_{side}" for base in ("eye_close", "brow", "cheek", "mouth") for side in regions.SIDES) + ("jaw",)
+
+# Timing (seconds) and rates: typical clinical ranges.
+LEAD_IN_S = 1.5  # no event in the first seconds: the analysis needs a resting baseline
+TAIL_S = 0.6  # nor in the last moments, so every event is complete in the clip
+BLINK_S = (0.1, 0.4)  # a normal blink
+BLINK_RATE_PER_MIN = (8.0, 25.0)  # resting blink rate of adults
+BLINK_CLOSURE = (0.85, 1.0)  # share of the lid gap a blink closes
+BLINK_SIDE_DIFFERENCE = 0.05  # normal blinks: each eye closes within this share of the other
+HARD_NEGATIVE_WEAKER_EYE = (0.10, 0.25)  # hard negatives: one eye closes this share less
+MIN_BLINK_GAP_S = 0.8  # blinks this close would merge into one
+BLINK_CLEARANCE_S = 0.2  # blinks keep this clear of brow raises, smiles and talking: one voluntary movement at a time
+BROW_RAISE_S = (0.5, 2.0)  # a deliberate brow raise
+BROW_RAISE_IOD = (0.05, 0.10)  # deliberate raises lift the brow this far
+SMILE_S = (1.0, 3.0)  # a smile
+SMILE_PULL_IOD = (0.06, 0.10)  # mouth-corner pull of a smile
+SMILE_EYE_NARROWING = (0.05, 0.15)  # a smile narrows both eyes a little
+HARD_NEGATIVE_SMILE_NARROWING = (0.15, 0.30)  # hard negatives squint clearly when smiling
+TALK_S = (1.0, 4.0)  # a stretch of talking
+TALK_JAW_IOD = (0.04, 0.10)  # jaw opening while talking
+TALK_HZ = (3.0, 5.0)  # syllable rate
+TWITCH_S = (0.05, 0.3)  # one clonic twitch
+TWITCH_CLOSURE = (0.35, 0.75)  # a clonic twitch closes the eye partly
+BURST_SIZE = (2, 6)  # clonic twitches in one burst
+BURST_HZ = (2.0, 6.0)  # their repetition rate
+TONIC_S = (1.0, 3.0)  # a tonic spasm holds the eye closed this long
+TONIC_CLOSURE = (0.7, 0.95)  # ... mostly closed
+TWITCH_RATE_PER_MIN = (0.3, 25.0)  # primary HFS: one-sided spasm episodes per minute
+CHEEK_LIFT_IOD = (0.015, 0.04)  # orbicularis oculi spasm lifts the cheek
+BROW_PULL_DOWN_IOD = (0.01, 0.03)  # ... and pulls the brow down
+SPASM_MOUTH_PULL_IOD = (0.04, 0.08)  # spread to the mouth: the corner pulls up and out
+SYNKINESIS_MOUTH_IOD = (0.04, 0.08)  # synkinetic mouth-corner pull with each voluntary movement
+SYNKINESIS_EYE_NARROWING = (0.2, 0.4)  # synkinetic eye narrowing with brow raises and smiles
+SYNKINESIS_JITTER_S = 0.05  # synkinetic onsets follow the voluntary onset within this
+MAX_CLOSURE = 0.97  # summed closures are capped: the lids never pass each other
+
+
+@dataclass(frozen=True)
+class Motion:
+    """One channel moving: ramps to ``peak`` over ``rise_s``, holds, relaxes over ``fall_s``.
+
+    ``wobble_hz`` > 0 modulates the held value (talking: the jaw opens and closes).
+    """
+
+    channel: str
+    start_s: float
+    end_s: float
+    peak: float
+    rise_s: float
+    fall_s: float
+    wobble_hz: float = 0.0
+
+    def at(self, times_s: np.ndarray) -> np.ndarray:
+        """(n,) channel value at ``times_s`` (seconds)."""
+        t = np.asarray(times_s, dtype=np.float64)
+        up = _smooth_ramp((t - self.start_s) / max(self.rise_s, 1e-6))
+        down = _smooth_ramp((self.end_s - t) / max(self.fall_s, 1e-6))
+        value = self.peak * np.minimum(up, down)
+        if self.wobble_hz > 0:
+            value = value * (0.5 - 0.5 * np.cos(2 * np.pi * self.wobble_hz * (t - self.start_s)))
+        return value
+
+
+def _smooth_ramp(x: np.ndarray) -> np.ndarray:
+    """0 for x <= 0, 1 for x >= 1, a cosine ramp between."""
+    x = np.clip(x, 0.0, 1.0)
+    return 0.5 - 0.5 * np.cos(np.pi * x)
+
+
+@dataclass(frozen=True)
+class SimEvent:
+    """One true event. kind: blink, brow_raise, smile, talk, twitch or tonic_spasm. side: "left",
+    "right" (patient's) or "both". region: eye, mouth, brow or eye+mouth. amplitude: peak closure
+    share for eye events, IOD for brow and mouth events. coupled_to: index of the voluntary event a
+    synkinetic twitch rides on, -1 when none."""
+
+    kind: str
+    side: str
+    region: str
+    start_s: float
+    end_s: float
+    amplitude: float
+    coupled_to: int = -1
+    motions: tuple = field(default=(), compare=False)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "side": self.side, "region": self.region, "start_s": round(self.start_s, 4),
+                "end_s": round(self.end_s, 4), "amplitude": round(self.amplitude, 4), "coupled_to": self.coupled_to}
+
+
+@dataclass(frozen=True)
+class Truth:
+    """Ground truth of one simulated clip, as written beside it (``clip.json``)."""
+
+    label: str
+    side: str
+    fps: float
+    duration_s: float
+    width: int
+    height: int
+    seed: int
+    base: str
+    base_events_known: bool
+    events: tuple
+
+    def to_json(self) -> dict:
+        data = {"spasmscan_truth": TRUTH_VERSION}
+        data.update({k: v for k, v in asdict(self).items() if k != "events"})
+        data["events"] = [e.to_dict() for e in self.events]
+        return data
+
+
+def truth_path(video_path: str | os.PathLike) -> str:
+    """The truth file beside a video: ``clip.mp4`` -> ``clip.json``."""
+    return os.path.splitext(os.fspath(video_path))[0] + ".json"
+
+
+def write_truth(truth: Truth, path: str | os.PathLike) -> None:
+    """Write ``truth`` as JSON: the clip's fields, then one event a line."""
+    data = truth.to_json()
+    events = data.pop("events")
+    head = json.dumps(data, indent=1)[:-2]
+    lines = ",\n  ".join(json.dumps(e) for e in events)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(f'{head},\n "events": [\n  {lines}\n ]\n}}\n' if events else f'{head},\n "events": []\n}}\n')
+
+
+def read_truth(path: str | os.PathLike) -> Truth:
+    """Load a truth file; raises InputNotFoundError or ParameterError when missing or malformed."""
+    if not os.path.exists(path):
+        raise InputNotFoundError(f"{path}: no such truth file")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+        if data.get("spasmscan_truth") != TRUTH_VERSION:
+            raise ParameterError(f"{path}: not a spasmscan truth file (no \"spasmscan_truth\": {TRUTH_VERSION})")
+        events = tuple(SimEvent(kind=e["kind"], side=e["side"], region=e["region"], start_s=float(e["start_s"]),
+                                end_s=float(e["end_s"]), amplitude=float(e["amplitude"]),
+                                coupled_to=int(e.get("coupled_to", -1))) for e in data["events"])
+        return Truth(label=data["label"], side=data["side"], fps=float(data["fps"]),
+                     duration_s=float(data["duration_s"]), width=int(data["width"]), height=int(data["height"]),
+                     seed=int(data["seed"]), base=str(data["base"]),
+                     base_events_known=bool(data["base_events_known"]), events=events)
+    except (ValueError, KeyError, TypeError) as error:
+        if isinstance(error, ParameterError):
+            raise
+        raise ParameterError(f"{path}: malformed truth file ({type(error).__name__}: {error})") from None
+
+
+# -- schedules ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScheduleOptions:
+    """What kind of clip to schedule. Rates per minute; None picks one at random in the stated range."""
+
+    hard_negative: bool = False  # asymmetric blinks, squinting smiles, many brow raises
+    twitch_rate_per_min: float | None = None  # primary HFS spasm episodes per minute
+    spread_to_mouth: bool | None = None  # primary HFS: spasms also pull the mouth corner
+    blink_rate_per_min: float | None = None
+    voluntary_movements: bool = True  # brow raises, smiles and talking besides the blinks
+    blocked_s: tuple = ()  # (start, end) spans where no event may fall (e.g. the face leaves a base video)
+
+
+def make_schedule(label: str, side: str, duration_s: float, *, seed: int,
+                  options: ScheduleOptions = ScheduleOptions()) -> list[SimEvent]:
+    """Events of a clip of ``duration_s`` seconds, sorted by onset, with ``coupled_to`` resolved.
+
+    label: none, primary_hfs or synkinesis. side: the affected side (left/right; none for "none").
+    """
+    check_label_side(label, side)
+    if not (math.isfinite(duration_s) and duration_s > 0):
+        raise ParameterError(f"duration must be a positive number of seconds, got {duration_s}")
+    rng = np.random.default_rng(seed)
+    timeline = _Timeline(LEAD_IN_S, duration_s - TAIL_S, options.blocked_s)
+    voluntary = _voluntary_events(rng, timeline, duration_s, label, options)
+    involuntary: list[tuple[SimEvent, int]] = []  # (event, index into voluntary or -1)
+    if label == "primary_hfs":
+        involuntary = [(e, -1) for e in _spasm_episodes(rng, timeline, duration_s, side, voluntary, options)]
+    elif label == "synkinesis":
+        involuntary = [(_synkinetic(rng, v, side), i) for i, v in enumerate(voluntary)
+                       if v.kind in ("blink", "brow_raise", "smile")]
+    order = sorted(range(len(voluntary)), key=lambda i: voluntary[i].start_s)
+    rows = [(voluntary[i], None) for i in order] + [(e, i) for e, i in involuntary]
+    rows.sort(key=lambda row: row[0].start_s)
+    position = {id(event): k for k, (event, _) in enumerate(rows)}
+    events = []
+    for event, parent in rows:
+        if parent is not None and parent >= 0:
+            event = replace(event, coupled_to=position[id(voluntary[parent])])
+        events.append(event)
+    logger.debug("schedule %s/%s: %d events", label, side, len(events))
+    return events
+
+
+def check_label_side(label: str, side: str) -> None:
+    if label not in LABELS:
+        raise ParameterError(f"label must be one of {', '.join(LABELS)}, got {label!r}")
+    if label == "none" and side != "none":
+        raise ParameterError("a clip labelled 'none' has no affected side: use side 'none'")
+    if label != "none" and side not in regions.SIDES:
+        raise ParameterError(f"label {label!r} needs the affected side 'left' or 'right', got {side!r}")
+
+
+class _Timeline:
+    """Free time for events: [first_s, last_s] minus blocked spans and already placed events."""
+
+    def __init__(self, first_s: float, last_s: float, blocked_s=()):
+        self.first_s, self.last_s = first_s, last_s
+        self.blocked = [(float(a), float(b)) for a, b in blocked_s]
+        self.taken: dict[str, list] = {}
+
+    def free(self, start_s: float, end_s: float, *, lane: str, gap_s: float = 0.0) -> bool:
+        if start_s < self.first_s or end_s > self.last_s:
+            return False
+        spans = self.blocked + self.taken.get(lane, [])
+        return all(end_s + gap_s <= a or start_s - gap_s >= b for a, b in spans)
+
+    def take(self, start_s: float, end_s: float, *, lane: str) -> None:
+        self.taken.setdefault(lane, []).append((start_s, end_s))
+
+    def place(self, rng, length_s: float, *, lane: str, gap_s: float = 0.0, tries: int = 50) -> float | None:
+        """A random free onset for an event of ``length_s`` in ``lane``, or None."""
+        for _ in range(tries):
+            start = rng.uniform(self.first_s, max(self.first_s, self.last_s - length_s))
+            if self.free(start, start + length_s, lane=lane, gap_s=gap_s):
+                self.take(start, start + length_s, lane=lane)
+                return float(start)
+        return None
+
+
+def _u(rng, bounds) -> float:
+    return float(rng.uniform(*bounds))
+
+
+def _voluntary_events(rng, timeline: _Timeline, duration_s: float, label: str,
+                      options: ScheduleOptions) -> list[SimEvent]:
+    """Blinks (at a resting rate) and, when wanted, brow raises, smiles and talking."""
+    events = []
+    usable_s = max(timeline.last_s - timeline.first_s, 0.0)
+    if options.voluntary_movements:
+        minutes = usable_s / 60.0
+        counts = {"brow_raise": rng.poisson(max(4.0 * minutes, 0.5)) + (1 if options.hard_negative else 0),
+                  "smile": rng.poisson(max(3.0 * minutes, 0.5)) + (1 if options.hard_negative else 0),
+                  "talk": rng.poisson(max(2.0 * minutes, 0.3)) if not options.hard_negative else 0}
+        if label == "synkinesis":  # the coupling must be shown: at least one raise and one smile
+            counts["brow_raise"] = max(counts["brow_raise"], 1)
+            counts["smile"] = max(counts["smile"], 1)
+        for kind, count in counts.items():
+            for _ in range(int(count)):
+                event = _make_voluntary(rng, timeline, kind, options)
+                if event is not None:
+                    events.append(event)
+    rate = options.blink_rate_per_min or _u(rng, BLINK_RATE_PER_MIN)
+    if label == "synkinesis":
+        rate = max(rate, 12.0)  # enough blinks to show the time-locking
+    t = timeline.first_s + rng.exponential(60.0 / rate) * 0.5
+    length = _u(rng, BLINK_S)
+    while t + length < timeline.last_s:
+        if not (timeline.free(t, t + length, lane="blink", gap_s=MIN_BLINK_GAP_S)
+                and timeline.free(t, t + length, lane="voluntary", gap_s=BLINK_CLEARANCE_S)):
+            t += BLINK_CLEARANCE_S  # postponed until the other movement is over
+            continue
+        timeline.take(t, t + length, lane="blink")
+        events.append(_blink(rng, t, length, options.hard_negative))
+        t += max(MIN_BLINK_GAP_S + length, rng.gamma(4.0, 60.0 / rate / 4.0))
+        length = _u(rng, BLINK_S)
+    return events
+
+
+def _make_voluntary(rng, timeline: _Timeline, kind: str, options: ScheduleOptions) -> SimEvent | None:
+    if kind == "brow_raise":
+        length = _u(rng, BROW_RAISE_S)
+        start = timeline.place(rng, length, lane="voluntary", gap_s=0.5)
+        if start is None:
+            return None
+        lift = _u(rng, BROW_RAISE_IOD)
+        ramp = min(0.25, length / 3)
+        motions = tuple(Motion(f"brow_{s}", start, start + length, lift * _u(rng, (0.9, 1.1)), ramp, ramp * 1.3)
+                        for s in regions.SIDES)
+        return SimEvent("brow_raise", "both", "brow", start, start + length, lift, motions=motions)
+    if kind == "smile":
+        length = _u(rng, SMILE_S)
+        start = timeline.place(rng, length, lane="voluntary", gap_s=0.5)
+        if start is None:
+            return None
+        pull = _u(rng, SMILE_PULL_IOD)
+        narrowing = _u(rng, HARD_NEGATIVE_SMILE_NARROWING if options.hard_negative else SMILE_EYE_NARROWING)
+        ramp = min(0.35, length / 3)
+        motions = []
+        for s in regions.SIDES:
+            motions += [Motion(f"mouth_{s}", start, start + length, pull * _u(rng, (0.9, 1.1)), ramp, ramp),
+                        Motion(f"eye_close_{s}", start, start + length, narrowing * _u(rng, (0.85, 1.15)), ramp, ramp),
+                        Motion(f"cheek_{s}", start, start + length, 0.4 * pull, ramp, ramp)]
+        return SimEvent("smile", "both", "mouth", start, start + length, pull, motions=tuple(motions))
+    length = _u(rng, TALK_S)
+    start = timeline.place(rng, length, lane="voluntary", gap_s=0.5)
+    if start is None:
+        return None
+    jaw = _u(rng, TALK_JAW_IOD)
+    hz = _u(rng, TALK_HZ)
+    motions = (Motion("jaw", start, start + length, jaw, 0.15, 0.15, wobble_hz=hz),)
+    motions += tuple(Motion(f"mouth_{s}", start, start + length, 0.15 * jaw, 0.15, 0.15, wobble_hz=hz * 0.5)
+                     for s in regions.SIDES)
+    return SimEvent("talk", "both", "mouth", start, start + length, jaw, motions=motions)
+
+
+def _blink(rng, start: float, length: float, hard_negative: bool) -> SimEvent:
+    """A bilateral blink: fast close (~35%), short hold, slower reopening; sides differ a little."""
+    closure = _u(rng, BLINK_CLOSURE)
+    scale = {s: 1.0 - _u(rng, (0.0, BLINK_SIDE_DIFFERENCE)) for s in regions.SIDES}
+    if hard_negative:
+        weaker = str(rng.choice(regions.SIDES))
+        scale[weaker] = scale[regions.mirror_side(weaker)] * (1.0 - _u(rng, HARD_NEGATIVE_WEAKER_EYE))
+    rise, fall = 0.35 * length, 0.55 * length
+    motions = tuple(Motion(f"eye_close_{s}", start + _u(rng, (0.0, 0.01)), start + length,
+                           closure * scale[s], rise, fall) for s in regions.SIDES)
+    return SimEvent("blink", "both", "eye", start, start + length, closure, motions=motions)
+
+
+def _twitch(rng, start: float, length: float, side: str, *, closure: float, mouth: bool,
+            kind: str = "twitch") -> SimEvent:
+    """A one-sided orbicularis oculi contraction: partial closure, cheek up, brow down (+ mouth corner)."""
+    rise = min(0.4 * length, 0.3)
+    fall = min(0.6 * length, 0.4)
+    motions = [Motion(f"eye_close_{side}", start, start + length, closure, rise, fall),
+               Motion(f"cheek_{side}", start, start + length, _u(rng, CHEEK_LIFT_IOD) * closure, rise, fall),
+               Motion(f"brow_{side}", start, start + length, -_u(rng, BROW_PULL_DOWN_IOD) * closure, rise, fall)]
+    if mouth:
+        motions.append(Motion(f"mouth_{side}", start, start + length, _u(rng, SPASM_MOUTH_PULL_IOD), rise, fall))
+    return SimEvent(kind, side, "eye+mouth" if mouth else "eye", start, start + length, closure,
+                    motions=tuple(motions))
+
+
+def _spasm_episodes(rng, timeline: _Timeline, duration_s: float, side: str, voluntary: list[SimEvent],
+                    options: ScheduleOptions) -> list[SimEvent]:
+    """Primary HFS: single twitches, bursts and tonic spasms at random times (independent of voluntary
+    movements); about one episode in ten rides on a blink (that eye closes harder and longer)."""
+    rate = options.twitch_rate_per_min or float(np.exp(rng.uniform(np.log(3.0), np.log(TWITCH_RATE_PER_MIN[1]))))
+    if not (TWITCH_RATE_PER_MIN[0] <= rate <= 60.0):
+        raise ParameterError(f"twitch rate must be {TWITCH_RATE_PER_MIN[0]}-60 per minute, got {rate}")
+    spread = options.spread_to_mouth if options.spread_to_mouth is not None else bool(rng.random() < 0.5)
+    usable_s = max(timeline.last_s - timeline.first_s, 0.0)
+    count = max(1, int(rng.poisson(rate * usable_s / 60.0)))
+    blinks = [e for e in voluntary if e.kind == "blink"]
+    events: list[SimEvent] = []
+    for _ in range(count):
+        mouth = spread and rng.random() < 0.7
+        shape = rng.choice(["single", "burst", "tonic"], p=[0.4, 0.4, 0.2])
+        if blinks and rng.random() < 0.1:  # rides on a blink: same onset, harder and longer closure
+            blink = blinks[int(rng.integers(len(blinks)))]
+            start, length = blink.start_s + 0.02, blink.end_s - blink.start_s + _u(rng, (0.15, 0.3))
+            if timeline.free(start, start + length, lane="spasm", gap_s=0.3):
+                timeline.take(start, start + length, lane="spasm")
+                events.append(_twitch(rng, start, length, side, closure=_u(rng, TWITCH_CLOSURE), mouth=mouth))
+            continue
+        if shape == "tonic":
+            length = _u(rng, TONIC_S)
+            start = timeline.place(rng, length + 0.6, lane="spasm", gap_s=0.4)
+            if start is not None:
+                events.append(_twitch(rng, start, length, side, closure=_u(rng, TONIC_CLOSURE), mouth=mouth,
+                                      kind="tonic_spasm"))
+            continue
+        n = 1 if shape == "single" else int(rng.integers(BURST_SIZE[0], BURST_SIZE[1] + 1))
+        period = 1.0 / _u(rng, BURST_HZ)
+        lengths = [min(_u(rng, TWITCH_S), 0.75 * period) for _ in range(n)]
+        total = period * (n - 1) + lengths[-1]
+        start = timeline.place(rng, total, lane="spasm", gap_s=0.4)
+        if start is None:
+            continue
+        for k in range(n):
+            onset = start + k * period + _u(rng, (-0.1, 0.1)) * period * (k > 0)
+            events.append(_twitch(rng, onset, max(lengths[k], 0.05), side, closure=_u(rng, TWITCH_CLOSURE),
+                                  mouth=mouth))
+    return events
+
+
+def _synkinetic(rng, voluntary: SimEvent, side: str) -> SimEvent:
+    """The affected side's mouth corner (and, with brow raises and smiles, its eye) moving with a
+    voluntary movement: same onset within SYNKINESIS_JITTER_S, lasting as long or a little longer."""
+    start = max(voluntary.start_s + _u(rng, (-SYNKINESIS_JITTER_S, SYNKINESIS_JITTER_S)), 0.0)
+    length = max((voluntary.end_s - voluntary.start_s) * _u(rng, (1.0, 1.3)), 0.2)
+    rise = min(0.4 * length, 0.3)
+    fall = min(0.6 * length, 0.4)
+    pull = _u(rng, SYNKINESIS_MOUTH_IOD)
+    motions = [Motion(f"mouth_{side}", start, start + length, pull, rise, fall)]
+    region, amplitude = "mouth", pull
+    if voluntary.kind != "blink":
+        narrowing = _u(rng, SYNKINESIS_EYE_NARROWING)
+        motions += [Motion(f"eye_close_{side}", start, start + length, narrowing, rise, fall),
+                    Motion(f"cheek_{side}", start, start + length, 0.02, rise, fall)]
+        region, amplitude = "eye+mouth", narrowing
+    return SimEvent("twitch", side, region, start, start + length, amplitude, motions=tuple(motions))
+
+
+def channel_values(events, times_s: np.ndarray) -> dict[str, np.ndarray]:
+    """Channel name -> (n,) value at ``times_s`` (seconds), summed over every event's motions."""
+    times_s = np.asarray(times_s, dtype=np.float64)
+    values = {name: np.zeros(times_s.shape) for name in CHANNELS}
+    for event in events:
+        for motion in event.motions:
+            values[motion.channel] += motion.at(times_s)
+    for side in regions.SIDES:
+        values[f"eye_close_{side}"] = np.clip(values[f"eye_close_{side}"], 0.0, MAX_CLOSURE)
+    return values
+
+
+# -- landmark motion -----------------------------------------------------------------------------
+
+UPPER_LID_SHARE = 0.85  # a closing eye: the upper lid travels this share of the gap, the lower lid the rest
+LID_SKIN_REACH = 0.8  # skin above the upper lid follows it up to this many eye widths above
+LOWER_SKIN_REACH = 0.4  # skin below the lower lid follows it this many eye widths down
+CORNER_TAPER = 0.25  # beyond the eye corners the lid motion fades over this many eye widths
+CHEEK_RADIUS = 0.6  # cheek lift spreads over this many eye widths around the cheek points
+BROW_FOREHEAD_REACH = 1.5  # a brow raise lifts the forehead up to this many eye widths above the brow
+MOUTH_RADIUS_IOD = 0.25  # a mouth-corner pull spreads over this many IOD around the corner
+MOUTH_UP_SHARE = 0.65  # the pull's direction: this much up for each unit outward (about 33 degrees)
+JAW_WIDTH_IOD = 0.6  # the jaw's lateral spread around the mouth centre when it opens
+
+
+def _fade(x: np.ndarray) -> np.ndarray:
+    """1 at x <= 0, 0 at x >= 1, smooth between."""
+    return 1.0 - _smooth_ramp(x)
+
+
+def face_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The face's right-to-left axis, its downward axis (unit (2,) vectors, image coordinates) and
+    its inter-ocular distance in pixels, from (478, 2) landmarks."""
+    left = points[list(regions.EYE_CONTOUR["left"])].mean(axis=0)
+    right = points[list(regions.EYE_CONTOUR["right"])].mean(axis=0)
+    across = left - right
+    iod = float(np.linalg.norm(across))
+    across = across / max(iod, 1e-6)
+    down = np.array([-across[1], across[0]])
+    mouth = points[[regions.MOUTH_CORNER["left"], regions.MOUTH_CORNER["right"]]].mean(axis=0)
+    if np.dot(mouth - (left + right) / 2, down) < 0:
+        down = -down
+    return across, down, iod
+
+
+def move_landmarks(points: np.ndarray, values: dict[str, float]) -> np.ndarray:
+    """(478, 2) landmarks displaced by one frame's channel ``values`` (name -> float, see CHANNELS).
+
+    Eye closure moves the upper lid down and the lower lid a little up, squeezes everything
+    between them (iris included) and drags the skin above and below along; brow, cheek, mouth
+    and jaw channels move smooth neighbourhoods of their landmarks.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    across, down, iod = face_frame(points)
+    shift = np.zeros_like(points)
+    for side in regions.SIDES:
+        closure = float(values.get(f"eye_close_{side}", 0.0))
+        brow = float(values.get(f"brow_{side}", 0.0))
+        if closure > 0 or brow != 0:
+            shift += _eye_and_brow_shift(points, side, down, closure, brow * iod)
+        cheek = float(values.get(f"cheek_{side}", 0.0))
+        if cheek != 0:
+            shift += _cheek_shift(points, side, down, cheek * iod)
+        mouth = float(values.get(f"mouth_{side}", 0.0))
+        if mouth != 0:
+            shift += _mouth_shift(points, side, across, down, mouth * iod, iod)
+    jaw = float(values.get("jaw", 0.0))
+    if jaw != 0:
+        shift += _jaw_shift(points, across, down, jaw * iod, iod)
+    return points + shift
+
+
+def _eye_coordinates(points: np.ndarray, side: str, down: np.ndarray):
+    """Every point's position along the eye (u: 0 outer corner, 1 inner corner) and below its
+    corner line (v, pixels, positive down), and the eye width in pixels."""
+    outer = points[regions.EYE_OUTER_CORNER[side]]
+    inner = points[regions.EYE_INNER_CORNER[side]]
+    axis = inner - outer
+    width = float(np.linalg.norm(axis))
+    axis = axis / max(width, 1e-6)
+    normal = down - np.dot(down, axis) * axis
+    normal = normal / max(np.linalg.norm(normal), 1e-6)
+    rel = points - outer
+    return rel @ axis / max(width, 1e-6), rel @ normal, width, normal
+
+
+def _lid_curve(u: np.ndarray, v: np.ndarray, indices, query: np.ndarray) -> np.ndarray:
+    """A lid's v at positions ``query`` (u), from its landmarks plus the corners (v = 0 at u = 0, 1)."""
+    knots_u = np.concatenate(([0.0], u[list(indices)], [1.0]))
+    knots_v = np.concatenate(([0.0], v[list(indices)], [0.0]))
+    order = np.argsort(knots_u)
+    return np.interp(np.clip(query, 0.0, 1.0), knots_u[order], knots_v[order])
+
+
+def _eye_and_brow_shift(points, side: str, down: np.ndarray, closure: float, brow_px: float) -> np.ndarray:
+    u, v, width, normal = _eye_coordinates(points, side, down)
+    upper = _lid_curve(u, v, regions.UPPER_LID[side], u)
+    lower = _lid_curve(u, v, regions.LOWER_LID[side], u)
+    gap = np.maximum(lower - upper, 0.0)
+    lateral = _fade(np.maximum(-u, u - 1.0) / CORNER_TAPER)  # 1 inside the eye's span, fading beyond the corners
+    d_up = closure * UPPER_LID_SHARE * gap
+    d_low = -closure * (1.0 - UPPER_LID_SHARE) * gap
+    between = np.clip((v - upper) / np.maximum(gap, 1e-6), 0.0, 1.0)
+    dv = np.where(v < upper, d_up * _fade((upper - v) / (LID_SKIN_REACH * width)),
+                  np.where(v > lower, d_low * _fade((v - lower) / (LOWER_SKIN_REACH * width)),
+                           d_up + (d_low - d_up) * between))
+    dv = dv * lateral
+    if brow_px != 0:
+        brow_idx = list(regions.BROW_UPPER[side])
+        order = np.argsort(u[brow_idx])
+        brow_v = np.interp(u, u[brow_idx][order], v[brow_idx][order])
+        span = np.maximum(upper - brow_v, 1e-6)
+        # 0 at the upper lid, 1 at the brow, 1 above it fading over the forehead
+        weight = np.where(v >= brow_v, _smooth_ramp((upper - v) / span),
+                          _fade((brow_v - v) / (BROW_FOREHEAD_REACH * width)))
+        brow_lateral = _fade(np.maximum(u[brow_idx].min() - u, u - u[brow_idx].max()) / 0.3)
+        dv = dv - brow_px * weight * brow_lateral * (v < lower)
+    shift = dv[:, None] * normal[None, :]
+    iris = list(regions.IRIS[side])  # the iris is squeezed with the eye opening, even where the lid hides it
+    shift[iris] = (d_up[iris] + (d_low[iris] - d_up[iris]) * between[iris])[:, None] * normal
+    return shift
+
+
+def _cheek_shift(points, side: str, down: np.ndarray, lift_px: float) -> np.ndarray:
+    center = points[list(regions.CHEEK[side])].mean(axis=0)
+    width = float(np.linalg.norm(points[regions.EYE_INNER_CORNER[side]] - points[regions.EYE_OUTER_CORNER[side]]))
+    distance = np.linalg.norm(points - center, axis=1) / (CHEEK_RADIUS * width)
+    weight = _fade(distance)
+    return -lift_px * weight[:, None] * down[None, :]
+
+
+def _mouth_shift(points, side: str, across: np.ndarray, down: np.ndarray, pull_px: float, iod: float):
+    corner = points[regions.MOUTH_CORNER[side]]
+    outward = across if side == "left" else -across  # the patient's left is towards +across
+    direction = outward - MOUTH_UP_SHARE * down
+    direction = direction / np.linalg.norm(direction)
+    distance = np.linalg.norm(points - corner, axis=1) / (MOUTH_RADIUS_IOD * iod)
+    weight = np.exp(-0.5 * distance ** 2) * (distance < 3.0)
+    return pull_px * weight[:, None] * direction[None, :]
+
+
+def _jaw_shift(points, across: np.ndarray, down: np.ndarray, open_px: float, iod: float) -> np.ndarray:
+    center = points[[regions.INNER_UPPER_LIP, regions.INNER_LOWER_LIP]].mean(axis=0)
+    rel = points - center
+    below = rel @ down
+    lip_gap = max(float((points[regions.INNER_LOWER_LIP] - points[regions.INNER_UPPER_LIP]) @ down), 1.0)
+    vertical = _smooth_ramp((below + lip_gap) / (2 * lip_gap))  # 0 above the upper lip's inside, 1 below the lower
+    lateral = np.exp(-0.5 * ((rel @ across) / (JAW_WIDTH_IOD * iod)) ** 2)
+    return open_px * (vertical * lateral)[:, None] * down[None, :]
+
+
+# -- checking the simulation against the tracker ---------------------------------------------------
+
+APERTURE_PAIRS = slice(1, 6)  # the five central lid pairs; those next to the corners barely move
+RESPONSE_MARGIN_S = 0.1  # an event's response is read in its span widened by this (tracker lag, frame steps)
+
+
+def landmark_measures(points: np.ndarray) -> dict[str, np.ndarray]:
+    """Simple per-frame measures of tracked (n, 478, 2) landmarks, NaN where untracked.
+
+    eye_aperture_s: mean lid distance of the central lid pairs over the eye width.
+    brow_s: brow height above the eye corners, IOD (here: between the eye-corner midpoints).
+    mouth_s: mouth-corner position along its up-and-outward pull direction from the eyes'
+    midpoint, IOD. mouth_open: gap between the inner lips, IOD.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    corners = {s: (points[:, regions.EYE_INNER_CORNER[s]] + points[:, regions.EYE_OUTER_CORNER[s]]) / 2
+               for s in regions.SIDES}  # eye corners stay put when the lids move
+    left, right = corners["left"], corners["right"]
+    across = left - right
+    iod = np.linalg.norm(across, axis=1)
+    across = across / iod[:, None]
+    down = np.stack([-across[:, 1], across[:, 0]], axis=1)
+    middle = (left + right) / 2
+    out = {}
+    for side in regions.SIDES:
+        upper = points[:, list(regions.UPPER_LID[side][APERTURE_PAIRS])]
+        lower = points[:, list(regions.LOWER_LID[side][APERTURE_PAIRS])]
+        width = np.linalg.norm(points[:, regions.EYE_INNER_CORNER[side]] - points[:, regions.EYE_OUTER_CORNER[side]],
+                               axis=1)
+        out[f"eye_aperture_{side}"] = np.linalg.norm(upper - lower, axis=2).mean(axis=1) / width
+        brow = points[:, list(regions.BROW_UPPER[side])].mean(axis=1)
+        out[f"brow_{side}"] = -np.einsum("ij,ij->i", brow - corners[side], down) / iod
+        outward = across if side == "left" else -across
+        direction = outward - MOUTH_UP_SHARE * down
+        direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+        corner = points[:, regions.MOUTH_CORNER[side]] - middle
+        out[f"mouth_{side}"] = np.einsum("ij,ij->i", corner, direction) / iod
+    lips = points[:, regions.INNER_LOWER_LIP] - points[:, regions.INNER_UPPER_LIP]
+    out["mouth_open"] = np.einsum("ij,ij->i", lips, down) / iod
+    return out
+
+
+def event_responses(measures: dict[str, np.ndarray], times_s: np.ndarray, events,
+                    reference: dict[str, np.ndarray] | None = None) -> list[dict]:
+    """For each event, the tracked change of every measure in the event's span.
+
+    The change is taken against ``reference`` (the same measures tracked frame by frame on the
+    same clip rendered without events) when given, else against the clip's resting baseline
+    (median over frames outside all events). Returns one dict per event: ``closure_s``
+    (1 - aperture / reference, the largest in the span), ``brow_s``, ``mouth_s`` and
+    ``mouth_open`` (largest change in IOD, signed as the larger of the rise and the fall).
+    """
+    times_s = np.asarray(times_s, dtype=np.float64)
+    busy = np.zeros(times_s.shape, dtype=bool)
+    for event in events:
+        busy |= (times_s >= event.start_s - 0.3) & (times_s <= event.end_s + 0.3)
+    baseline = {}
+    for name, values in measures.items():
+        if reference is not None:
+            baseline[name] = np.asarray(reference[name], dtype=np.float64)
+        else:
+            rest = values[~busy] if np.isfinite(values[~busy]).any() else values
+            baseline[name] = np.full(values.shape, np.nanmedian(rest))
+    rows = []
+    for event in events:
+        span = (times_s >= event.start_s - RESPONSE_MARGIN_S) & (times_s <= event.end_s + RESPONSE_MARGIN_S)
+        row = {}
+        for name, values in measures.items():
+            side = name.rsplit("_", 1)[1]
+            key = f"closure_{side}" if name.startswith("eye_aperture_") else name
+            if name.startswith("eye_aperture_"):
+                change = 1.0 - values[span] / baseline[name][span]
+            else:
+                change = values[span] - baseline[name][span]
+            if not np.isfinite(change).any():
+                row[key] = float("nan")
+            elif name.startswith("eye_aperture_"):
+                row[key] = float(np.nanmax(change))
+            else:
+                high, low = np.nanmax(change), np.nanmin(change)
+                row[key] = float(high if abs(high) >= abs(low) else low)
+        rows.append(row)
+    return rows

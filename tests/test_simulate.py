@@ -1,0 +1,344 @@
+"""The simulator: schedules and ground truth (pure), landmark motion, and what the real tracker sees.
+
+Rendered clips are made once per session (small, short) and tracked with the real MediaPipe
+tracker; every simulated event must move the tracked landmarks the right way by at least the
+minimum stated in docs/simulator.md.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spasmscan import regions, simulate
+from spasmscan.cli import cli
+from spasmscan.errors import ParameterError
+from spasmscan.simulate import ScheduleOptions, make_schedule
+
+REAL_FACES = Path(__file__).resolve().parents[2] / "shared" / "real-faces"
+ONE_SIDED = ("twitch", "tonic_spasm")
+
+
+# -- schedules and truth (pure) -------------------------------------------------------------------
+
+def test_same_seed_same_schedule_other_seed_other_schedule():
+    a = make_schedule("primary_hfs", "left", 30.0, seed=4)
+    b = make_schedule("primary_hfs", "left", 30.0, seed=4)
+    c = make_schedule("primary_hfs", "left", 30.0, seed=5)
+    assert [e.to_dict() for e in a] == [e.to_dict() for e in b]
+    assert [e.to_dict() for e in a] != [e.to_dict() for e in c]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_none_clips_hold_only_bilateral_movements_within_the_clip(seed):
+    events = make_schedule("none", "none", 40.0, seed=seed)
+    assert events and {e.side for e in events} == {"both"}
+    assert not {e.kind for e in events} & set(ONE_SIDED)
+    assert all(simulate.LEAD_IN_S <= e.start_s < e.end_s <= 40.0 - simulate.TAIL_S for e in events)
+    blinks = [e for e in events if e.kind == "blink"]
+    assert blinks and all(0.1 <= e.end_s - e.start_s <= 0.4 for e in blinks)
+    assert [e.start_s for e in events] == sorted(e.start_s for e in events)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_primary_hfs_spasms_are_one_sided_uncoupled_and_in_range(seed):
+    events = make_schedule("primary_hfs", "right", 60.0, seed=seed, options=ScheduleOptions(twitch_rate_per_min=10))
+    spasms = [e for e in events if e.kind in ONE_SIDED]
+    assert spasms
+    for e in spasms:
+        assert e.side == "right" and e.coupled_to == -1 and e.region in ("eye", "eye+mouth")
+        length = e.end_s - e.start_s
+        if e.kind == "tonic_spasm":
+            assert 1.0 <= length <= 3.0 and 0.7 <= e.amplitude <= 0.95
+        else:
+            assert 0.05 <= length <= 0.7 and 0.35 <= e.amplitude <= 0.75  # riding on a blink: up to blink + 0.3 s
+
+
+def test_spread_to_mouth_option_decides_the_region():
+    with_mouth = make_schedule("primary_hfs", "left", 60.0, seed=1,
+                               options=ScheduleOptions(twitch_rate_per_min=20, spread_to_mouth=True))
+    without = make_schedule("primary_hfs", "left", 60.0, seed=1,
+                            options=ScheduleOptions(twitch_rate_per_min=20, spread_to_mouth=False))
+    assert any(e.region == "eye+mouth" for e in with_mouth)
+    assert all(e.region == "eye" for e in without if e.kind in ONE_SIDED)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_synkinesis_moves_with_every_voluntary_movement_and_never_at_rest(seed):
+    events = make_schedule("synkinesis", "left", 30.0, seed=seed)
+    voluntary = [k for k, e in enumerate(events) if e.kind in ("blink", "brow_raise", "smile")]
+    twitches = [e for e in events if e.kind in ONE_SIDED]
+    assert voluntary and len(twitches) == len(voluntary)
+    assert sorted(e.coupled_to for e in twitches) == voluntary
+    for e in twitches:
+        parent = events[e.coupled_to]
+        assert e.side == "left" and abs(e.start_s - parent.start_s) <= simulate.SYNKINESIS_JITTER_S + 1e-9
+        assert "mouth" in e.region
+
+
+def test_hard_negative_blinks_close_one_eye_10_to_25_percent_less():
+    events = make_schedule("none", "none", 60.0, seed=3, options=ScheduleOptions(hard_negative=True))
+    for blink in (e for e in events if e.kind == "blink"):
+        peaks = sorted(m.peak for m in blink.motions)
+        assert 0.10 - 1e-9 <= 1 - peaks[0] / peaks[1] <= 0.25 + 1e-9
+
+
+def test_blocked_spans_are_kept_free():
+    events = make_schedule("primary_hfs", "left", 30.0, seed=2,
+                           options=ScheduleOptions(twitch_rate_per_min=25, blocked_s=((5.0, 15.0),)))
+    assert events and all(e.end_s <= 5.0 or e.start_s >= 15.0 for e in events)
+
+
+@pytest.mark.parametrize("label, side", [("none", "left"), ("primary_hfs", "none"), ("hfs", "left"),
+                                         ("synkinesis", "both")])
+def test_bad_label_or_side_is_a_parameter_error(label, side):
+    with pytest.raises(ParameterError):
+        make_schedule(label, side, 10.0, seed=0)
+
+
+def test_truth_file_round_trip_and_malformed_file(tmp_path):
+    events = tuple(make_schedule("synkinesis", "right", 20.0, seed=8))
+    truth = simulate.Truth(label="synkinesis", side="right", fps=25.0, duration_s=20.0, width=480, height=360,
+                           seed=8, base="x.png", base_events_known=True, events=events)
+    path = tmp_path / "clip.json"
+    simulate.write_truth(truth, path)
+    data = json.loads(path.read_text())
+    assert data["spasmscan_truth"] == 1 and data["label"] == "synkinesis" and len(data["events"]) == len(events)
+    assert set(data["events"][0]) == {"kind", "side", "region", "start_s", "end_s", "amplitude", "coupled_to"}
+    again = simulate.read_truth(path)
+    assert again.to_json() == truth.to_json()  # times and amplitudes are stored to 4 decimals
+    path.write_text('{"spasmscan_truth": 1, "label": "none"}')
+    with pytest.raises(ParameterError, match="malformed"):
+        simulate.read_truth(path)
+    assert simulate.truth_path("a/b.mp4") == os.path.join("a", "b.json")
+
+
+def test_channel_values_peak_at_the_event_and_are_zero_outside():
+    events = make_schedule("primary_hfs", "left", 20.0, seed=6, options=ScheduleOptions(voluntary_movements=False))
+    times = np.arange(0, 20.0, 1 / 200)
+    values = simulate.channel_values(events, times)
+    busy = np.zeros(times.shape, bool)
+    for e in events:
+        busy |= (times >= e.start_s) & (times <= e.end_s)
+    for name, channel in values.items():
+        assert np.all(channel[~busy] == 0), name
+    twitch = next(e for e in events if e.kind == "twitch")
+    inside = (times >= twitch.start_s) & (times <= twitch.end_s)
+    assert values["eye_close_left"][inside].max() == pytest.approx(twitch.amplitude, rel=0.05)
+    assert np.all(values["eye_close_left"] <= simulate.MAX_CLOSURE)
+
+
+# -- landmark motion --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def portrait_points():
+    """(478, 2) landmarks of the bundled portrait at 480x360, tracked once."""
+    from spasmscan.render import load_base
+    return load_base(None, width=480, height=360).points[0]
+
+
+def _lid_gap(points, side):
+    upper = points[list(regions.UPPER_LID[side][1:6])]
+    lower = points[list(regions.LOWER_LID[side][1:6])]
+    return float(np.mean(lower[:, 1] - upper[:, 1]))
+
+
+def test_eye_closure_moves_only_that_eye_and_keeps_lids_in_order(portrait_points):
+    moved = simulate.move_landmarks(portrait_points, {"eye_close_left": 0.9})
+    assert _lid_gap(moved, "left") < 0.3 * _lid_gap(portrait_points, "left")
+    right_eye = list(regions.EYE_CONTOUR["right"]) + list(regions.IRIS["right"])
+    assert np.allclose(moved[right_eye], portrait_points[right_eye])
+    assert np.allclose(moved[list(regions.MOUTH_CORNER.values())], portrait_points[list(regions.MOUTH_CORNER.values())])
+
+
+@settings(max_examples=30, deadline=None)
+@given(closure=st.floats(0.0, simulate.MAX_CLOSURE), brow=st.floats(-0.05, 0.1), cheek=st.floats(0.0, 0.05))
+def test_lids_never_cross_and_every_shift_is_bounded(portrait_points, closure, brow, cheek):
+    moved = simulate.move_landmarks(portrait_points, {"eye_close_right": closure, "brow_right": brow,
+                                                      "cheek_right": cheek})
+    assert _lid_gap(moved, "right") >= -0.5  # pixels: the lids may meet, never pass each other
+    _, _, iod = simulate.face_frame(portrait_points)
+    assert np.abs(moved - portrait_points).max() <= 0.35 * iod
+
+
+def test_brow_mouth_and_jaw_channels_move_their_landmarks_the_right_way(portrait_points):
+    across, down, iod = simulate.face_frame(portrait_points)
+    brow = list(regions.BROW_UPPER["right"])
+    raised = simulate.move_landmarks(portrait_points, {"brow_right": 0.08})
+    assert np.mean((raised[brow] - portrait_points[brow]) @ down) < -0.06 * iod
+    pulled = simulate.move_landmarks(portrait_points, {"mouth_left": 0.06})
+    corner = regions.MOUTH_CORNER["left"]
+    shift = pulled[corner] - portrait_points[corner]
+    assert shift @ across > 0.03 * iod and shift @ down < -0.02 * iod  # outward (patient's left) and up
+    other = regions.MOUTH_CORNER["right"]
+    assert np.linalg.norm(pulled[other] - portrait_points[other]) < 0.1 * np.linalg.norm(shift)
+    opened = simulate.move_landmarks(portrait_points, {"jaw": 0.08})
+    lips = opened[regions.INNER_LOWER_LIP] - opened[regions.INNER_UPPER_LIP]
+    before = portrait_points[regions.INNER_LOWER_LIP] - portrait_points[regions.INNER_UPPER_LIP]
+    assert (lips - before) @ down > 0.05 * iod
+
+
+# -- rendered clips through the real tracker --------------------------------------------------------
+
+# Minimum tracked responses, stated in docs/simulator.md (measured medians are 2-4 times larger).
+BLINK_MIN_CLOSURE = 0.25  # each eye: 1 - tracked aperture / resting aperture
+TWITCH_MIN_CLOSURE = 0.08  # affected eye, clonic twitch (the shortest last 1-2 frames)
+TWITCH_MIN_EXCESS = 0.06  # affected minus other eye
+TONIC_MIN_CLOSURE = 0.25
+SYNKINESIS_MIN_NARROWING = 0.06  # affected minus other eye, with a brow raise or smile
+MOUTH_MIN_PULL_IOD = 0.012  # affected corner minus other corner, up-and-out, IOD
+BROW_MIN_RISE_IOD = 0.02
+SMILE_MIN_PULL_IOD = 0.02
+TALK_MIN_OPENING_IOD = 0.02
+
+
+def _render_and_track(folder: Path, name: str, **kwargs):
+    from spasmscan.pipeline import video_landmarks
+    from spasmscan.render import simulate_video
+
+    path = folder / f"{name}.mp4"
+    truth = simulate_video(path, **kwargs)
+    series = video_landmarks(path, use_cache=False)
+    return path, truth, series
+
+
+@pytest.fixture(scope="session")
+def tracked_clips(tmp_path_factory):
+    """Three 10 s clips on the portrait (480x360, 30 fps, normal nuisance), tracked."""
+    folder = tmp_path_factory.mktemp("simulated")
+    common = dict(duration_s=10.0, fps=30.0, width=480, height=360)
+    return {
+        "hfs": _render_and_track(folder, "hfs", label="primary_hfs", side="left", seed=21,
+                                 options=ScheduleOptions(twitch_rate_per_min=20, spread_to_mouth=True), **common),
+        "synkinesis": _render_and_track(folder, "synkinesis", label="synkinesis", side="right", seed=22, **common),
+        "negative": _render_and_track(folder, "negative", label="none", side="none", seed=23,
+                                      options=ScheduleOptions(hard_negative=True), **common),
+    }
+
+
+def _isolated(index, events, margin_s=0.3) -> bool:
+    """No event of another kind (other than its coupled partner) within ``margin_s``."""
+    event = events[index]
+    partners = {index, event.coupled_to} | {k for k, e in enumerate(events) if e.coupled_to == index}
+    return not any(k not in partners and e.kind != event.kind and e.start_s < event.end_s + margin_s
+                   and e.end_s > event.start_s - margin_s for k, e in enumerate(events))
+
+
+def _check_event(event, r, events) -> list[str]:
+    """The ways a tracked response ``r`` falls short of the stated minimum for ``event``."""
+    problems = []
+
+    def need(condition, text):
+        if not condition:
+            problems.append(f"{event.kind} {event.side} {event.region} at {event.start_s:.2f} s: {text} {r}")
+
+    if event.side in regions.SIDES:
+        a, o = event.side, regions.mirror_side(event.side)
+        coupled_to = events[event.coupled_to].kind if event.coupled_to >= 0 else None
+        if "eye" in event.region:
+            excess = r[f"closure_{a}"] - r[f"closure_{o}"]
+            if coupled_to is not None:
+                need(excess >= SYNKINESIS_MIN_NARROWING, "eye narrowing")
+            elif event.kind == "tonic_spasm":
+                need(r[f"closure_{a}"] >= TONIC_MIN_CLOSURE and excess >= TONIC_MIN_CLOSURE / 2, "tonic closure")
+            else:
+                need(r[f"closure_{a}"] >= TWITCH_MIN_CLOSURE and excess >= TWITCH_MIN_EXCESS, "twitch closure")
+        if "mouth" in event.region:
+            need(r[f"mouth_{a}"] - r[f"mouth_{o}"] >= MOUTH_MIN_PULL_IOD, "mouth pull")
+    elif event.kind == "blink":
+        need(min(r["closure_left"], r["closure_right"]) >= BLINK_MIN_CLOSURE, "blink closure")
+    elif event.kind == "brow_raise":
+        need(min(r["brow_left"], r["brow_right"]) >= BROW_MIN_RISE_IOD, "brow rise")
+    elif event.kind == "smile":
+        need(min(r["mouth_left"], r["mouth_right"]) >= SMILE_MIN_PULL_IOD, "smile pull")
+    elif event.kind == "talk":
+        need(r["mouth_open"] >= TALK_MIN_OPENING_IOD, "mouth opening")
+    return problems
+
+
+def _check_clip(truth, series) -> tuple[list[str], set]:
+    events = list(truth.events)
+    responses = simulate.event_responses(simulate.landmark_measures(series.points), series.times_s, events)
+    problems, checked = [], set()
+    for k, (event, response) in enumerate(zip(events, responses)):
+        if _isolated(k, events):
+            checked.add((event.kind, event.region, event.coupled_to >= 0))
+            problems += _check_event(event, response, events)
+    return problems, checked
+
+
+@pytest.mark.parametrize("name", ["hfs", "synkinesis", "negative"])
+def test_every_simulated_event_is_seen_by_the_tracker(tracked_clips, name):
+    path, truth, series = tracked_clips[name]
+    assert series.face_fraction == 1.0
+    problems, checked = _check_clip(truth, series)
+    assert checked, "no isolated event to check"
+    assert not problems, "\n".join(problems)
+
+
+def test_the_clips_cover_every_event_kind(tracked_clips):
+    kinds = {e.kind for _, truth, _ in tracked_clips.values() for e in truth.events}
+    assert {"blink", "brow_raise", "smile", "twitch"} <= kinds
+    assert any(e.coupled_to >= 0 for e in tracked_clips["synkinesis"][1].events)
+    assert any(e.region == "eye+mouth" for e in tracked_clips["hfs"][1].events)
+
+
+def test_quiet_side_stays_quiet_in_a_primary_hfs_clip(tracked_clips):
+    """Away from bilateral movements the unaffected eye's tracked aperture stays within noise."""
+    _, truth, series = tracked_clips["hfs"]
+    measures = simulate.landmark_measures(series.points)
+    times = series.times_s
+    bilateral = np.zeros(times.shape, bool)
+    for e in truth.events:
+        if e.side == "both":
+            bilateral |= (times >= e.start_s - 0.2) & (times <= e.end_s + 0.2)
+    other = measures["eye_aperture_right"][~bilateral]
+    affected = measures["eye_aperture_left"][~bilateral]
+    assert np.std(other) / np.median(other) < 0.05
+    assert np.min(affected) / np.median(affected) < 0.85
+
+
+@pytest.mark.skipif(not (REAL_FACES / "single_face.mp4").exists(), reason="real face clips not present")
+def test_events_rendered_on_a_real_face_video_are_seen(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("real-base")
+    _, truth, series = _render_and_track(folder, "real", label="primary_hfs", side="right", seed=31,
+                                         duration_s=6.0, fps=30.0, base=REAL_FACES / "single_face.mp4",
+                                         options=ScheduleOptions(twitch_rate_per_min=25, spread_to_mouth=False,
+                                                                 voluntary_movements=False))
+    assert truth.base_events_known is False and truth.width == 640 and truth.height == 360
+    twitches = [e for e in truth.events if e.kind in ONE_SIDED]
+    assert twitches
+    # The face's own blinks and smile are not in the truth: compare with the same clip without events.
+    _, _, control = _render_and_track(folder, "control", label="primary_hfs", side="right", seed=31, duration_s=6.0,
+                                      fps=30.0, base=REAL_FACES / "single_face.mp4", events=[])
+    events = list(truth.events)
+    responses = simulate.event_responses(simulate.landmark_measures(series.points), series.times_s, events,
+                                         reference=simulate.landmark_measures(control.points))
+    seen = [r["closure_right"] - r["closure_left"] for e, r in zip(events, responses) if e.kind in ONE_SIDED]
+    assert np.median(seen) >= TWITCH_MIN_EXCESS
+
+
+def test_simulate_command_writes_video_and_truth(tmp_path):
+    out = tmp_path / "clip.mp4"
+    runner = CliRunner()
+    args = ["simulate", str(out), "--label", "primary_hfs", "--side", "right", "--duration", "3", "--fps", "25",
+            "--seed", "7", "--size", "320x240"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    truth = simulate.read_truth(tmp_path / "clip.json")
+    assert (truth.label, truth.side, truth.fps, truth.width, truth.height) == ("primary_hfs", "right", 25.0, 320, 240)
+    import cv2
+    capture = cv2.VideoCapture(str(out))
+    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+    assert frames == 75
+    again = runner.invoke(cli, args)
+    assert again.exit_code == 7 and "--force" in again.output
+    bad = runner.invoke(cli, ["simulate", str(tmp_path / "x.mp4"), "--size", "big"])
+    assert bad.exit_code == 2 and bad.output.count("\n") == 1

@@ -1,12 +1,30 @@
 """Analysis of one tracked recording: landmarks -> signals -> events -> verdict and measures."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field, replace
 
-from .classify import Verdict, classify, clinical_measures
+import numpy as np
+from scipy.stats import binomtest
+
+from .classify import MAX_EYE_NOISE, MIN_FACE_FRACTION, MIN_TRACKED_S, Verdict, classify, clinical_measures
 from .events import Events, detect_events
 from .landmarks import LandmarkSeries
 from .signals import Signals, compute_signals
+
+logger = logging.getLogger(__name__)
+
+LOW_COVERAGE_FRACTION = 0.8  # flag recordings with the face tracked in fewer frames than this share
+HEAD_SHIFT_IOD = 0.5  # flag head travel beyond this many inter-ocular distances from its median place
+HEAD_ROLL_RANGE_DEG = 15.0  # ... or a roll range wider than this (5th to 95th percentile)
+HEAD_SCALE_RANGE = 0.2  # ... or a change of face size by more than this share (leaning in or out)
+
+LABEL_TEXT = {
+    "primary_hfs": "primary hemifacial spasm",
+    "synkinesis": "synkinesis",
+    "none": "no one-sided spasm found",
+    "indeterminate": "indeterminate",
+}
 
 
 @dataclass(frozen=True)
@@ -19,6 +37,8 @@ class Analysis:
     verdict: Verdict
     measures: dict
     quality_flags: tuple = ()
+    segments: tuple = ()  # examination steps (spasmscan.live.Segment) when the recording followed a protocol
+    session: dict = field(default_factory=dict)  # live-mode figures: frames dropped, processing rate, latency
 
     @property
     def source(self) -> str:
@@ -41,11 +61,126 @@ class Analysis:
         return 100.0 * self.series.face_fraction
 
 
-def analyze_series(series: LandmarkSeries) -> Analysis:
-    """Run the array stages on a tracked series."""
+def analyze_series(series: LandmarkSeries, *, segments: tuple = (), session: dict | None = None) -> Analysis:
+    """Run the array stages on a tracked series.
+
+    segments: the examination steps (name "rest" or a prompted action, start_s, end_s) when
+    the recording followed a protocol; one-sided events are then also counted per kind of step.
+    session: live-mode figures kept with the result.
+    """
     signals = compute_signals(series.points, series.times_s)
     events = detect_events(signals)
     verdict = classify(events, signals)
     measures = clinical_measures(events, signals)
+    if segments:
+        measures.update(protocol_measures(events, segments))
+        verdict = protocol_verdict(verdict, events, segments)
+    flags = quality_flags(signals)
+    logger.info("%s: %s (%s side, confidence %.2f); flags %s", series.source, verdict.label, verdict.side,
+                verdict.confidence, flags)
     return Analysis(series=series, signals=signals, events=events, verdict=verdict, measures=measures,
-                    quality_flags=())
+                    quality_flags=flags, segments=tuple(segments), session=dict(session or {}))
+
+
+PROTOCOL_ALPHA = 0.05  # one-sided events must favour the rest or the prompted steps beyond chance at this level
+PROTOCOL_MIN_EVENTS = 3  # fewer one-sided events in the steps cannot favour either kind of step
+
+
+def protocol_verdict(verdict: Verdict, events: Events, segments: tuple) -> Verdict:
+    """The verdict with the protocol's evidence: one-sided events in the rest steps against the
+    prompted steps, compared with the time each kind of step covers (binomial test).
+
+    An indeterminate verdict with a side is decided by it: events concentrated in the prompted
+    steps mean synkinesis, events spread into the rest steps mean primary hemifacial spasm.
+    """
+    mine = events.one_sided & (events.side == verdict.side) if verdict.side in ("left", "right") else events.one_sided
+    onsets = events.start_s[mine]
+    rest_s = sum(s.end_s - s.start_s for s in segments if s.name == "rest")
+    action_s = sum(s.end_s - s.start_s for s in segments if s.name != "rest")
+    counts = protocol_measures(events, segments, mask=mine)
+    n_rest, n_action = counts["protocol_rest_twitches"], counts["protocol_action_twitches"]
+    sentence = (f"Protocol: {n_rest} one-sided events in {rest_s:.0f} s of rest steps, {n_action} in "
+                f"{action_s:.0f} s of prompted blinks, brow raises and smiles.")
+    evidence = tuple(verdict.evidence) + (sentence,)
+    if verdict.label != "indeterminate" or verdict.side not in ("left", "right") or rest_s <= 0 or action_s <= 0 \
+            or n_rest + n_action < PROTOCOL_MIN_EVENTS:
+        return replace(verdict, evidence=evidence)
+    action_share = action_s / (rest_s + action_s)
+    p_action = float(binomtest(n_action, n_rest + n_action, action_share, alternative="greater").pvalue)
+    if p_action <= PROTOCOL_ALPHA and n_rest == 0:
+        return replace(verdict, label="synkinesis", confidence=round(1.0 - p_action, 3), evidence=evidence,
+                       reason=f"all {n_action} one-sided {verdict.side} events came during the prompted voluntary "
+                              f"movements, none at rest (binomial p = {p_action:.2g} against the time shares)")
+    if n_rest > 0 and n_rest / rest_s >= 0.5 * n_action / action_s:
+        return replace(verdict, label="primary_hfs", confidence=round(min(verdict.confidence, 0.7), 3),
+                       evidence=evidence,
+                       reason=f"{n_rest} one-sided {verdict.side} events happened in the rest steps, at a rate "
+                              "comparable to the prompted steps: not bound to voluntary movement")
+    return replace(verdict, evidence=evidence)
+
+
+def protocol_measures(events: Events, segments: tuple, *, mask: np.ndarray | None = None) -> dict:
+    """One-sided events (or those in ``mask``) starting in the rest steps and in the prompted steps."""
+    onsets = events.start_s[events.one_sided if mask is None else mask]
+    in_rest = np.zeros(onsets.shape, bool)
+    in_action = np.zeros(onsets.shape, bool)
+    for segment in segments:
+        inside = (onsets >= segment.start_s) & (onsets < segment.end_s)
+        if segment.name == "rest":
+            in_rest |= inside
+        else:
+            in_action |= inside
+    return {"protocol_rest_twitches": int(in_rest.sum()), "protocol_action_twitches": int(in_action.sum())}
+
+
+def quality_flags(signals: Signals) -> tuple:
+    """Names of the problems of a recording: low_face_coverage, short_recording, head_motion,
+    restless_eyes (the eyes' opening varies too much to see twitches)."""
+    flags = []
+    n = signals.times_s.size
+    if n == 0 or np.mean(signals.face_present) < max(LOW_COVERAGE_FRACTION, MIN_FACE_FRACTION):
+        flags.append("low_face_coverage")
+    if signals.tracked_s < MIN_TRACKED_S:
+        flags.append("short_recording")
+    if max(signals.noise.get(f"eye_aperture_{side}", 0.0) for side in ("left", "right")) > MAX_EYE_NOISE:
+        flags.append("restless_eyes")
+    roll = signals.values.get("head_roll_deg", np.array([]))
+    scale = signals.values.get("head_scale", np.array([]))
+    shift = signals.values.get("head_shift", np.array([]))
+    if np.isfinite(roll).sum() > 1:
+        roll_range = np.subtract(*np.nanpercentile(roll, [95, 5]))
+        low, high = np.nanpercentile(scale, [5, 95])
+        if (roll_range > HEAD_ROLL_RANGE_DEG or high / low - 1.0 > HEAD_SCALE_RANGE
+                or np.nanpercentile(shift, 95) > HEAD_SHIFT_IOD):
+            flags.append("head_motion")
+    return tuple(flags)
+
+
+FLAG_TEXT = {
+    "low_face_coverage": "the face was not tracked in part of the video",
+    "short_recording": "the recording is short",
+    "head_motion": "the head moved a lot (movement is compensated, but check the result)",
+    "restless_eyes": "the eyes' opening varies a lot (crying, laughing, squinting): twitches may be missed",
+}
+
+
+def summary_text(analysis: Analysis) -> str:
+    """A clinician-readable summary: verdict, side, confidence, the evidence in plain words, measures."""
+    verdict, m = analysis.verdict, analysis.measures
+    label = LABEL_TEXT.get(verdict.label, verdict.label)
+    side = f", {verdict.side} side" if verdict.side in ("left", "right") else ""
+    lines = [f"verdict: {label}{side} (confidence {verdict.confidence:.2f})",
+             f"reason: {verdict.reason}"]
+    if np.isfinite(verdict.coupling_p_value):
+        lines.append(f"time-locking to voluntary movements: binomial p = {verdict.coupling_p_value:.3g}")
+    lines += [f"  - {sentence}" for sentence in verdict.evidence]
+    mouth = "yes" if m["spread_to_mouth"] else "no"
+    lines.append(f"measures: {m['twitches_per_min']:.1f} twitches/min on the more active side "
+                 f"(left {m['twitches_left']}, right {m['twitches_right']}; {m['rest_twitches']} at rest, "
+                 f"{m['coupled_twitches']} with voluntary movements), spasm {m['spasm_time_pct']:.1f}% of the "
+                 f"time, longest {m['longest_spasm_s']:.2f} s, spreads to the mouth: {mouth}")
+    lines.append(f"          {m['blinks']} blinks ({m['blinks_per_min']:.1f}/min), {m['brow_raises']} brow "
+                 f"raises; Jankovic frequency ESTIMATE {m['jrs_frequency_estimate']}/4 (not a clinical rating)")
+    for flag in analysis.quality_flags:
+        lines.append(f"note: {FLAG_TEXT.get(flag, flag)}")
+    return "\n".join(lines)

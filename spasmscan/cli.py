@@ -8,10 +8,11 @@ import sys
 import click
 
 from . import __version__
-from .errors import SpasmscanError
+from .errors import ParameterError, SpasmscanError
 
 EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
+EXIT_BATCH_FAILED = 8  # some videos of a batch failed; their rows in summary.csv say why
 
 EPILOG = """\b
 Examples:
@@ -19,6 +20,7 @@ Examples:
   spasmscan analyze selfie.mov --mirrored --start 10 --end 70
   spasmscan simulate out.mp4 --label primary_hfs --side left --duration 30
   spasmscan evaluate samples/
+  spasmscan batch clinic/recordings --out clinic/results --jobs 2
 
 \b
 Exit codes: 0 done, 1 internal error, 2 bad option, 3 file not found,
@@ -70,6 +72,8 @@ def progress_bar(label: str):
     state: dict = {}
 
     def update(done_s: float, total_s: float) -> None:
+        if not _stderr_is_terminal():  # a bar is for people watching; logs and pipes get none
+            return
         if "bar" not in state:
             length = int(total_s * 1000) if math.isfinite(total_s) and total_s > 0 else None
             state["bar"] = click.progressbar(length=length, label=label, file=sys.stderr,
@@ -88,6 +92,13 @@ def progress_bar(label: str):
             state.pop("bar").__exit__(None, None, None)
 
     return update, close
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def tracker_options(func):
@@ -114,20 +125,283 @@ def tracker_settings(start_s, end_s, mirrored):
 @cli.command(epilog=EPILOG)
 @click.argument("video", type=str)
 @tracker_options
-def analyze(video: str, start_s, end_s, mirrored, no_cache, cache_dir) -> None:
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Write STEM.summary.csv, STEM.events.csv and STEM.signals.csv into this folder.")
+@click.option("--json", "json_report", is_flag=True, help="Also write STEM.json (needs --out).")
+@click.option("--plot", is_flag=True, help="Also write the timeline STEM.timeline.png (needs --out).")
+@click.option("--annotate", is_flag=True, help="Also write the annotated video STEM.annotated.mp4 (needs --out).")
+@click.option("--force", is_flag=True, help="Replace reports that already exist.")
+@click.option("--protocol", default=None, metavar="NAME|FILE",
+              help="The recording followed this examination protocol ('standard', a protocol file, or the "
+                   "NAME.protocol.json saved by 'live --record'); its steps start at the analysed part's start.")
+def analyze(video: str, start_s, end_s, mirrored, no_cache, cache_dir, out_dir, json_report, plot, annotate,
+            force, protocol) -> None:
     """Analyse one VIDEO (file, camera index or stream URL) and print the result."""
-    from .pipeline import video_landmarks
+    from .analysis import summary_text
+    from .pipeline import analyze_video
+    from .report import check_overwrite, report_paths, report_stem, write_reports
+
+    if out_dir is None and (json_report or plot or annotate):
+        raise ParameterError("--json, --plot and --annotate need --out DIR: the folder the reports go to")
+    if out_dir is not None:  # refuse before the long analysis, not after it
+        check_overwrite(report_paths(out_dir, report_stem(video), json=json_report, plot=plot, annotate=annotate),
+                        force=force)
+    if annotate:
+        from .annotate import require_video_file
+        require_video_file(video)
+
+    segments = ()
+    if protocol is not None:
+        from .live import load_protocol
+        segments = load_protocol(protocol, start_s=start_s or 0.0)
 
     update, close = progress_bar("tracking")
     try:
-        series = video_landmarks(video, settings=tracker_settings(start_s, end_s, mirrored),
-                                 cache_dir=cache_dir, use_cache=not no_cache, progress=update)
+        analysis = analyze_video(video, settings=tracker_settings(start_s, end_s, mirrored),
+                                 cache_dir=cache_dir, use_cache=not no_cache, progress=update, segments=segments)
     finally:
         close()
+    series = analysis.series
     click.echo(f"file: {video}")
     click.echo(f"duration: {series.duration_s:.1f} s, {series.n_frames} frames at {series.fps:.2f} fps, "
                f"{series.width}x{series.height}")
     click.echo(f"face tracked in {100 * series.face_fraction:.1f}% of frames")
+    click.echo(summary_text(analysis))
+    if out_dir is not None:
+        update, close = progress_bar("annotating") if annotate else (None, lambda: None)
+        try:
+            written = write_reports(analysis, out_dir, stem=report_stem(video), json=json_report, plot=plot,
+                                    annotate_video=video if annotate else None, force=force, file=video,
+                                    progress=update)
+        finally:
+            close()
+        for path in written:
+            click.echo(f"wrote {path}")
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for summary.csv, events.csv and the per-video reports (created if missing).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Videos processed in parallel (default: the number of cores).")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Run on this Dask cluster instead; its workers must see the same files "
+                   "(needs: pip install 'spasmscan[distributed]').")
+@click.option("--force", is_flag=True, help="Redo videos already done with the same settings.")
+@click.option("--json", "json_report", is_flag=True, help="Also write STEM.json for each video.")
+@click.option("--plot", is_flag=True, help="Also write STEM.timeline.png for each video.")
+@tracker_options
+def batch(inputs, out_dir, jobs, scheduler, force, json_report, plot, start_s, end_s, mirrored, no_cache,
+          cache_dir) -> None:
+    """Analyse many videos into one spreadsheet.
+
+    INPUTS are files, folders (searched recursively for videos), glob patterns ('clinic/**/*.mp4')
+    or @list.txt (one path a line). Writes OUT/summary.csv (one row per video, with status and
+    error), OUT/events.csv and each video's reports. Running the same command again skips the
+    videos already done.
+    """
+    from .batch import run_batch
+
+    state: dict = {}
+
+    def update(finished: int, failed: int, total: int) -> None:
+        if "bar" not in state:
+            state["bar"] = click.progressbar(length=total, label="videos", file=sys.stderr, show_eta=True,
+                                             show_pos=True, item_show_func=lambda text: text)
+            state["bar"].__enter__()
+            state["finished"] = 0
+        state["bar"].update(finished - state["finished"], f"{finished} done, {failed} failed")
+        state["finished"] = finished
+
+    try:
+        result = run_batch(inputs, out_dir, settings=tracker_settings(start_s, end_s, mirrored), jobs=jobs,
+                           scheduler=scheduler, force=force, json=json_report, plot=plot, cache_dir=cache_dir,
+                           use_cache=not no_cache, progress=update)
+    finally:
+        if "bar" in state:
+            state.pop("bar").__exit__(None, None, None)
+    done = len(result.results)
+    click.echo(f"{done} videos: {done - result.failed} ok, {result.failed} failed "
+               f"({result.reused} taken from an earlier run)")
+    click.echo(f"summary: {result.summary_path}")
+    click.echo(f"events: {result.events_path}")
+    if result.failed:
+        click.echo(f"spasmscan: {result.failed} of {done} videos failed; the status and error columns of "
+                   f"{result.summary_path} say why", err=True)
+        click.get_current_context().exit(EXIT_BATCH_FAILED)
+
+
+@cli.command(epilog=EPILOG)
+@click.option("--camera", type=int, default=None, help="Camera index to read (default 0 when no --source).")
+@click.option("--source", default=None, help="A video file played at its real pace, or a stream URL.")
+@click.option("--fast", is_flag=True, help="With a file --source: replay as fast as it can be processed, "
+              "dropping nothing (for checking a recording).")
+@click.option("--no-window", is_flag=True, help="Run headless: events and verdict on the terminal only.")
+@click.option("--protocol", default=None, metavar="NAME|FILE",
+              help="Guided examination: 'standard' or a protocol JSON file (prompts rest, blinks, brow raises, smiles).")
+@click.option("--record", type=click.Path(dir_okay=False), default=None,
+              help="Keep the video as this .mp4 file for later re-analysis (with its protocol timings beside it).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Write the same reports as analyze when the session ends or is interrupted.")
+@click.option("--json", "json_report", is_flag=True, help="With --out: also write STEM.json.")
+@click.option("--plot", is_flag=True, help="With --out: also write STEM.timeline.png.")
+@click.option("--force", is_flag=True, help="Overwrite existing reports or recording.")
+@click.option("--mirrored", is_flag=True, help="The picture is mirrored (selfie camera).")
+def live(camera, source, fast, no_window, protocol, record, out_dir, json_report, plot, force, mirrored) -> None:
+    """Analyse a camera, stream or file while it plays; Ctrl-C, q or Esc ends the session."""
+    import threading
+
+    from . import live as live_mode
+    from .analysis import summary_text
+    from .report import check_overwrite, report_paths, write_reports
+
+    if camera is not None and source is not None:
+        raise ParameterError("give either --camera or --source, not both")
+    if out_dir is None and (json_report or plot):
+        raise ParameterError("--json and --plot need --out DIR: the folder the reports go to")
+    video = source if source is not None else (camera if camera is not None else 0)
+    stem = "live" if isinstance(video, int) or "://" in str(video) else None
+    if stem is None:
+        from .report import report_stem
+        stem = report_stem(str(video))
+    if out_dir is not None:
+        check_overwrite(report_paths(out_dir, stem, json=json_report, plot=plot), force=force)
+    if record is not None:
+        live_mode.check_record_path(record, force=force)
+    segments = live_mode.load_protocol(protocol) if protocol else ()
+    stop = threading.Event()
+    window = None if no_window else live_mode.open_window()
+    running = live_mode.RunningVerdict(segments)
+    shown = {"label": None}
+
+    def on_events(rows):
+        for row in rows:
+            click.echo(f"{row['start_s']:8.2f} s  {row['kind']:<11} {row['side']:<5} {row['region']:<9} "
+                       f"amplitude {row['amplitude']:.3f}")
+
+    def on_frame(frame, time_s, face, session, segment):
+        running.update(session, time_s)
+        if window is None and running.label != shown["label"]:
+            shown["label"] = running.label
+            click.echo(f"{time_s:8.2f} s  running verdict: {running.text}")
+        if window is not None and not window.show(live_mode.draw(frame, time_s, face, session, segment,
+                                                                 running.text)):
+            stop.set()
+
+    try:
+        session, stats, placed = live_mode.run_live(
+            video, settings=tracker_settings(None, None, mirrored), paced=not fast, protocol=segments,
+            record=record, on_frame=on_frame, on_events=on_events, stop=stop)
+    finally:
+        if window is not None:
+            window.close()
+    analysis = live_mode.finish(session, stats, placed, record=record)
+    click.echo(summary_text(analysis))
+    click.echo(live_mode.stats_text(stats))
+    if out_dir is not None:
+        for path in write_reports(analysis, out_dir, stem=stem, json=json_report, plot=plot, force=force,
+                                  file=str(video)):
+            click.echo(f"wrote {path}")
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--label", type=click.Choice(["none", "primary_hfs", "synkinesis"]), default="primary_hfs",
+              show_default=True, help="What the clip shows.")
+@click.option("--side", type=click.Choice(["left", "right", "none"]), default=None,
+              help="Affected side, the patient's anatomical side (default: left; 'none' for --label none).")
+@click.option("--duration", "duration_s", type=float, default=30.0, show_default=True, help="Seconds.")
+@click.option("--fps", type=float, default=30.0, show_default=True, help="Frames per second.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed: the same seed gives the same clip.")
+@click.option("--base", type=click.Path(dir_okay=False), default=None,
+              help="Portrait image or face video to render on (default: the bundled public-domain portrait).")
+@click.option("--size", default=None, metavar="WxH",
+              help="Output size, e.g. 640x480 (default: 640x480 for a portrait, the video's size for a video base).")
+@click.option("--twitch-rate", type=float, default=None,
+              help="primary_hfs: spasm episodes per minute (default: random, 3-25).")
+@click.option("--mouth/--no-mouth", "spread_to_mouth", default=None,
+              help="primary_hfs: spasms spread to the mouth corner, or not (default: random).")
+@click.option("--hard-negative", is_flag=True,
+              help="Asymmetric blinks, squinting smiles and brow raises: movements that must not read as spasm.")
+@click.option("--nuisance", type=float, default=1.0, show_default=True,
+              help="Scale of head motion, lighting drift, noise and compression (0 = clean).")
+@click.option("--force", is_flag=True, help="Overwrite OUT and its truth file.")
+def simulate(out, label, side, duration_s, fps, seed, base, size, twitch_rate, spread_to_mouth, hard_negative,
+             nuisance, force) -> None:
+    """Render a face video OUT (.mp4) with known events, and its ground truth OUT.json beside it."""
+    import os
+
+    from .render import Nuisance, simulate_video
+    from .simulate import ScheduleOptions, truth_path
+
+    if side is None:
+        side = "none" if label == "none" else "left"
+    width = height = None
+    if size is not None:
+        try:
+            width, height = (int(v) for v in size.lower().split("x"))
+        except ValueError:
+            raise ParameterError(f"--size must look like 640x480, got {size!r}") from None
+    if not out.lower().endswith(".mp4"):
+        raise ParameterError(f"OUT must be an .mp4 file name, got {out!r}")
+    for path in (out, truth_path(out)):
+        if os.path.exists(path) and not force:
+            from .errors import OutputError
+            raise OutputError(f"{path} already exists; use --force to replace it")
+    options = ScheduleOptions(hard_negative=hard_negative, twitch_rate_per_min=twitch_rate,
+                              spread_to_mouth=spread_to_mouth)
+    update, close = progress_bar("rendering")
+    try:
+        truth = simulate_video(out, label=label, side=side, duration_s=duration_s, fps=fps, seed=seed, base=base,
+                               width=width, height=height, options=options, nuisance=Nuisance(scale=nuisance),
+                               progress=update)
+    finally:
+        close()
+    kinds = {}
+    for event in truth.events:
+        kinds[event.kind] = kinds.get(event.kind, 0) + 1
+    click.echo(f"wrote {out} ({truth.width}x{truth.height}, {truth.fps:g} fps, {truth.duration_s:.1f} s) "
+               f"and {truth_path(out)}")
+    click.echo("events: " + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"))
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--out", "out_csv", type=click.Path(dir_okay=False), default=None,
+              help="Also write the per-clip scores and totals to this CSV file (and FILE.confusion.csv).")
+@click.option("--tolerance", "tolerance_s", type=float, default=0.150, show_default=True,
+              help="Onsets this close (seconds) match a detected event to a true one.")
+@click.option("--no-cache", is_flag=True, help="Track again instead of reusing cached landmarks.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Where landmark caches live (default: $SPASMSCAN_CACHE_DIR or ~/.cache/spasmscan).")
+@click.option("--force", is_flag=True, help="Overwrite the CSV files.")
+def evaluate(directory, out_csv, tolerance_s, no_cache, cache_dir, force) -> None:
+    """Score spasmscan on every video in DIRECTORY that has a truth file (clip.mp4 + clip.json):
+    classification accuracy, confusion matrix, affected side, twitch and blink detection."""
+    import os
+
+    from .errors import OutputError
+    from .evaluate import default_analyze, evaluate_clips, find_clips
+
+    if out_csv is not None and not force:
+        for path in (out_csv, _confusion_path(out_csv)):
+            if os.path.exists(path):
+                raise OutputError(f"{path} already exists; use --force to replace it")
+    clips = find_clips(directory)
+    with click.progressbar(length=len(clips), label="clips", file=sys.stderr) as bar:
+        result = evaluate_clips(clips, analyze=default_analyze(cache_dir=cache_dir, use_cache=not no_cache),
+                                tolerance_s=tolerance_s, on_clip=lambda score: bar.update(1))
+    click.echo(result.text())
+    if out_csv is not None:
+        result.write_csv(out_csv)
+        result.write_confusion_csv(_confusion_path(out_csv))
+        click.echo(f"wrote {out_csv} and {_confusion_path(out_csv)}")
+
+
+def _confusion_path(out_csv: str) -> str:
+    stem = out_csv[:-4] if out_csv.lower().endswith(".csv") else out_csv
+    return stem + ".confusion.csv"
 
 
 def main() -> None:

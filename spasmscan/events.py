@@ -1,24 +1,66 @@
-"""Events in the signals: blinks, brow raises, smiles, one-sided twitches and tonic spasms.
+"""Events in the signals: blinks, brow raises, smiles, held eye closures, one-sided twitches and
+tonic spasms.
 
 Pure arrays: no OpenCV, no MediaPipe. Events come as aligned arrays, like the properties
 scipy.signal.find_peaks returns.
+
+Bilateral movements (both eyes closing, both brows rising, both mouth corners pulling) are the
+patient's voluntary movements. One-sided movements are found in the difference between the two
+sides (each side against the other's nearby peak, so a blink tracked a frame apart on the two
+eyes is no twitch), which also finds a twitch riding on a blink when that eye stays closed
+after the other reopened. A lopsided blink (one eye's landmarks closing further while both
+close together) is not a twitch, nor are eyes reopening unevenly after a held closure. Every
+threshold is the larger of a multiple of the signal's own noise and a floor in relative units;
+one-sided thresholds use the noise at rest, away from voluntary movements.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d, uniform_filter1d
+from scipy.signal import find_peaks
 
-VOLUNTARY_KINDS = ("blink", "brow_raise", "smile")
+from .errors import ParameterError
+from .regions import SIDES
+from .signals import robust_noise
+
+logger = logging.getLogger(__name__)
+
+VOLUNTARY_KINDS = ("blink", "brow_raise", "smile", "eye_closure")  # eye_closure: both eyes held shut or narrowed
 INVOLUNTARY_KINDS = ("twitch", "tonic_spasm")
 EVENT_KINDS = VOLUNTARY_KINDS + INVOLUNTARY_KINDS
+
+NOISE_K = 4.0  # an event must stand this many robust noise SDs clear of the baseline: rare in noise alone
+HYSTERESIS = 0.5  # an event spans the frames above this share of its threshold: full onset and offset
+EYE_FLOOR = 0.06  # min closure (fraction of open aperture): below it the lid landmarks jitter on real faces
+EYE_ONE_SIDED_FLOOR = 0.06  # min left-right closure difference: the asymmetry noise of real faces is 0.02-0.03
+ONE_SIDED_SHARE = 0.5  # the one-sided part must reach this share of that side's movement (not a lopsided blink)
+MIN_BLINK_S = 0.05  # the shortest blink; a one-frame dip at 25-30 fps is tracker noise
+MAX_BLINK_S = 0.6  # blinks last 0.1-0.4 s (up to 0.5 s tracked); longer bilateral closures are held or squinting
+BLINK_BALANCE = 0.4  # in a blink the weaker eye closes at least this share of the stronger one
+MOUTH_FLOOR = 0.02  # min mouth-corner pull, IOD: talking moves the corners about this much
+BROW_FLOOR = 0.025  # min brow rise, IOD: a deliberate raise is 0.05-0.1 IOD
+MIN_VOLUNTARY_S = 0.4  # brow raises and smiles are held about 0.5 s or more; shorter is jitter or a blink's echo
+SPLIT_DIP = 0.5  # a run holds several twitches when the side reopens between them by this share of the lower peak
+SPLIT_SMOOTH_S = 0.07  # ... judged on the excess averaged over this long, so one noisy frame does not split a hold
+ONSET_NOISE_SHARE = 0.5  # a one-sided movement starts where its lead first rises this many noise SDs (slow ramps)
+OUTLAST_S = 0.1  # a one-sided closure during a blink must hold this long after the other eye reopened
+LAG_TOLERANCE_S = 0.04  # one blink's eyes may be tracked a frame apart: compare with the other's peak this near
+MERGE_GAP_S = 0.1  # one-sided eye and mouth movements of a side this close together are one event
+TONIC_MIN_S = 1.0  # a one-sided closure held this long is a tonic spasm, shorter ones are clonic twitches
+MIN_REST_SHARE = 0.2  # noise is read at rest when at least this share of the frames is at rest
+COUPLE_BEFORE_S = 0.15  # a one-sided onset this soon before a voluntary movement belongs to it (detection jitter)
+COUPLE_AFTER_S = 0.3  # ... or this long after the voluntary movement's end (synkinetic pulls lag and outlast)
 
 
 @dataclass(frozen=True)
 class Events:
     """k detected events as aligned (k,) arrays.
 
-    kind: one of EVENT_KINDS. side: "left", "right" or "both" (patient's side). region: "eye",
+    kind: one of EVENT_KINDS (eye_closure: both eyes held shut or narrowed longer than a blink,
+    e.g. squeezing or a squinting smile). side: "left", "right" or "both" (patient's side). region: "eye",
     "mouth", "brow" or "eye+mouth". start_s, end_s: seconds. amplitude: peak size in the
     signal's relative units. coupled_to: index (into these same arrays) of the voluntary event
     a one-sided event is time-locked to, -1 when none.
@@ -50,7 +92,261 @@ class Events:
         """A short label for event ``index``, e.g. ``"blink@12.30s"``."""
         return f"{self.kind[index]}@{self.start_s[index]:.2f}s"
 
+    @property
+    def one_sided(self) -> np.ndarray:
+        """(k,) bool: twitches and tonic spasms."""
+        return np.isin(self.kind, INVOLUNTARY_KINDS)
 
-def detect_events(signals, **options) -> Events:
-    """All events in ``signals`` (a :class:`spasmscan.signals.Signals`)."""
-    raise NotImplementedError  # filled in by the events work (issue 4)
+    @property
+    def voluntary(self) -> np.ndarray:
+        """(k,) bool: blinks, brow raises and smiles."""
+        return np.isin(self.kind, VOLUNTARY_KINDS)
+
+
+def detect_events(signals, *, noise_k: float = NOISE_K, tonic_min_s: float = TONIC_MIN_S,
+                  couple_before_s: float = COUPLE_BEFORE_S, couple_after_s: float = COUPLE_AFTER_S) -> Events:
+    """All events in ``signals`` (a :class:`spasmscan.signals.Signals`), sorted by onset.
+
+    noise_k: thresholds in robust noise SDs. tonic_min_s: one-sided events at least this long
+    are tonic spasms. couple_before_s, couple_after_s: a one-sided event whose onset lies in
+    [voluntary start - before, voluntary end + after] is coupled to that voluntary event.
+    """
+    if noise_k <= 0 or tonic_min_s <= 0 or couple_before_s < 0 or couple_after_s < 0:
+        raise ParameterError("noise_k and tonic_min_s must be > 0, the coupling margins >= 0")
+    times = signals.times_s
+    if times.size < 2:
+        return Events.empty()
+    frame_s = 1.0 / signals.fps
+    closure = {s: _zero_gaps(1.0 - signals[f"eye_aperture_{s}"]) for s in SIDES}
+    pull = {s: _zero_gaps(mouth_pull(signals, s)) for s in SIDES}
+    brow = {s: _zero_gaps(signals[f"brow_height_{s}"]) for s in SIDES}
+
+    # Blinks against the lids' noise with the eyes open: a first pass against the frame-to-frame
+    # jitter finds the closures, the noise is then read without them (eyes held closed for
+    # seconds, as in crying, would otherwise pass for noise and hide every blink).
+    first_pass = _blinks(times, frame_s, closure, max(noise_k * max(jitter_sd(closure[s]) for s in SIDES),
+                                                      EYE_FLOOR))
+    open_eyes = _rest_frames(times, first_pass, margin_s=HYSTERESIS * MIN_BLINK_S)
+    blink_threshold = max(noise_k * max(robust_sd(closure[s][open_eyes]) for s in SIDES), EYE_FLOOR)
+    rows = _blinks(times, frame_s, closure, blink_threshold)
+    rows += _held_bilateral(times, frame_s, "brow_raise", "brow", brow,
+                            max(noise_k * max(robust_sd(brow[s]) for s in SIDES), BROW_FLOOR))
+    rows += _held_bilateral(times, frame_s, "smile", "mouth", pull,
+                            max(noise_k * max(robust_sd(pull[s]) for s in SIDES), MOUTH_FLOOR))
+    # One-sided movements are judged against their noise at rest, away from voluntary movements,
+    # which synkinesis may fill with one-sided movement.
+    rest = _rest_frames(times, rows, margin_s=couple_after_s)
+    held = np.zeros(times.shape, dtype=bool)  # both eyes held closed: uneven reopening is voluntary too
+    for kind, _, _, start, end, _ in rows:
+        if kind == "eye_closure":
+            held |= (times >= start) & (times < end)
+    rows += _one_sided(times, frame_s, closure, pull, rest=rest, held=held, noise_k=noise_k,
+                       blink_threshold=blink_threshold, tonic_min_s=tonic_min_s, fps=signals.fps)
+    events = _to_events(rows)
+    events = couple(events, before_s=couple_before_s, after_s=couple_after_s)
+    logger.debug("events: %s", {k: int(np.sum(events.kind == k)) for k in EVENT_KINDS})
+    return events
+
+
+def _blinks(times: np.ndarray, frame_s: float, closure: dict, threshold: float) -> list[tuple]:
+    """Both eyes closing together, the weaker at least BLINK_BALANCE of the stronger: blinks, or
+    eye closures when held longer than MAX_BLINK_S (squeezing, squinting). Rows of _to_events."""
+    shared = np.minimum(closure["left"], closure["right"])
+    stronger = np.maximum(closure["left"], closure["right"])
+    rows = []
+    for first, last in hysteresis_runs(shared, threshold, HYSTERESIS * threshold):
+        peak = first + int(np.argmax(shared[first:last + 1]))
+        end = times[last] + frame_s
+        if shared[peak] >= BLINK_BALANCE * stronger[peak] and end - times[first] >= MIN_BLINK_S:
+            kind = "blink" if end - times[first] <= MAX_BLINK_S else "eye_closure"
+            rows.append((kind, "both", "eye", times[first], end, float(stronger[peak])))
+    return rows
+
+
+def _held_bilateral(times: np.ndarray, frame_s: float, kind: str, region: str, per_side: dict,
+                    threshold: float) -> list[tuple]:
+    """Both sides moving the same way above ``threshold`` for at least MIN_VOLUNTARY_S."""
+    together = np.minimum(per_side["left"], per_side["right"])
+    rows = []
+    for first, last in hysteresis_runs(together, threshold, HYSTERESIS * threshold):
+        if times[last] + frame_s - times[first] >= MIN_VOLUNTARY_S:
+            rows.append((kind, "both", region, times[first], times[last] + frame_s,
+                         float(together[first:last + 1].max())))
+    return rows
+
+
+def _one_sided(times: np.ndarray, frame_s: float, closure: dict, pull: dict, *, rest: np.ndarray, held: np.ndarray,
+               noise_k: float, blink_threshold: float, tonic_min_s: float, fps: float) -> list[tuple]:
+    """One side's eye and/or mouth corner moving while the other does not (or much less). An eye
+    that starts inside a held bilateral closure (``held``) is the eyes reopening unevenly: skipped."""
+    eye_noise = robust_sd((closure["left"] - closure["right"])[rest])
+    eye_threshold = max(noise_k * eye_noise, EYE_ONE_SIDED_FLOOR)
+    mouth_noise = robust_sd((pull["left"] - pull["right"])[rest])
+    mouth_threshold = max(noise_k * mouth_noise, MOUTH_FLOOR)
+    lag_frames = int(LAG_TOLERANCE_S * fps)
+    frames = dict(smooth_frames=2 * int(SPLIT_SMOOTH_S / 2 * fps) + 1,  # odd, centred
+                  solo_frames=max(1, int(round(OUTLAST_S * fps))))
+    rows = []
+    for side in SIDES:
+        other = "right" if side == "left" else "left"
+        other_eye = _nearby_peak(closure[other], lag_frames)
+        other_mouth = _nearby_peak(pull[other], lag_frames)
+        eye_runs = [(a, b) for a, b in _one_sided_runs(closure[side], other_eye, eye_threshold,
+                                                        onset_level=ONSET_NOISE_SHARE * eye_noise,
+                                                        other_active=blink_threshold, **frames) if not held[a]]
+        mouth_runs = _one_sided_runs(pull[side], other_mouth, mouth_threshold,
+                                     onset_level=ONSET_NOISE_SHARE * mouth_noise, other_active=np.inf, **frames)
+        eye_excess = closure[side] - np.maximum(other_eye, 0.0)
+        mouth_excess = pull[side] - np.maximum(other_mouth, 0.0)
+        for first, last, regions_in in _attach_mouth(eye_runs, mouth_runs, int(round(MERGE_GAP_S / frame_s))):
+            start, end = times[first], times[last] + frame_s
+            region = "+".join(r for r in ("eye", "mouth") if r in regions_in)
+            amplitude = float((eye_excess if "eye" in regions_in else mouth_excess)[first:last + 1].max())
+            kind = "tonic_spasm" if end - start >= tonic_min_s else "twitch"
+            rows.append((kind, side, region, start, end, amplitude))
+    return rows
+
+
+def mouth_pull(signals, side: str) -> np.ndarray:
+    """(n,) mouth-corner pull of one side, IOD: the shift along the up-and-outward diagonal."""
+    return (signals[f"mouth_corner_lateral_{side}"] + signals[f"mouth_corner_vertical_{side}"]) / np.sqrt(2.0)
+
+
+def robust_sd(values: np.ndarray) -> float:
+    """Robust SD of the finite entries of ``values`` (signals.robust_noise); 0 when there are none."""
+    level = robust_noise(values)
+    return level if np.isfinite(level) else 0.0
+
+
+def _rest_frames(times: np.ndarray, rows: list[tuple], *, margin_s: float) -> np.ndarray:
+    """(n,) bool: frames at least ``margin_s`` away from every event in ``rows``; all frames when
+    fewer than MIN_REST_SHARE of them are left."""
+    rest = np.ones(times.shape, dtype=bool)
+    for _, _, _, start, end, _ in rows:
+        rest &= (times < start - margin_s) | (times > end + margin_s)
+    return rest if rest.mean() >= MIN_REST_SHARE else np.ones(times.shape, dtype=bool)
+
+
+def jitter_sd(values: np.ndarray) -> float:
+    """Frame-to-frame noise of ``values``: the robust SD of its steps over sqrt(2); 0 when unknown."""
+    finite = values[np.isfinite(values)]
+    return robust_sd(np.diff(finite)) / np.sqrt(2.0) if finite.size > 2 else 0.0
+
+
+def _nearby_peak(values: np.ndarray, frames: int) -> np.ndarray:
+    """(n,) running maximum of ``values`` over +-``frames`` frames."""
+    return maximum_filter1d(values, size=2 * frames + 1, mode="nearest") if frames > 0 else values
+
+
+def _zero_gaps(values: np.ndarray) -> np.ndarray:
+    """Untracked frames (NaN) read as no movement, so no event spans a long gap."""
+    return np.where(np.isfinite(values), values, 0.0)
+
+
+def hysteresis_runs(values: np.ndarray, high: float, low: float,
+                    extent: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """(first, last) frame indices of runs where ``extent`` (default: ``values``) > ``low`` that
+    reach above ``high`` in ``values``."""
+    above = (values if extent is None else extent) > low
+    if not above.any():
+        return []
+    edges = np.diff(np.concatenate(([0], above.astype(np.int8), [0])))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1) - 1
+    return [(int(a), int(b)) for a, b in zip(starts, ends) if values[a:b + 1].max() > high]
+
+
+def _one_sided_runs(moving: np.ndarray, other: np.ndarray, threshold: float, *, onset_level: float,
+                    other_active: float, smooth_frames: int, solo_frames: int) -> list[tuple[int, int]]:
+    """Runs where ``moving`` exceeds ``other`` by ``threshold``, the excess being, at some frame,
+    most of the movement; a run that reopens in between (a burst of clonic twitches) is split there.
+
+    While the other side moves too (above ``other_active``: a blink), the run counts only if it
+    outlasts the other side's movement by ``solo_frames``: a lopsided blink is no spasm, a closure
+    that holds after the blink is. (Blinks shift both mouth corners a little in tracking, so the
+    mouth passes ``other_active=inf``.)
+    """
+    excess = moving - np.maximum(other, 0.0)
+    low = HYSTERESIS * threshold
+    smooth = uniform_filter1d(excess, size=smooth_frames, mode="nearest") if smooth_frames > 1 else excess
+    runs = []
+    for first, last in hysteresis_runs(excess, threshold, low, extent=smooth):  # noise does not cut a hold
+        for a, b in split_at_dips(smooth, first, last, dip_share=SPLIT_DIP, height=threshold, floor=low):
+            if not np.any(excess[a:b + 1] >= np.maximum(threshold, ONE_SIDED_SHARE * moving[a:b + 1])):
+                continue  # never clearly one-sided
+            during = other[a:b + 1]
+            if during.max() > other_active and np.count_nonzero(during <= HYSTERESIS * other_active) < solo_frames:
+                continue
+            # The movement began when its lead over the other side rose out of the noise, or, when
+            # both sides were in a blink just before, with the blink (a spasm that outlasts a blink
+            # started with it).
+            earliest = runs[-1][1] + 1 if runs else 0
+            while a > earliest and (smooth[a - 1] > onset_level
+                                    or (moving[a - 1] > low and other[a - 1] > other_active)):
+                a -= 1
+            runs.append((a, b))
+    return runs
+
+
+def split_at_dips(values: np.ndarray, first: int, last: int, *, dip_share: float, height: float,
+                  floor: float) -> list[tuple[int, int]]:
+    """Split the run ``values[first:last + 1]`` at the lowest point between two peaks above ``height``
+    when it falls to ``floor`` and below both peaks by ``dip_share`` of the lower one: the side
+    reopened between two twitches."""
+    segment = values[first:last + 1]
+    peaks, _ = find_peaks(np.concatenate(([0.0], segment, [0.0])), height=height)
+    peaks = peaks - 1
+    bounds = [first]
+    for a, b in zip(peaks[:-1], peaks[1:]):
+        low = a + int(np.argmin(segment[a:b + 1]))
+        if segment[low] <= min(floor, (1.0 - dip_share) * min(segment[a], segment[b])):
+            bounds.append(first + low)  # the dip starts the next twitch
+    bounds.append(last + 1)
+    return [(a, b - 1) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _attach_mouth(eye_runs, mouth_runs, gap_frames: int):
+    """Events of one side as (first, last, set of regions): each eye run takes the mouth runs that
+    overlap it or lie within ``gap_frames``; the other mouth runs stand alone."""
+    merged = [[a, b, {"eye"}] for a, b in eye_runs]
+    for a, b in mouth_runs:
+        near = [m for m in merged if a <= m[1] + gap_frames and b >= m[0] - gap_frames]
+        for m in near:
+            m[2].add("mouth")
+        if not near:
+            merged.append([a, b, {"mouth"}])
+    return sorted((a, b, r) for a, b, r in merged)
+
+
+def _to_events(rows: list[tuple]) -> Events:
+    if not rows:
+        return Events.empty()
+    rows = sorted(rows, key=lambda r: (r[3], r[4]))
+    kind, side, region, start, end, amplitude = zip(*rows)
+    return Events(kind=np.array(kind, dtype="<U16"), side=np.array(side, dtype="<U16"),
+                  region=np.array(region, dtype="<U16"), start_s=np.array(start, dtype=np.float64),
+                  end_s=np.array(end, dtype=np.float64), amplitude=np.array(amplitude, dtype=np.float64),
+                  coupled_to=np.full(len(rows), -1, dtype=np.int64))
+
+
+def coupling_windows(events: Events, *, before_s: float = COUPLE_BEFORE_S,
+                     after_s: float = COUPLE_AFTER_S) -> tuple[np.ndarray, np.ndarray]:
+    """(start_s, end_s) of the windows around every voluntary event, in event order."""
+    voluntary = events.voluntary
+    return events.start_s[voluntary] - before_s, events.end_s[voluntary] + after_s
+
+
+def couple(events: Events, *, before_s: float = COUPLE_BEFORE_S, after_s: float = COUPLE_AFTER_S) -> Events:
+    """``events`` with coupled_to set: each one-sided event to the voluntary event whose window holds
+    its onset (the one with the nearest onset when several do), else -1."""
+    coupled = np.full(len(events), -1, dtype=np.int64)
+    voluntary_index = np.flatnonzero(events.voluntary)
+    lo, hi = coupling_windows(events, before_s=before_s, after_s=after_s)
+    for i in np.flatnonzero(events.one_sided):
+        onset = events.start_s[i]
+        inside = (lo <= onset) & (onset <= hi)
+        if inside.any():
+            candidates = voluntary_index[inside]
+            coupled[i] = candidates[np.argmin(np.abs(events.start_s[candidates] - onset))]
+    return Events(kind=events.kind, side=events.side, region=events.region, start_s=events.start_s,
+                  end_s=events.end_s, amplitude=events.amplitude, coupled_to=coupled)

@@ -55,11 +55,12 @@ class Segment:
 
 
 def load_protocol(name_or_path: str, *, start_s: float = 0.0) -> tuple[Segment, ...]:
-    """Segments of a protocol file, placed from ``start_s`` on.
+    """Segments of a protocol, in seconds of the recording.
 
     ``name_or_path`` is a packaged protocol name ("standard") or a JSON file with either
-    ``{"steps": [{"segment", "duration_s", "prompt"}, ...]}`` (durations, one after another)
-    or ``{"segments": [{"name", "start_s", "end_s"}, ...]}`` (absolute times, as ``live`` saves).
+    ``{"steps": [{"segment", "duration_s", "prompt"}, ...]}`` (durations, one after another,
+    placed from ``start_s`` on) or ``{"segments": [{"name", "start_s", "end_s"}, ...]}``
+    (times in the recording, as ``live --record`` saves them; ``start_s`` does not move them).
     """
     if os.path.exists(name_or_path):
         text = Path(name_or_path).read_text(encoding="utf-8")
@@ -72,7 +73,7 @@ def load_protocol(name_or_path: str, *, start_s: float = 0.0) -> tuple[Segment, 
     try:
         document = json.loads(text)
         if "segments" in document:
-            segments = tuple(Segment(str(s["name"]), float(s["start_s"]) + start_s, float(s["end_s"]) + start_s,
+            segments = tuple(Segment(str(s["name"]), float(s["start_s"]), float(s["end_s"]),
                                      str(s.get("prompt", ""))) for s in document["segments"])
         else:
             segments, clock = [], start_s

@@ -58,8 +58,12 @@ def _expected_seconds(duration_s: float, settings: TrackerSettings) -> float:
 
 def analyze_video(source: str | int | os.PathLike, *, settings: TrackerSettings = TrackerSettings(),
                   cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
-                  progress: Progress | None = None) -> Analysis:
-    """Track (or load cached landmarks for) ``source`` and run the array stages on it."""
+                  progress: Progress | None = None, segments: tuple = ()) -> Analysis:
+    """Track (or load cached landmarks for) ``source`` and run the array stages on it.
+
+    ``segments``: the examination steps (:class:`spasmscan.live.Segment`) when the recording
+    followed a protocol.
+    """
     series = video_landmarks(source, settings=settings, cache_dir=cache_dir, use_cache=use_cache,
                              progress=progress)
-    return analyze_series(series)
+    return analyze_series(series, segments=segments)

@@ -30,7 +30,10 @@ SUMMARY_COLUMNS = ("file", "duration_s", "fps", "frames", "face_frames_pct", "cl
                    "confidence", "twitches_per_min", "twitches_left", "twitches_right", "rest_twitches",
                    "coupled_twitches", "coupling_p_value", "blinks", "blinks_per_min", "brow_raises",
                    "spasm_time_pct", "longest_spasm_s", "spread_to_mouth", "jrs_frequency_estimate",
-                   "quality_flags", "spasmscan_version", "reason")
+                   "quality_flags", "spasmscan_version", "reason", "protocol_rest_twitches",
+                   "protocol_action_twitches", "live_frames_dropped", "live_processing_fps")
+PROTOCOL_KEYS = ("protocol_rest_twitches", "protocol_action_twitches")  # measures that exist with a protocol
+LIVE_KEYS = {"live_frames_dropped": "frames_dropped", "live_processing_fps": "processing_fps"}  # column: stat
 EVENT_COLUMNS = ("file", "event", "side", "region", "start_s", "end_s", "duration_s", "amplitude", "coupled_to")
 SIGNAL_TIME_COLUMNS = ("time_s", "face_present")  # first columns of the signals table, before the signals
 
@@ -63,8 +66,11 @@ def summary_row(analysis, *, file: str) -> dict:
         "spasmscan_version": __version__,
         "reason": verdict.reason,
     }
-    for key in MEASURE_KEYS:
+    for key in MEASURE_KEYS + PROTOCOL_KEYS:
         row[key] = analysis.measures.get(key, math.nan)
+    session = getattr(analysis, "session", None) or {}
+    for column, stat in LIVE_KEYS.items():
+        row[column] = session.get(stat, math.nan)
     return {column: row[column] for column in SUMMARY_COLUMNS}
 
 
@@ -255,6 +261,9 @@ def report_document(analysis, *, file: str) -> dict:
             "evidence": [str(line) for line in verdict.evidence],
         },
         "measures": {str(key): _plain(value, str(key)) for key, value in analysis.measures.items()},
+        "protocol": [{"name": seg.name, "start_s": _plain(seg.start_s, "start_s"), "end_s": _plain(seg.end_s, "end_s"),
+                      "prompt": seg.prompt} for seg in getattr(analysis, "segments", ())],
+        "live": {str(key): _plain(value, str(key)) for key, value in (getattr(analysis, "session", None) or {}).items()},
         "events": [{key: _plain(value, key) for key, value in row.items()}
                    for row in event_rows(analysis, file=file)],
         "signals": {

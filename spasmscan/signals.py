@@ -1,15 +1,68 @@
 """Per-frame, per-side face signals from a landmark series, in a head-normalised frame.
 
+Every frame is aligned to the face's own reference shape on rigid landmarks (a similarity:
+shift, roll and scale), so nodding, turning or leaning towards the camera is not read as
+movement. Lengths are then in inter-ocular distances (IOD: between the two eye centres of the
+reference shape). Each signal is expressed against the patient's own running baseline, and its
+robust noise level is kept beside it.
+
 Pure arrays: no OpenCV, no MediaPipe.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from . import regions
+from .errors import ParameterError
+
+logger = logging.getLogger(__name__)
 
 # Signal names, each with a "_left" and "_right" column (the patient's sides).
 SIGNAL_BASES = ("eye_aperture", "brow_height", "mouth_corner_lateral", "mouth_corner_vertical", "cheek_height")
+
+# Lid pairs used for the aperture: the five central pairs; the pairs next to the corners
+# barely move when the lid closes and would only dilute the signal.
+APERTURE_PAIRS = slice(1, 6)
+# Alignment points: regions.RIGID without the nose tip and the lower nose ridge, which stand out
+# of the face plane and swing sideways when the head turns (read as a roll otherwise).
+ALIGNMENT_POINTS = tuple(p for p in regions.RIGID if p not in (1, 4, 5, 195))
+# Every landmark the signals read. Only these are aligned: the other ~400 of the 478 are never
+# used, and skipping them makes long recordings several times faster and lighter.
+MEASURED_POINTS = tuple(sorted(
+    set(ALIGNMENT_POINTS) | {regions.UPPER_LIP_CENTER, regions.LOWER_LIP_CENTER, regions.INNER_UPPER_LIP,
+                             regions.INNER_LOWER_LIP}
+    | {i for side in regions.SIDES for group in (regions.UPPER_LID[side], regions.LOWER_LID[side],
+                                                 regions.BROW_UPPER[side], regions.CHEEK[side]) for i in group}
+    | {regions.EYE_OUTER_CORNER[s] for s in regions.SIDES} | {regions.EYE_INNER_CORNER[s] for s in regions.SIDES}
+    | {regions.MOUTH_CORNER[s] for s in regions.SIDES}))
+_COLUMN_OF = {landmark: column for column, landmark in enumerate(MEASURED_POINTS)}
+
+
+def _columns(landmarks) -> list[int]:
+    """Columns of MEASURED_POINTS-arrays that hold these landmark indices."""
+    return [_COLUMN_OF[i] for i in landmarks]
+MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation for Gaussian noise
+MOVEMENT_PERCENTILE = 35.0  # baseline of brows, mouth corners, cheeks: their movements push one way (up, out)
+NOISE_CLIP = 3.0  # noise is re-estimated without values beyond this many SDs: Gaussian noise rarely goes there
+NOISE_CLIP_ROUNDS = 10  # sigma clipping settles within a few rounds
+MIN_PRESENT_FRACTION = 0.2  # a baseline window needs this share of tracked frames to be trusted
+
+UNITS = {
+    "eye_aperture": "fraction of the side's own open-eye aperture (1 = usual open eye, lower = closing)",
+    "brow_height": "brow rise above its own baseline, inter-ocular distances (positive = up)",
+    "mouth_corner_lateral": ("mouth-corner shift from its own baseline, against the lip centre, inter-ocular "
+                             "distances (positive = outward)"),
+    "mouth_corner_vertical": "mouth-corner rise above its own baseline, inter-ocular distances (positive = up)",
+    "cheek_height": "cheek rise above its own baseline, inter-ocular distances (positive = up)",
+    "eye_aperture_raw": "lid distance over eye width (five central lid pairs), before baselining",
+    "head_roll_deg": "head roll in the image, degrees",
+    "head_scale": "inter-ocular distance in pixels",
+    "head_shift": "head displacement from its median position, inter-ocular distances",
+}
 
 
 @dataclass(frozen=True)
@@ -19,13 +72,21 @@ class Signals:
     times_s: (n,) float64 seconds. face_present: (n,) bool, the face was tracked (short gaps
     bridged). values: name -> (n,) float64, NaN in long tracking gaps. Names are
     ``f"{base}_{side}"`` for base in SIGNAL_BASES and side in ("left", "right"); units are
-    stated in ``units`` (name -> text).
+    stated in ``units`` (name -> text). noise: name -> robust standard deviation of the signal
+    around its baseline (same units; for eye_aperture and the baselined signals). fps: frames
+    per second (default: from the median time step).
     """
 
     times_s: np.ndarray
     face_present: np.ndarray
     values: dict
     units: dict
+    noise: dict = field(default_factory=dict)
+    fps: float = float("nan")
+
+    def __post_init__(self):
+        if not self.fps > 0 and self.times_s.size > 1:  # not given: from the time steps
+            object.__setattr__(self, "fps", 1.0 / float(np.median(np.diff(self.times_s))))
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.values[name]
@@ -34,7 +95,248 @@ class Signals:
     def names(self) -> list[str]:
         return list(self.values)
 
+    @property
+    def tracked_s(self) -> float:
+        """Seconds of video with a tracked face (short gaps bridged)."""
+        return float(np.count_nonzero(self.face_present)) / self.fps if self.fps > 0 else 0.0
 
-def compute_signals(points: np.ndarray, times_s: np.ndarray, **options) -> Signals:
-    """Signals from (n, 478, 2) pixel landmarks and (n,) times in seconds."""
-    raise NotImplementedError  # filled in by the signals work (issue 4)
+    def swapped_sides(self) -> "Signals":
+        """The same signals with left and right exchanged (a mirror image of the patient)."""
+        def other(name: str) -> str:
+            for side in regions.SIDES:
+                if name.endswith("_" + side):
+                    return name[: -len(side)] + regions.mirror_side(side)
+            return name
+        values = {other(k): v for k, v in self.values.items()}
+        if "eye_asymmetry" in values:
+            values["eye_asymmetry"] = -values["eye_asymmetry"]
+        return Signals(times_s=self.times_s, face_present=self.face_present, values=values,
+                       units={other(k): v for k, v in self.units.items()},
+                       noise={other(k): v for k, v in self.noise.items()}, fps=self.fps)
+
+
+def compute_signals(points: np.ndarray, times_s: np.ndarray, *, max_gap_s: float = 0.25,
+                    baseline_window_s: float = 20.0, open_eye_percentile: float = 75.0) -> Signals:
+    """Signals from (n, 478, 2) pixel landmarks (NaN where no face) and (n,) times in seconds.
+
+    max_gap_s: tracking gaps up to this long are bridged by linear interpolation, longer ones
+    stay NaN. baseline_window_s: length of the running window for the patient's own baseline.
+    open_eye_percentile: the open-eye baseline is this running percentile of the lid aperture
+    (eyes are open most of the time; blinks and spasms are the low tail).
+    """
+    points = np.asarray(points)
+    times_s = np.asarray(times_s, dtype=np.float64)
+    if points.ndim != 3 or points.shape[1:] != (regions.N_LANDMARKS, 2):
+        raise ParameterError(f"points must have shape (n, {regions.N_LANDMARKS}, 2), got {points.shape}")
+    points = points[:, MEASURED_POINTS].astype(np.float64)  # (n, k, 2): only the landmarks measured
+    if times_s.shape != (points.shape[0],):
+        raise ParameterError(f"times_s must have shape ({points.shape[0]},), got {times_s.shape}")
+    if times_s.size > 1 and np.any(np.diff(times_s) <= 0):
+        raise ParameterError("times_s must be strictly increasing")
+    if max_gap_s < 0 or baseline_window_s <= 0 or not 0 < open_eye_percentile < 100:
+        raise ParameterError("max_gap_s must be >= 0, baseline_window_s > 0 and open_eye_percentile in (0, 100)")
+    n = times_s.size
+    fps = 1.0 / float(np.median(np.diff(times_s))) if n > 1 else float("nan")
+    tracked = np.all(np.isfinite(points[:, _columns(ALIGNMENT_POINTS), :]), axis=(1, 2))
+
+    aligned, roll_deg, scale_px, shift = align_to_reference(points, tracked)
+    raw = _raw_measures(aligned)
+    raw.update({"head_roll_deg": roll_deg, "head_scale": scale_px, "head_shift": shift})
+
+    bridged = bridgeable_gaps(tracked, times_s, max_gap_s=max_gap_s)
+    present = tracked | bridged
+    values: dict[str, np.ndarray] = {}
+    noise: dict[str, float] = {}
+    for name, series in raw.items():
+        filled = interpolate_gaps(series, times_s, bridged)
+        if name.startswith("eye_aperture_raw"):
+            base = running_percentile(filled, times_s, window_s=baseline_window_s, percentile=open_eye_percentile)
+            side = name.rsplit("_", 1)[1]
+            relative = filled / base
+            values[f"eye_aperture_{side}"] = relative
+            noise[f"eye_aperture_{side}"] = robust_noise(relative - 1.0)
+            values[name] = filled
+        elif name.startswith("head_"):
+            values[name] = filled
+        else:
+            base = running_percentile(filled, times_s, window_s=baseline_window_s, percentile=MOVEMENT_PERCENTILE)
+            values[name] = filled - base
+            noise[name] = robust_noise(filled - base)
+    values["eye_asymmetry"] = values["eye_aperture_right"] - values["eye_aperture_left"]
+    noise["eye_asymmetry"] = robust_noise(values["eye_asymmetry"])
+    units = {name: _unit_of(name) for name in values}
+    units["eye_asymmetry"] = "right minus left eye_aperture (positive = left eye more closed)"
+    logger.debug("signals: %d frames at %.3g fps, %.1f%% tracked, noise %s", n, fps,
+                 100.0 * present.mean() if n else 0.0, {k: round(v, 4) for k, v in noise.items()})
+    return Signals(times_s=times_s, face_present=present, values=values, units=units, noise=noise, fps=fps)
+
+
+def _unit_of(name: str) -> str:
+    for key in sorted(UNITS, key=len, reverse=True):  # the longest matching prefix: eye_aperture_raw first
+        if name == key or name.startswith(key + "_"):
+            return UNITS[key]
+    return ""
+
+
+def align_to_reference(points: np.ndarray, tracked: np.ndarray):
+    """Align every tracked frame to the face's own reference shape on ``ALIGNMENT_POINTS``.
+
+    points: (n, k, 2) pixels of MEASURED_POINTS; tracked: (n,) bool. Returns aligned (n, k, 2) in IOD units
+    with the origin between the eyes, x towards the patient's left, y down; head roll (n,)
+    degrees, scale (n,) pixels per IOD and shift (n,) IOD from the median head position. The
+    reference is the median aligned rigid shape (two rounds of generalised Procrustes).
+    """
+    n = points.shape[0]
+    aligned = np.full(points.shape, np.nan)
+    roll = np.full(n, np.nan)
+    scale = np.full(n, np.nan)
+    shift = np.full(n, np.nan)
+    if not tracked.any():
+        return aligned, roll, scale, shift
+    z = points[..., 0] + 1j * points[..., 1]  # (n, k) complex pixels
+    rigid = z[tracked][:, _columns(ALIGNMENT_POINTS)]
+    reference = rigid[0] - rigid[0].mean()
+    for _ in range(2):
+        gain, offset = _similarity(rigid, reference)
+        fitted = gain[:, None] * (rigid - offset[:, None])
+        reference = np.median(fitted.real, axis=0) + 1j * np.median(fitted.imag, axis=0)
+    gain, offset = _similarity(rigid, reference)
+    fitted_all = gain[:, None] * (z[tracked] - offset[:, None])
+    median_face = np.median(fitted_all.real, axis=0) + 1j * np.median(fitted_all.imag, axis=0)
+    # Face frame: eye centres on the x axis, 1 IOD apart, origin between them.
+    centre = {s: median_face[_columns((regions.EYE_OUTER_CORNER[s], regions.EYE_INNER_CORNER[s]))].mean()
+              for s in regions.SIDES}
+    axis = centre["left"] - centre["right"]  # right eye -> left eye
+    origin = (centre["left"] + centre["right"]) / 2
+    to_face = np.conj(axis) / abs(axis) ** 2  # rotates the eye line onto +x and scales it to 1
+    face = to_face * (fitted_all - origin)
+    aligned[tracked, :, 0] = face.real
+    aligned[tracked, :, 1] = face.imag
+    pixel_per_face = 1.0 / (gain * to_face)  # face units -> pixels, complex (rotation and scale)
+    roll[tracked] = np.degrees(np.angle(pixel_per_face))
+    scale[tracked] = np.abs(pixel_per_face)
+    head_origin = offset + origin / gain  # the face origin's position in pixels
+    median_origin = np.median(head_origin.real) + 1j * np.median(head_origin.imag)
+    shift[tracked] = np.abs(head_origin - median_origin) / scale[tracked]
+    return aligned, roll, scale, shift
+
+
+def _similarity(shapes: np.ndarray, reference: np.ndarray):
+    """Least-squares similarity from each of (m, k) complex ``shapes`` onto a centred (k,) reference.
+
+    Returns gain (m,) complex (rotation and scale) and offset (m,) complex (the shapes' centroids):
+    ``gain * (shape - offset)`` is the fitted shape.
+    """
+    offset = shapes.mean(axis=1)
+    centred = shapes - offset[:, None]
+    reference = reference - reference.mean()
+    gain = (np.conj(centred) * reference).sum(axis=1) / (np.abs(centred) ** 2).sum(axis=1)
+    return gain, offset
+
+
+def _raw_measures(aligned: np.ndarray) -> dict:
+    """Raw per-side measures from (n, k, 2) aligned MEASURED_POINTS (IOD units, y down)."""
+    x, y = aligned[..., 0], aligned[..., 1]
+    lip_centre_x = x[:, _columns((regions.UPPER_LIP_CENTER, regions.LOWER_LIP_CENTER,
+                                  regions.INNER_UPPER_LIP, regions.INNER_LOWER_LIP))].mean(axis=1)
+    out = {}
+    for side in regions.SIDES:
+        outward = 1.0 if side == "left" else -1.0  # the patient's left is +x in the face frame
+        upper = aligned[:, _columns(regions.UPPER_LID[side][APERTURE_PAIRS])]
+        lower = aligned[:, _columns(regions.LOWER_LID[side][APERTURE_PAIRS])]
+        lid_gap = np.linalg.norm(upper - lower, axis=2).sum(axis=1)
+        outer, inner = _columns((regions.EYE_OUTER_CORNER[side], regions.EYE_INNER_CORNER[side]))
+        width = np.linalg.norm(aligned[:, outer] - aligned[:, inner], axis=1)
+        out[f"eye_aperture_raw_{side}"] = lid_gap / width
+        out[f"brow_height_{side}"] = -y[:, _columns(regions.BROW_UPPER[side])].mean(axis=1)
+        corner = _COLUMN_OF[regions.MOUTH_CORNER[side]]
+        # Lateral against the lip centre, which follows a head turn but not a one-sided pull.
+        out[f"mouth_corner_lateral_{side}"] = outward * (x[:, corner] - lip_centre_x)
+        out[f"mouth_corner_vertical_{side}"] = -y[:, corner]
+        out[f"cheek_height_{side}"] = -y[:, _columns(regions.CHEEK[side])].mean(axis=1)
+    return out
+
+
+def bridgeable_gaps(tracked: np.ndarray, times_s: np.ndarray, *, max_gap_s: float) -> np.ndarray:
+    """(n,) bool: untracked frames inside gaps short enough to bridge (tracked frames on both sides)."""
+    bridged = np.zeros(tracked.shape, dtype=bool)
+    if not tracked.any():
+        return bridged
+    index = np.flatnonzero(tracked)
+    for before, after in zip(index[:-1], index[1:]):
+        if after - before > 1 and times_s[after] - times_s[before] <= max_gap_s + 1e-9:
+            bridged[before + 1:after] = True
+    return bridged
+
+
+def interpolate_gaps(series: np.ndarray, times_s: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """``series`` (n,) with the frames marked in ``fill`` linearly interpolated from finite neighbours."""
+    out = series.copy()
+    known = np.isfinite(series)
+    if fill.any() and known.sum() >= 2:
+        out[fill] = np.interp(times_s[fill], times_s[known], series[known])
+    return out
+
+
+def running_percentile(series: np.ndarray, times_s: np.ndarray, *, window_s: float, percentile: float,
+                       bin_s: float = 0.5) -> np.ndarray:
+    """Running ``percentile`` of ``series`` (n,) over a centred window of ``window_s`` seconds, NaN-aware.
+
+    Frames are pooled in bins of ``bin_s`` seconds (the percentile of a window is taken over the
+    frames of its bins), then the result is interpolated back to every frame. Where a window
+    holds too few tracked frames, the nearest trusted value is used.
+    """
+    out = np.full(series.shape, np.nan)
+    finite = np.isfinite(series)
+    if not finite.any():
+        return out
+    start = times_s[0]
+    bins = np.floor((times_s - start) / bin_s).astype(int)  # non-decreasing: times increase
+    n_bins = bins[-1] + 1
+    half = max(1, int(round(window_s / bin_s / 2)))
+    per_bin_total = np.bincount(bins, minlength=n_bins)
+    # One row per bin (NaN-padded, with half a window of empty bins at both ends), so every
+    # window is a fixed-size block of rows and all windows are handled in one vectorised step.
+    slot = np.arange(bins.size) - np.searchsorted(bins, bins)  # each frame's place inside its bin
+    table = np.full((n_bins + 2 * half, per_bin_total.max()), np.nan)
+    table[bins + half, slot] = series
+    windows = sliding_window_view(table, 2 * half + 1, axis=0).reshape(n_bins, -1)
+    counts = np.isfinite(windows).sum(axis=1)
+    totals = np.convolve(np.pad(per_bin_total, half), np.ones(2 * half + 1, dtype=int), mode="valid")
+    trusted = counts >= np.maximum(3, MIN_PRESENT_FRACTION * totals)
+    centres = np.full(n_bins, np.nan)
+    if trusted.any():
+        rows = np.sort(windows[trusted], axis=1)  # NaN sorts last: row[:count] are the finite values
+        position = (counts[trusted] - 1) * (percentile / 100.0)  # numpy's default (linear) percentile
+        low = np.floor(position).astype(int)
+        high = np.minimum(low + 1, counts[trusted] - 1)
+        fraction = position - low
+        index = np.arange(rows.shape[0])
+        centres[trusted] = rows[index, low] * (1.0 - fraction) + rows[index, high] * fraction
+    good = np.isfinite(centres)
+    if not good.any():
+        return np.full(series.shape, np.percentile(series[finite], percentile))
+    bin_times = start + (np.arange(n_bins) + 0.5) * bin_s
+    out[:] = np.interp(times_s, bin_times[good], centres[good])
+    return out
+
+
+def robust_noise(deviation: np.ndarray) -> float:
+    """Robust standard deviation of the finite entries of ``deviation``; NaN when none.
+
+    The scaled MAD, recomputed on the values within NOISE_CLIP of the median until it settles
+    (sigma clipping): events that fill much of a recording (long smiles, frequent spasms)
+    would otherwise pass for noise.
+    """
+    values = deviation[np.isfinite(deviation)]
+    if values.size == 0:
+        return float("nan")
+    sigma = float("inf")
+    for _ in range(NOISE_CLIP_ROUNDS):
+        centre = np.median(values)
+        new_sigma = float(MAD_TO_SIGMA * np.median(np.abs(values - centre)))
+        if new_sigma >= sigma or new_sigma == 0.0:
+            return min(new_sigma, sigma)
+        sigma = new_sigma
+        values = values[np.abs(values - centre) <= NOISE_CLIP * sigma]
+    return sigma

@@ -166,7 +166,19 @@ def half_covered(frame):
     return covered
 
 
-@pytest.mark.parametrize("change", [dark, half_covered])
+def turned(frame):
+    """The image squeezed in perspective as if the head had turned strongly to one side."""
+    import cv2
+
+    height, width = frame.shape[:2]
+    corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    turned_corners = np.float32([[0.25 * width, 0.2 * height], [width, 0], [width, height],
+                                 [0.25 * width, 0.8 * height]])
+    return cv2.warpPerspective(frame, cv2.getPerspectiveTransform(corners, turned_corners), (width, height),
+                               borderValue=(90, 90, 90))
+
+
+@pytest.mark.parametrize("change", [dark, half_covered, turned])
 def test_hard_clips_end_in_a_result_or_no_face(clips_dir, change):
     path = write_clip(clips_dir / f"{change.__name__}.mp4", (change(f) for f in drifting_face_frames(20)))
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from spasmscan import live
 from spasmscan.cli import cli
 from spasmscan.errors import ParameterError
+from spasmscan.pipeline import analyze_video
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +151,51 @@ def test_record_refuses_to_overwrite(tmp_path):
     result = CliRunner().invoke(cli, ["live", "--source", "x.mp4", "--no-window", "--record", str(target)])
     assert result.exit_code == 7
     assert target.read_bytes() == b"old"
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "hfs_left_eye.mp4"
+
+
+@pytest.fixture(scope="module")
+def live_and_analyze(tmp_path_factory):
+    """The committed HFS sample replayed through live mode (nothing dropped) and through analyze."""
+    if not SAMPLE.exists():
+        pytest.skip("samples/hfs_left_eye.mp4 is missing")
+    out = tmp_path_factory.mktemp("live_out")
+    protocol = out / "protocol.json"
+    protocol.write_text(json.dumps({"steps": [{"segment": "rest", "duration_s": 8},
+                                              {"segment": "blinks", "duration_s": 8, "prompt": "blink"}]}))
+    result = CliRunner().invoke(cli, ["live", "--source", str(SAMPLE), "--no-window", "--fast", "--out", str(out),
+                                      "--json", "--protocol", str(protocol)])
+    assert result.exit_code == 0, result.output
+    analysis = analyze_video(SAMPLE, use_cache=False)
+    return result.output, json.loads((out / "hfs_left_eye.json").read_text()), analysis
+
+
+def test_live_verdict_agrees_with_analyze(live_and_analyze):
+    output, document, analysis = live_and_analyze
+    assert document["verdict"]["label"] == analysis.verdict.label
+    assert document["verdict"]["side"] == analysis.verdict.side
+    assert len(document["events"]) == len(analysis.events)
+
+
+def test_live_reports_the_one_sided_events_analyze_finds(live_and_analyze):
+    output, document, analysis = live_and_analyze
+    reported = [line.split() for line in output.splitlines() if " s  " in line and "amplitude" in line]
+    reported_onsets = np.array([float(fields[0]) for fields in reported if fields[2] in ("twitch", "tonic_spasm")])
+    final = analysis.events.start_s[analysis.events.one_sided]
+    assert final.size >= 3
+    found = [np.any(np.abs(reported_onsets - onset) <= 0.3) for onset in final]
+    assert np.mean(found) >= 0.7, (final, reported_onsets)
+
+
+def test_live_report_holds_protocol_and_live_figures(live_and_analyze):
+    output, document, analysis = live_and_analyze
+    assert [step["name"] for step in document["protocol"]] == ["rest", "blinks"]
+    assert document["live"]["frames_dropped"] == 0
+    assert document["live"]["frames_processed"] == analysis.frames
+    assert document["summary"]["live_frames_dropped"] == 0
+    rest = document["summary"]["protocol_rest_twitches"]
+    action = document["summary"]["protocol_action_twitches"]
+    assert rest + action == int(np.sum(analysis.events.one_sided))
+    assert "dropped" in output and "latency" in output

@@ -52,6 +52,15 @@ def test_start_and_end_select_a_part_with_the_files_own_times(face_clip, start_s
     np.testing.assert_allclose(np.diff(times), 1 / CLIP_FPS, atol=1e-6)
 
 
+def test_a_part_starts_on_the_frame_its_time_names(face_clip):
+    all_times, all_frames = read_all(face_clip)
+    times, frames = read_all(face_clip, start_s=1.0, end_s=1.2)
+    first = int(np.flatnonzero(np.isclose(all_times, 1.0))[0])
+    assert first == 30
+    for offset, frame in enumerate(frames):  # the seek lands on the frame itself, not a keyframe near it
+        assert np.array_equal(frame, all_frames[first + offset])
+
+
 def test_a_part_after_the_end_gives_no_frames(face_clip):
     times, _ = read_all(face_clip, start_s=10.0)
     assert times.size == 0

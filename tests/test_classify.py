@@ -1,0 +1,192 @@
+"""Classification and clinical measures from hand-made events (no signals processing, no video)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest, poisson
+
+from spasmscan.classify import (FALSE_ALARM_PER_MIN, LABELS, MEASURE_KEYS, classify, clinical_measures,
+                                coupling_test, episode_starts)
+from spasmscan.errors import ParameterError
+from spasmscan.events import COUPLE_AFTER_S, COUPLE_BEFORE_S, Events, couple
+from spasmscan.signals import Signals
+
+FPS = 30.0
+
+
+def recording(duration_s: float = 60.0, *, tracked: float = 1.0) -> Signals:
+    """Signals with only the time base: a face in the first ``tracked`` share of the frames."""
+    times = np.arange(int(round(duration_s * FPS))) / FPS
+    present = times < tracked * duration_s
+    return Signals(times_s=times, face_present=present, values={}, units={}, noise={}, fps=FPS)
+
+
+def events_from(rows) -> Events:
+    """Events from (kind, side, region, start_s, length_s) rows, coupled as detect_events does."""
+    rows = sorted(rows, key=lambda r: r[3])
+    kind, side, region, start, length = zip(*rows) if rows else ((),) * 5
+    start = np.array(start, dtype=float)
+    events = Events(kind=np.array(kind, dtype="<U16"), side=np.array(side, dtype="<U16"),
+                    region=np.array(region, dtype="<U16"), start_s=start, end_s=start + np.array(length, float),
+                    amplitude=np.full(len(rows), 0.2), coupled_to=np.full(len(rows), -1, dtype=np.int64))
+    return couple(events)
+
+
+def blinks(starts):
+    return [("blink", "both", "eye", s, 0.2) for s in starts]
+
+
+BLINK_TIMES = np.arange(1.5, 60.0, 4.0)  # 15 blinks a minute
+
+
+def hfs(side="left", n=12, seed=0):
+    """Blinks plus n one-sided eye twitches at rest, at random times at least 1 s from blinks and each other."""
+    rng = np.random.default_rng(seed)
+    rest = []
+    while len(rest) < n:
+        t = rng.uniform(0.5, 59.0)
+        if np.all(np.abs(BLINK_TIMES - t) > 1.0) and all(abs(t - r) > 1.0 for r in rest):
+            rest.append(t)
+    return blinks(BLINK_TIMES) + [("twitch", side, "eye", t, 0.1) for t in rest]
+
+
+def synkinesis(side="left"):
+    """Blinks, each with a one-sided mouth pull, and brow raises with a one-sided eye narrowing."""
+    rows = blinks(BLINK_TIMES) + [("twitch", side, "mouth", t + 0.03, 0.25) for t in BLINK_TIMES]
+    for t in (10.0, 30.0, 50.0):
+        rows += [("brow_raise", "both", "brow", t, 1.0), ("twitch", side, "eye", t + 0.1, 0.6)]
+    return rows
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_twitches_at_rest_are_primary_hfs(side):
+    verdict = classify(events_from(hfs(side)), recording())
+    assert verdict.label == "primary_hfs"
+    assert verdict.side == side
+    assert verdict.confidence > 0.9
+    assert verdict.coupling_p_value > 0.1
+    assert any("at rest" in line for line in verdict.evidence)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_movements_locked_to_voluntary_ones_are_synkinesis(side):
+    verdict = classify(events_from(synkinesis(side)), recording())
+    assert verdict.label == "synkinesis"
+    assert verdict.side == side
+    assert verdict.coupling_p_value < 1e-6
+    assert verdict.confidence > 0.9
+
+
+def test_hfs_twitches_that_happen_to_hit_blinks_stay_hfs():
+    rows = hfs("right", n=10) + [("twitch", "right", "eye", t + 0.05, 0.3) for t in BLINK_TIMES[:3]]
+    verdict = classify(events_from(rows), recording())
+    assert verdict.label == "primary_hfs"
+    assert verdict.side == "right"
+
+
+def test_coupling_statistic_is_the_binomial_test_against_window_share():
+    events = events_from(hfs("left", n=8) + [("twitch", "left", "eye", t + 0.05, 0.1) for t in BLINK_TIMES[:4]])
+    signals = recording()
+    test = coupling_test(events, signals, "left")
+    window = 0.2 + COUPLE_BEFORE_S + COUPLE_AFTER_S
+    assert test.window_share == pytest.approx(len(BLINK_TIMES) * window / 60.0, rel=0.05)
+    assert (test.n_episodes, test.n_inside, test.rest_episodes) == (12, 4, 8)
+    expected = binomtest(4, 12, test.window_share, alternative="greater").pvalue
+    assert test.p_value == pytest.approx(expected)
+    assert test.rest_p_value == pytest.approx(poisson.sf(7, FALSE_ALARM_PER_MIN * test.rest_minutes))
+
+
+def test_a_burst_is_one_episode():
+    burst = [("twitch", "left", "eye", 20.0 + 0.25 * k, 0.12) for k in range(5)]
+    events = events_from(blinks(BLINK_TIMES) + burst)
+    assert len(episode_starts(events, "left")) == 1
+    verdict = classify(events, recording())
+    assert verdict.label == "none"  # one burst is too little to call a spasm
+
+
+def test_hfs_with_many_voluntary_movements_stays_hfs():
+    """Long smiles fill half the time: chance puts many twitches inside them, the rest still tells."""
+    rows = [("smile", "both", "mouth", t, 2.5) for t in np.arange(2.0, 60.0, 6.0)]
+    inside, outside = (3.0, 15.0, 27.0, 39.0, 51.0), (6.0, 18.0, 30.0, 36.5, 54.0)
+    rows += [("twitch", "right", "eye", t, 0.1) for t in inside + outside]
+    verdict = classify(events_from(rows), recording())
+    assert (verdict.label, verdict.side) == ("primary_hfs", "right")
+
+
+def test_quiet_recording_is_none():
+    verdict = classify(events_from(blinks(BLINK_TIMES)), recording())
+    assert verdict.label == "none"
+    assert verdict.side == "none"
+    assert verdict.confidence > 0.5
+
+
+def test_scattered_events_on_both_sides_are_none():
+    rows = hfs("left", n=5, seed=1) + [("twitch", "right", "eye", t, 0.1) for t in (3.3, 17.2, 29.1, 41.4, 52.6)]
+    verdict = classify(events_from(rows), recording())
+    assert verdict.label == "none"
+
+
+def test_short_recording_is_indeterminate():
+    rows = [("twitch", "left", "eye", t, 0.1) for t in (0.5, 2.0, 3.5)]
+    verdict = classify(events_from(rows), recording(5.0))
+    assert verdict.label == "indeterminate"
+    assert "5.0 s" in verdict.reason
+
+
+def test_little_tracked_face_is_indeterminate():
+    verdict = classify(events_from(hfs("left")), recording(60.0, tracked=0.3))
+    assert verdict.label == "indeterminate"
+    assert "tracked" in verdict.reason
+
+
+def test_mirror_swaps_the_verdict_side():
+    events = events_from(hfs("left"))
+    mirrored = Events(kind=events.kind, side=np.array([{"left": "right", "right": "left"}.get(s, s)
+                                                       for s in events.side]), region=events.region,
+                      start_s=events.start_s, end_s=events.end_s, amplitude=events.amplitude,
+                      coupled_to=events.coupled_to)
+    a, b = classify(events, recording()), classify(mirrored, recording())
+    assert (a.label, a.side, b.label, b.side) == ("primary_hfs", "left", "primary_hfs", "right")
+    assert a.confidence == pytest.approx(b.confidence)
+
+
+def test_every_label_is_known():
+    for rows in (hfs(), synkinesis(), blinks(BLINK_TIMES)):
+        assert classify(events_from(rows), recording()).label in LABELS
+
+
+def test_measures_hold_the_agreed_keys_and_true_values():
+    rows = blinks([2.0, 12.0, 22.0]) + [("brow_raise", "both", "brow", 30.0, 1.0)]
+    rows += [("twitch", "left", "eye", 5.0, 0.1), ("twitch", "left", "eye+mouth", 8.0, 0.2),
+             ("tonic_spasm", "left", "eye+mouth", 15.0, 1.5), ("twitch", "left", "eye", 12.05, 0.1),
+             ("twitch", "right", "mouth", 40.0, 0.1)]
+    measures = clinical_measures(events_from(rows), recording(60.0))
+    assert set(MEASURE_KEYS) <= set(measures)
+    assert measures["twitches_left"] == 4
+    assert measures["twitches_right"] == 1
+    assert measures["twitches_per_min"] == pytest.approx(4.0)
+    assert measures["rest_twitches"] == 3
+    assert measures["coupled_twitches"] == 1
+    assert measures["blinks"] == 3
+    assert measures["blinks_per_min"] == pytest.approx(3.0)
+    assert measures["brow_raises"] == 1
+    assert measures["longest_spasm_s"] == pytest.approx(1.5)
+    assert measures["spasm_time_pct"] == pytest.approx(100 * 1.9 / 60.0)
+    assert measures["spread_to_mouth"] is True
+    assert measures["jrs_frequency_estimate"] == 3
+    assert measures["twitches_per_min_left_eye+mouth"] == pytest.approx(2.0)
+
+
+def test_jankovic_estimate_grows_with_the_spasm():
+    def jrs(rows):
+        return clinical_measures(events_from(rows), recording(60.0))["jrs_frequency_estimate"]
+    assert jrs(blinks(BLINK_TIMES)) == 0
+    assert jrs(blinks(np.arange(0.5, 60, 1.5))) == 1  # 40 blinks a minute
+    assert jrs([("twitch", "left", "eye", 5.0, 0.1)]) == 2
+    assert jrs([("tonic_spasm", "left", "eye", 5.0, 2.0)]) == 3
+    assert jrs([("tonic_spasm", "left", "eye", t, 6.0) for t in (0.0, 10.0, 20.0, 30.0, 40.0, 50.0)]) == 4
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(ParameterError):
+        classify(events_from(hfs()), recording(), min_episodes=0)

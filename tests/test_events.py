@@ -1,0 +1,228 @@
+"""Events from synthetic signals whose events are known (no landmarks, no video)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spasmscan.errors import ParameterError
+from spasmscan.events import EVENT_KINDS, Events, detect_events, hysteresis_runs, split_at_dips
+from spasmscan.regions import SIDES
+from spasmscan.signals import SIGNAL_BASES, Signals, robust_noise
+
+FULL_BLINK = 0.35  # a shut eye moves MediaPipe's lid landmarks only about this share of the way
+
+
+def make_signals(duration_s: float = 30.0, fps: float = 30.0, *, noise: float = 0.01, seed: int = 0,
+                 eye=None, mouth=None, brow=None) -> Signals:
+    """Signals of a patient at rest plus the given movements.
+
+    eye, mouth, brow: lists of (side or "both", start_s, length_s, depth): lid closure (share of
+    the open aperture), mouth pull along the up-and-out diagonal (IOD) and brow rise (IOD), each
+    a smooth bump. noise: Gaussian SD in the signals' units.
+    """
+    times = np.arange(int(round(duration_s * fps))) / fps
+    rng = np.random.default_rng(seed)
+    closure = {s: np.zeros_like(times) for s in SIDES}
+    pull = {s: np.zeros_like(times) for s in SIDES}
+    rise = {s: np.zeros_like(times) for s in SIDES}
+    for table, spec in ((closure, eye), (pull, mouth), (rise, brow)):
+        for side, start, length, depth in spec or ():
+            inside = (times >= start) & (times < start + length)
+            shape = np.sin(np.pi * (times[inside] - start) / length) ** 0.3  # quick rise, plateau, quick fall
+            for s in (SIDES if side == "both" else (side,)):
+                table[s][inside] += depth * shape
+    values = {}
+    for s in SIDES:
+        values[f"eye_aperture_{s}"] = 1.0 - closure[s] + rng.normal(0, noise, times.size)
+        values[f"brow_height_{s}"] = rise[s] + rng.normal(0, noise / 3, times.size)
+        component = pull[s] / np.sqrt(2.0)
+        values[f"mouth_corner_lateral_{s}"] = component + rng.normal(0, noise / 3, times.size)
+        values[f"mouth_corner_vertical_{s}"] = component + rng.normal(0, noise / 3, times.size)
+        values[f"cheek_height_{s}"] = rng.normal(0, noise / 3, times.size)
+    noise_levels = {name: robust_noise(v - (1.0 if name.startswith("eye") else 0.0)) for name, v in values.items()}
+    return Signals(times_s=times, face_present=np.ones(times.size, bool), values=values,
+                   units=dict.fromkeys(values, "test units"), noise=noise_levels, fps=fps)
+
+
+def kinds(events: Events, kind: str, side: str | None = None) -> np.ndarray:
+    mask = events.kind == kind
+    if side is not None:
+        mask &= events.side == side
+    return np.flatnonzero(mask)
+
+
+def blinks_at(starts, length=0.2, depth=FULL_BLINK):
+    return [("both", s, length, depth) for s in starts]
+
+
+def test_quiet_face_has_no_events():
+    events = detect_events(make_signals(60.0, noise=0.015))
+    assert len(events) == 0
+
+
+@pytest.mark.parametrize("fps", [25.0, 30.0, 60.0])
+def test_blinks_are_found_with_their_timing(fps):
+    starts = [2.0, 6.5, 11.0, 15.2, 19.9]
+    events = detect_events(make_signals(25.0, fps, eye=blinks_at(starts, 0.25)))
+    found = kinds(events, "blink")
+    assert len(found) == len(starts)
+    assert events.start_s[found] == pytest.approx(starts, abs=0.06)
+    assert events.duration_s[found] == pytest.approx(0.25, abs=0.1)
+    assert (events.side[found] == "both").all()
+    assert len(kinds(events, "twitch")) == 0
+
+
+def test_slightly_lopsided_blinks_are_not_twitches():
+    eye = []
+    for start in np.arange(2.0, 28.0, 3.0):
+        eye += [("left", start, 0.22, FULL_BLINK), ("right", start + 0.03, 0.2, 0.75 * FULL_BLINK)]
+    events = detect_events(make_signals(30.0, eye=eye))
+    assert len(kinds(events, "blink")) == len(np.arange(2.0, 28.0, 3.0))
+    assert len(kinds(events, "twitch")) == 0
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_one_sided_twitches_at_rest(side):
+    starts = [3.0, 7.1, 12.4, 18.0, 24.6]
+    eye = [(side, s, 0.12, 0.15) for s in starts] + blinks_at([5.0, 15.0, 27.0])
+    events = detect_events(make_signals(30.0, eye=eye))
+    found = kinds(events, "twitch")
+    assert len(found) == len(starts)
+    assert (events.side[found] == side).all()
+    assert (events.region[found] == "eye").all()
+    assert (events.coupled_to[found] == -1).all()
+    assert events.start_s[found] == pytest.approx(starts, abs=0.06)
+    assert len(kinds(events, "blink")) == 3
+
+
+def test_long_one_sided_closure_is_a_tonic_spasm():
+    events = detect_events(make_signals(20.0, eye=[("right", 8.0, 1.6, 0.25)]))
+    assert kinds(events, "tonic_spasm", "right").size == 1
+    i = kinds(events, "tonic_spasm")[0]
+    assert events.duration_s[i] == pytest.approx(1.6, abs=0.15)
+    assert events.amplitude[i] == pytest.approx(0.25, abs=0.05)
+    assert len(kinds(events, "twitch")) == 0
+
+
+def test_twitch_riding_on_a_blink_is_found_and_coupled():
+    eye = blinks_at([5.0, 10.0, 15.0]) + [("left", 10.0, 0.7, FULL_BLINK)]  # the left eye stays shut longer
+    events = detect_events(make_signals(20.0, eye=eye))
+    assert len(kinds(events, "blink")) == 3
+    twitch = kinds(events, "twitch", "left")
+    assert twitch.size == 1
+    assert events.start_s[twitch[0]] == pytest.approx(10.0, abs=0.06)  # the closure began with the blink
+    coupled = events.coupled_to[twitch[0]]
+    assert events.kind[coupled] == "blink"
+    assert events.start_s[coupled] == pytest.approx(10.0, abs=0.06)
+
+
+def test_mouth_pull_with_every_blink_is_coupled_to_the_blinks():
+    starts = [2.0, 5.0, 8.5, 12.0, 16.0]
+    pulls = [("right", s, 0.3, 0.06) for s in starts]
+    events = detect_events(make_signals(20.0, eye=blinks_at(starts), mouth=pulls))
+    twitches = kinds(events, "twitch", "right")
+    assert len(twitches) == len(starts)
+    assert (events.region[twitches] == "mouth").all()
+    assert all(events.kind[events.coupled_to[i]] == "blink" for i in twitches)
+
+
+def test_eye_and_mouth_together_make_one_eye_plus_mouth_event():
+    events = detect_events(make_signals(20.0, eye=[("left", 6.0, 0.3, 0.2)], mouth=[("left", 6.05, 0.3, 0.06)]))
+    twitch = kinds(events, "twitch", "left")
+    assert twitch.size == 1
+    assert events.region[twitch[0]] == "eye+mouth"
+
+
+def test_brow_raises_and_smiles_are_voluntary_bilateral_events():
+    events = detect_events(make_signals(20.0, brow=[("both", 4.0, 1.0, 0.07)], mouth=[("both", 10.0, 1.5, 0.06)]))
+    assert kinds(events, "brow_raise").size == 1
+    assert kinds(events, "smile").size == 1
+    assert events.start_s[kinds(events, "smile")[0]] == pytest.approx(10.0, abs=0.15)
+    assert len(kinds(events, "twitch")) == 0
+
+
+def test_eye_narrowing_with_smiles_is_coupled_to_the_smile():
+    smiles = [3.0, 9.0, 15.0]
+    events = detect_events(make_signals(20.0, mouth=[("both", s, 1.2, 0.06) for s in smiles],
+                                        eye=[("right", s + 0.1, 1.0, 0.15) for s in smiles]))
+    narrowing = np.flatnonzero(events.one_sided & (events.side == "right"))
+    assert len(narrowing) == 3
+    assert all(events.kind[events.coupled_to[i]] == "smile" for i in narrowing)
+
+
+def test_swapping_the_sides_swaps_the_events():
+    signals = make_signals(30.0, eye=blinks_at([4.0, 14.0]) + [("left", 7.0, 0.1, 0.2), ("left", 20.0, 1.5, 0.2)],
+                           mouth=[("right", 11.0, 0.3, 0.06)])
+    a, b = detect_events(signals), detect_events(signals.swapped_sides())
+    swap = {"left": "right", "right": "left", "both": "both"}
+    assert a.kind.tolist() == b.kind.tolist()
+    assert [swap[s] for s in a.side] == b.side.tolist()
+    np.testing.assert_allclose(a.start_s, b.start_s)
+
+
+def test_long_tracking_gap_makes_no_events():
+    signals = make_signals(20.0, eye=[("left", 5.0, 0.2, 0.2)])
+    gap = (signals.times_s > 10) & (signals.times_s < 14)
+    for name in signals.values:
+        signals.values[name][gap] = np.nan
+    events = detect_events(signals)
+    assert kinds(events, "twitch").size == 1
+
+
+def test_events_are_well_formed():
+    events = detect_events(make_signals(30.0, eye=blinks_at([3, 9]) + [("right", 5.0, 0.1, 0.2)],
+                                        brow=[("both", 15.0, 1.0, 0.07)]))
+    assert set(events.kind) <= set(EVENT_KINDS)
+    assert (events.end_s > events.start_s).all()
+    assert np.all(np.diff(events.start_s) >= 0)
+    assert events.coupled_to.dtype == np.int64
+    voluntary = events.voluntary
+    assert (events.coupled_to[voluntary] == -1).all()
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(ParameterError):
+        detect_events(make_signals(5.0), noise_k=0)
+
+
+def test_hysteresis_runs():
+    values = np.array([0, 0.6, 1.2, 0.6, 0, 0.6, 0.7, 0])
+    assert hysteresis_runs(values, 1.0, 0.5) == [(1, 3)]
+
+
+def test_agreed_signal_names_are_used():
+    assert "eye_aperture" in SIGNAL_BASES
+
+
+def test_burst_of_clonic_twitches_gives_one_event_per_twitch():
+    starts = [6.0, 6.25, 6.5, 6.75]  # 4 Hz; the eye reopens for 0.1 s between twitches
+    eye = [("right", s, 0.15, 0.2) for s in starts]
+    events = detect_events(make_signals(20.0, eye=eye))
+    twitches = kinds(events, "twitch", "right")
+    assert len(twitches) == len(starts)
+    assert events.start_s[twitches] == pytest.approx(starts, abs=0.06)
+
+
+def test_split_at_dips():
+    values = np.array([0, 1.0, 0.2, 1.0, 0.9, 1.0, 0])
+    assert split_at_dips(values, 1, 5, dip_share=0.5, height=0.3, floor=0.25) == [(1, 1), (2, 5)]
+    assert split_at_dips(values, 1, 5, dip_share=0.9, height=0.3, floor=0.25) == [(1, 5)]
+    assert split_at_dips(values, 1, 5, dip_share=0.5, height=0.3, floor=0.1) == [(1, 5)]
+
+
+def test_lopsided_blinks_of_a_hard_negative_are_not_twitches():
+    eye = []
+    for start in np.arange(2.0, 28.0, 3.0):  # one eye's landmarks close twice as far, but the eyes move together
+        eye += [("left", start, 0.25, 0.8), ("right", start, 0.25, 0.4)]
+    events = detect_events(make_signals(30.0, eye=eye))
+    assert len(kinds(events, "blink")) == len(np.arange(2.0, 28.0, 3.0))
+    assert not events.one_sided.any()
+
+
+def test_held_bilateral_closure_is_an_eye_closure_not_a_blink():
+    events = detect_events(make_signals(20.0, eye=blinks_at([3.0, 12.0]) + [("both", 7.0, 2.0, 0.2)]))
+    assert len(kinds(events, "blink")) == 2
+    closure = kinds(events, "eye_closure")
+    assert closure.size == 1
+    assert events.start_s[closure[0]] == pytest.approx(7.0, abs=0.15)
+    assert events.voluntary[closure[0]]

@@ -1,0 +1,248 @@
+"""Signals from synthetic landmark series whose movements are known (no video)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spasmscan import regions
+from spasmscan.errors import ParameterError
+from spasmscan.events import detect_events
+from spasmscan.signals import (SIGNAL_BASES, Signals, bridgeable_gaps, compute_signals, interpolate_gaps,
+                               robust_noise, running_percentile)
+
+IOD_PX = 100.0  # inter-ocular distance of the synthetic face
+EYE_HALF_HEIGHT_PX = 10.0
+LID_PROFILE = np.array([0.3, 0.7, 0.95, 1.0, 0.95, 0.7, 0.3])  # outer -> inner share of the full lid gap
+
+
+def template_face() -> np.ndarray:
+    """(478, 2) pixels of a frontal, symmetric face: the points spasmscan reads are placed, the rest
+    sit mid-face."""
+    face = np.tile([320.0, 250.0], (regions.N_LANDMARKS, 1))
+    for side, sign in (("right", -1.0), ("left", 1.0)):  # the patient's right is on the image's left
+        centre_x = 320.0 + sign * IOD_PX / 2
+        face[regions.EYE_OUTER_CORNER[side]] = (centre_x + sign * 30.0, 220.0)
+        face[regions.EYE_INNER_CORNER[side]] = (centre_x - sign * 30.0, 220.0)
+        lid_x = centre_x + sign * np.linspace(27.0, -27.0, 7)  # outer -> inner
+        face[list(regions.UPPER_LID[side]), 0] = lid_x
+        face[list(regions.LOWER_LID[side]), 0] = lid_x
+        face[list(regions.UPPER_LID[side]), 1] = 220.0 - EYE_HALF_HEIGHT_PX * LID_PROFILE
+        face[list(regions.LOWER_LID[side]), 1] = 220.0 + EYE_HALF_HEIGHT_PX * LID_PROFILE
+        face[list(regions.IRIS[side])] = (centre_x, 220.0)
+        face[list(regions.BROW[side])] = np.column_stack([centre_x + sign * np.linspace(35, -25, 10),
+                                                          np.full(10, 195.0)])
+        face[list(regions.BROW_UPPER[side])] = np.column_stack([centre_x + sign * np.linspace(35, -25, 5),
+                                                                np.full(5, 190.0)])
+        face[regions.MOUTH_CORNER[side]] = (320.0 + sign * 35.0, 320.0)
+        face[list(regions.CHEEK[side])] = np.column_stack([centre_x + sign * np.linspace(-10, 20, 5),
+                                                           np.linspace(260, 275, 5)])
+    for index, y in zip((10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1), (140, 160, 190, 200, 215, 225, 245, 255, 270,
+                                                                     275, 280)):
+        face[index] = (320.0, y)
+    face[regions.UPPER_LIP_CENTER] = (320.0, 310.0)
+    face[regions.INNER_UPPER_LIP] = (320.0, 318.0)
+    face[regions.INNER_LOWER_LIP] = (320.0, 322.0)
+    face[regions.LOWER_LIP_CENTER] = (320.0, 335.0)
+    return face
+
+
+def mirror_permutation() -> np.ndarray:
+    """(478,) index map exchanging the left and right points that spasmscan reads."""
+    permutation = np.arange(regions.N_LANDMARKS)
+    pairs = [(regions.EYE_OUTER_CORNER["left"], regions.EYE_OUTER_CORNER["right"]),
+             (regions.EYE_INNER_CORNER["left"], regions.EYE_INNER_CORNER["right"]),
+             (regions.MOUTH_CORNER["left"], regions.MOUTH_CORNER["right"])]
+    for table in (regions.UPPER_LID, regions.LOWER_LID, regions.IRIS, regions.BROW, regions.BROW_UPPER,
+                  regions.CHEEK):
+        pairs += list(zip(table["left"], table["right"]))
+    for a, b in pairs:
+        permutation[a], permutation[b] = b, a
+    return permutation
+
+
+def mirror(points: np.ndarray, width: float = 640.0) -> np.ndarray:
+    """The mirror image of a patient: x flipped and left/right landmarks exchanged."""
+    out = points[:, mirror_permutation()].copy()
+    out[..., 0] = width - out[..., 0]
+    return out
+
+
+def synthetic_series(duration_s: float = 20.0, fps: float = 30.0, *, closure=None, mouth=None, brow=None,
+                     head_motion: bool = False, noise_px: float = 0.0, seed: int = 0):
+    """(points (n, 478, 2), times (n,)) of the template face.
+
+    closure, mouth, brow: side -> callable(times) giving the lid closure (0 open .. 1 shut), the
+    mouth-corner pull up and out (IOD) and the brow rise (IOD). head_motion: a slow drift of
+    roll (+-12 deg), scale (0.8-1.25) and position (+-60 px). noise_px: landmark jitter.
+    """
+    times = np.arange(int(round(duration_s * fps))) / fps
+    n = times.size
+    points = np.repeat(template_face()[None], n, axis=0)
+    zero = (lambda t: np.zeros_like(t))
+    for side, sign in (("right", -1.0), ("left", 1.0)):
+        shut = (closure or {}).get(side, zero)(times)
+        upper = list(regions.UPPER_LID[side])
+        points[:, upper, 1] += 2.0 * EYE_HALF_HEIGHT_PX * LID_PROFILE[None, :] * shut[:, None]
+        pull = (mouth or {}).get(side, zero)(times) * IOD_PX
+        corner = regions.MOUTH_CORNER[side]
+        points[:, corner, 0] += sign * pull / np.sqrt(2.0)
+        points[:, corner, 1] -= pull / np.sqrt(2.0)
+        rise = (brow or {}).get(side, zero)(times) * IOD_PX
+        points[:, list(regions.BROW[side]), 1] -= rise[:, None]
+    if head_motion:
+        angle = np.radians(12.0) * np.sin(2 * np.pi * times / 7.0)
+        scale = 1.0 + 0.22 * np.sin(2 * np.pi * times / 11.0)
+        shift = 60.0 * np.column_stack([np.sin(2 * np.pi * times / 5.0), np.cos(2 * np.pi * times / 9.0)])
+        centre = np.array([320.0, 250.0])
+        rel = points - centre
+        cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
+        x = scale[:, None] * (cos * rel[..., 0] - sin * rel[..., 1])
+        y = scale[:, None] * (sin * rel[..., 0] + cos * rel[..., 1])
+        points = np.stack([x, y], axis=2) + centre + shift[:, None, :]
+    if noise_px:
+        points = points + np.random.default_rng(seed).normal(0.0, noise_px, points.shape)
+    return points.astype(np.float32), times
+
+
+def pulse(start_s: float, length_s: float, depth: float):
+    """A callable(times) that is ``depth`` from start_s for length_s, else 0."""
+    return lambda t: np.where((t >= start_s) & (t < start_s + length_s), depth, 0.0)
+
+
+def test_every_agreed_signal_is_there_with_units():
+    points, times = synthetic_series(5.0)
+    signals = compute_signals(points, times)
+    for base in SIGNAL_BASES:
+        for side in regions.SIDES:
+            name = f"{base}_{side}"
+            assert signals[name].shape == times.shape
+            assert signals.units[name]
+            assert np.isfinite(signals.noise[name])
+    assert signals.fps == pytest.approx(30.0)
+    assert signals.face_present.all()
+
+
+def test_still_face_reads_open_eyes_at_baseline():
+    points, times = synthetic_series(10.0, noise_px=0.2)
+    signals = compute_signals(points, times)
+    for side in regions.SIDES:
+        assert np.median(signals[f"eye_aperture_{side}"]) == pytest.approx(1.0, abs=0.02)
+        for base in SIGNAL_BASES[1:]:
+            assert np.nanmax(np.abs(signals[f"{base}_{side}"])) < 0.02
+
+
+def test_one_sided_closure_shows_on_that_side_only():
+    points, times = synthetic_series(10.0, closure={"left": pulse(4.0, 0.5, 0.5)})
+    signals = compute_signals(points, times)
+    during = (times >= 4.1) & (times < 4.4)
+    assert signals["eye_aperture_left"][during] == pytest.approx(0.5, abs=0.03)
+    assert signals["eye_aperture_right"][during] == pytest.approx(1.0, abs=0.01)
+    assert signals["eye_asymmetry"][during].min() > 0.45  # positive: the left eye is more closed
+
+
+def test_mouth_and_brow_movements_have_the_stated_signs_and_size():
+    pull = 0.06
+    points, times = synthetic_series(10.0, mouth={"right": pulse(3.0, 1.0, pull)},
+                                     brow={"left": pulse(6.0, 1.0, 0.05), "right": pulse(6.0, 1.0, 0.05)})
+    signals = compute_signals(points, times)
+    during = (times >= 3.2) & (times < 3.8)
+    component = pull / np.sqrt(2.0)
+    assert signals["mouth_corner_lateral_right"][during] == pytest.approx(component, abs=0.006)
+    assert signals["mouth_corner_vertical_right"][during] == pytest.approx(component, abs=0.006)
+    assert np.abs(signals["mouth_corner_vertical_left"][during]).max() < 0.005
+    raised = (times >= 6.2) & (times < 6.8)
+    for side in regions.SIDES:
+        assert signals[f"brow_height_{side}"][raised] == pytest.approx(0.05, abs=0.006)
+
+
+def test_head_motion_is_not_read_as_movement():
+    still, times = synthetic_series(20.0, noise_px=0.2, seed=1)
+    moving, _ = synthetic_series(20.0, noise_px=0.2, seed=1, head_motion=True)
+    a, b = compute_signals(still, times), compute_signals(moving, times)
+    for base in SIGNAL_BASES:
+        for side in regions.SIDES:
+            name = f"{base}_{side}"
+            assert np.nanmax(np.abs(a[name] - b[name])) < 0.03, name
+    assert np.ptp(b["head_roll_deg"]) > 20.0  # the motion was there and was measured
+    assert len(detect_events(b)) == 0
+
+
+def test_head_motion_keeps_a_one_sided_closure():
+    points, times = synthetic_series(20.0, closure={"right": pulse(8.0, 0.3, 0.4)}, head_motion=True)
+    signals = compute_signals(points, times)
+    during = (times >= 8.05) & (times < 8.25)
+    assert signals["eye_aperture_right"][during] == pytest.approx(0.6, abs=0.03)
+    assert signals["eye_aperture_left"][during] == pytest.approx(1.0, abs=0.02)
+
+
+def test_mirrored_patient_swaps_the_sides():
+    points, times = synthetic_series(10.0, closure={"left": pulse(4.0, 0.5, 0.5)},
+                                     mouth={"left": pulse(6.0, 0.5, 0.05)}, noise_px=0.2)
+    a, b = compute_signals(points, times), compute_signals(mirror(points), times)
+    for base in SIGNAL_BASES:
+        np.testing.assert_allclose(a[f"{base}_left"], b[f"{base}_right"], atol=1e-3)
+        np.testing.assert_allclose(a[f"{base}_right"], b[f"{base}_left"], atol=1e-3)
+
+
+def test_short_gaps_are_bridged_and_long_gaps_kept():
+    points, times = synthetic_series(10.0)
+    points[30:36] = np.nan  # 0.2 s
+    points[150:210] = np.nan  # 2 s
+    signals = compute_signals(points, times, max_gap_s=0.25)
+    assert signals.face_present[30:36].all()
+    assert np.isfinite(signals["eye_aperture_left"][30:36]).all()
+    assert not signals.face_present[150:210].any()
+    assert np.isnan(signals["eye_aperture_left"][150:210]).all()
+    assert signals.tracked_s == pytest.approx(8.0, abs=0.05)
+
+
+def test_no_face_at_all_gives_nan_signals():
+    points, times = synthetic_series(3.0)
+    points[:] = np.nan
+    signals = compute_signals(points, times)
+    assert not signals.face_present.any()
+    assert np.isnan(signals["eye_aperture_left"]).all()
+
+
+@pytest.mark.parametrize("bad", [
+    dict(points=np.zeros((5, 10, 2)), times_s=np.arange(5.0)),
+    dict(points=np.zeros((5, 478, 2)), times_s=np.arange(4.0)),
+    dict(points=np.zeros((3, 478, 2)), times_s=np.array([0.0, 0.1, 0.1])),
+])
+def test_bad_input_is_refused(bad):
+    with pytest.raises(ParameterError):
+        compute_signals(bad["points"], bad["times_s"])
+
+
+def test_running_percentile_follows_a_slow_drift_and_ignores_short_dips():
+    times = np.arange(0, 60, 1 / 30)
+    drift = 1.0 + 0.1 * times / 60
+    series = drift.copy()
+    series[(times % 4) < 0.2] -= 0.3  # blinks every 4 s
+    base = running_percentile(series, times, window_s=10.0, percentile=75.0)
+    assert np.max(np.abs(base - drift)[(times > 5) & (times < 55)]) < 0.01
+
+
+def test_robust_noise_ignores_rare_large_deviations():
+    rng = np.random.default_rng(0)
+    values = rng.normal(0, 0.01, 3000)
+    values[::50] = 0.5
+    assert robust_noise(values) == pytest.approx(0.01, rel=0.1)
+
+
+def test_gap_helpers():
+    tracked = np.array([1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1], bool)
+    times = np.arange(tracked.size) * 0.1
+    bridged = bridgeable_gaps(tracked, times, max_gap_s=0.3)
+    assert bridged.tolist() == [0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0]
+    series = np.where(tracked, np.arange(tracked.size, dtype=float), np.nan)
+    filled = interpolate_gaps(series, times, bridged)
+    assert filled[2:4].tolist() == pytest.approx([2.0, 3.0])
+    assert np.isnan(filled[5:10]).all()
+
+
+def test_signals_without_a_frame_rate_take_it_from_the_times():
+    times = np.arange(50) / 25.0
+    signals = Signals(times_s=times, face_present=np.ones(50, bool), values={}, units={})
+    assert signals.fps == pytest.approx(25.0)
+    assert signals.tracked_s == pytest.approx(2.0)

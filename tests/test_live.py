@@ -199,3 +199,23 @@ def test_live_report_holds_protocol_and_live_figures(live_and_analyze):
     action = document["summary"]["protocol_action_twitches"]
     assert rest + action == int(np.sum(analysis.events.one_sided))
     assert "dropped" in output and "latency" in output
+
+
+def test_live_window_picture_has_the_overlay_and_panel():
+    from spasmscan.live_view import PANEL_PX, draw_live_frame
+    from spasmscan.signals import compute_signals
+
+    session = live.LiveSession(width=320, height=240, fps=30.0, source="test")
+    rng = np.random.default_rng(3)
+    base = rng.uniform(100, 200, size=(478, 2)).astype(np.float32)
+    times = np.arange(60) / 30.0
+    points = base + rng.normal(0, 0.3, size=(60, 478, 2)).astype(np.float32)
+    session.last_signals = compute_signals(points, times)
+    session.events.append({"kind": "twitch", "side": "left", "region": "eye", "start_s": 1.5, "end_s": 1.6,
+                           "amplitude": 0.2, "reported_s": 1.9})
+    frame = np.zeros((240, 320, 3), np.uint8)
+    segment = live.Segment("rest", 0.0, 30.0, "Sit still")
+    picture = draw_live_frame(frame, 1.95, points[-1], session, segment, "collecting...")
+    assert picture.shape == (240 + PANEL_PX, 320, 3)
+    assert picture[:240].any()  # landmarks, prompt and event text drawn over the frame
+    assert picture[240:].any()  # scrolling signals in the panel

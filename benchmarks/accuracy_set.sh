@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Renders the held-out accuracy set of issue 4 (seeds 5000-5031, never used while developing):
+#   bash benchmarks/accuracy_set.sh OUT   then   spasmscan evaluate OUT/portrait  and  spasmscan evaluate OUT/realbase
+set -euo pipefail
+# Final accuracy set: seeds 5000-5031, never used during development.
+S=${SPASMSCAN:-spasmscan}
+OUT=${1:-accuracy-set}; mkdir -p "$OUT/portrait" "$OUT/realbase"; cd "$OUT/portrait"
+FPS=(25 30 60)
+NUI=(1 1.5 0.5 2)
+seed=5000
+i=0
+for k in $(seq 0 11); do  # primary HFS
+  side=$([ $((k % 2)) -eq 0 ] && echo left || echo right)
+  mouth=$([ $((k % 3)) -eq 0 ] && echo --mouth || ([ $((k % 3)) -eq 1 ] && echo --no-mouth || echo ""))
+  $S simulate hfs_${side}_$seed.mp4 --label primary_hfs --side $side --duration 60 --fps ${FPS[$((i % 3))]} --nuisance ${NUI[$((i % 4))]} --seed $seed $mouth
+  seed=$((seed + 1)); i=$((i + 1))
+done
+for k in $(seq 0 7); do  # synkinesis
+  side=$([ $((k % 2)) -eq 0 ] && echo left || echo right)
+  $S simulate syn_${side}_$seed.mp4 --label synkinesis --side $side --duration 60 --fps ${FPS[$((i % 3))]} --nuisance ${NUI[$((i % 4))]} --seed $seed
+  seed=$((seed + 1)); i=$((i + 1))
+done
+for k in $(seq 0 4); do  # none
+  $S simulate none_$seed.mp4 --label none --duration 60 --fps ${FPS[$((i % 3))]} --nuisance ${NUI[$((i % 4))]} --seed $seed
+  seed=$((seed + 1)); i=$((i + 1))
+done
+for k in $(seq 0 4); do  # hard negatives
+  $S simulate hardneg_$seed.mp4 --label none --hard-negative --duration 60 --fps ${FPS[$((i % 3))]} --nuisance ${NUI[$((i % 4))]} --seed $seed
+  seed=$((seed + 1)); i=$((i + 1))
+done
+cd ../realbase
+W=${REAL_FACE:-../../../shared/real-faces/WolfgangLanger_Pexels.mp4}
+$S simulate wl_hfs_right_5030.mp4 --label primary_hfs --side right --duration 40 --seed 5030 --base $W
+$S simulate wl_none_5031.mp4 --label none --duration 40 --seed 5031 --base $W
+echo done

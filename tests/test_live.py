@@ -219,3 +219,20 @@ def test_live_window_picture_has_the_overlay_and_panel():
     assert picture.shape == (240 + PANEL_PX, 320, 3)
     assert picture[:240].any()  # landmarks, prompt and event text drawn over the frame
     assert picture[240:].any()  # scrolling signals in the panel
+
+
+def test_live_events_come_within_the_stated_delay(live_and_analyze):
+    output, document, analysis = live_and_analyze
+    live_figures = document["live"]
+    assert live_figures["events_reported"] > 0
+    assert live_figures["max_event_delay_s"] == live.MAX_DELAY_S
+    assert "found later" in output
+
+
+def test_session_delay_bound_holds_on_a_sample():
+    if not SAMPLE.exists():
+        pytest.skip("samples/hfs_left_eye.mp4 is missing")
+    session, stats, _ = live.run_live(str(SAMPLE), paced=False)
+    delays = np.array([event["reported_s"] - event["end_s"] for event in session.events])
+    assert delays.size and np.all(delays <= live.MAX_DELAY_S + 1.0 / session.fps + 1e-9)
+    assert stats.events_reported == delays.size

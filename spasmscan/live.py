@@ -329,11 +329,7 @@ def run_live(source, *, settings: TrackerSettings = TrackerSettings(), paced: bo
         reader.start()
         try:
             while True:
-                try:
-                    item = mailbox.get()
-                except KeyboardInterrupt:  # Ctrl-C ends the session; what was tracked is kept
-                    logger.info("live session interrupted")
-                    break
+                item = mailbox.get()
                 if item is None:
                     break
                 time_s, frame, arrived = item
@@ -353,6 +349,8 @@ def run_live(source, *, settings: TrackerSettings = TrackerSettings(), paced: bo
                     on_frame(frame, time_s, face, session, segment_at(segments, time_s))
                 if segments and time_s >= segments[-1].end_s:
                     break  # the examination is over
+        except KeyboardInterrupt:  # Ctrl-C ends the session; what was tracked so far is kept and analysed
+            logger.info("live session interrupted after %d frames", stats.frames_processed)
         finally:
             stop.set()
             mailbox.close()

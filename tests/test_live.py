@@ -236,3 +236,17 @@ def test_session_delay_bound_holds_on_a_sample():
     delays = np.array([event["reported_s"] - event["end_s"] for event in session.events])
     assert delays.size and np.all(delays <= live.MAX_DELAY_S + 1.0 / session.fps + 1e-9)
     assert stats.events_reported == delays.size
+
+
+def test_ctrl_c_ends_the_session_and_keeps_what_was_tracked(plain_clip):
+    calls = {"n": 0}
+
+    def interrupted_after_ten(frame, time_s):
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise KeyboardInterrupt
+        return None
+
+    session, stats, _ = live.run_live(str(plain_clip), paced=False, processor=interrupted_after_ten)
+    assert stats.frames_processed == 9
+    assert session.series().n_frames == 9

@@ -21,36 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+from batch import write_face_clip  # benchmarks/batch.py: the same generated face clips
 
 MESH_ALONE_FRAMES = 240  # frames decoded into memory first, then tracked (bounded: 1080p frames are 6 MB)
-
-
-# -- clips ---------------------------------------------------------------------------------------
-def write_face_clip(path: Path, *, width: int, height: int, fps: float, duration_s: float) -> Path:
-    """A face (the public-domain astronaut portrait) drifting slowly in the frame, blinking never."""
-    import cv2
-    from skimage import data
-
-    if path.exists():
-        return path
-    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[30:330, 120:360]  # head and shoulders
-    scale = 0.6 * height / face.shape[0]
-    face = cv2.resize(face, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    canvas = np.full((height, width, 3), 90, np.uint8)
-    y0, x0 = (height - face.shape[0]) // 2, (width - face.shape[1]) // 2
-    canvas[y0:y0 + face.shape[0], x0:x0 + face.shape[1]] = face
-    cycle = [cv2.warpAffine(canvas, cv2.getRotationMatrix2D((width / 2, height / 2), 2 * np.sin(k / 30 * np.pi),
-                                                              1.0 + 0.02 * np.cos(k / 30 * np.pi)),
-                            (width, height), borderMode=cv2.BORDER_REPLICATE) for k in range(60)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    for index in range(int(round(duration_s * fps))):
-        writer.write(cycle[index % len(cycle)])
-    writer.release()
-    os.replace(tmp, path)
-    return path
 
 
 # -- measurements, each run in its own process ---------------------------------------------------
@@ -155,7 +128,7 @@ def main() -> None:
     rows: list = []
     for label, (width, height) in (("720p30", (1280, 720)), ("1080p30", (1920, 1080))):
         clip = write_face_clip(work / f"face_{label}_{base_s:g}s.mp4", width=width, height=height, fps=30,
-                               duration_s=base_s)
+                               seconds=base_s, seed=0)
         print(f"measuring {clip.name}", file=sys.stderr)
         bench_resolution(f"{label} {base_s:g} s", clip, rows)
 
@@ -163,7 +136,7 @@ def main() -> None:
     cache_dir = work / "cache"
     for minutes in lengths_min:
         clip = write_face_clip(work / f"face_720p30_{minutes:g}min.mp4", width=1280, height=720, fps=30,
-                               duration_s=60 * minutes)
+                               seconds=60 * minutes, seed=0)
         print(f"measuring {clip.name}", file=sys.stderr)
         fresh = run_measurement("analyze", clip)
         growth.append({"minutes": minutes, "seconds": fresh["seconds"], "peak_rss_mb": fresh["peak_rss_mb"],

@@ -250,3 +250,25 @@ def test_ctrl_c_ends_the_session_and_keeps_what_was_tracked(plain_clip):
     session, stats, _ = live.run_live(str(plain_clip), paced=False, processor=interrupted_after_ten)
     assert stats.frames_processed == 9
     assert session.series().n_frames == 9
+
+
+def test_analyze_accepts_the_protocol_timings(tmp_path):
+    if not SAMPLE.exists():
+        pytest.skip("samples/hfs_left_eye.mp4 is missing")
+    result = CliRunner().invoke(cli, ["analyze", str(SAMPLE), "--protocol", "standard", "--out", str(tmp_path),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    assert "Protocol:" in result.output
+    document = json.loads((tmp_path / "hfs_left_eye.json").read_text())
+    assert [step["name"] for step in document["protocol"]][:2] == ["rest", "blinks"]
+    assert document["summary"]["protocol_rest_twitches"] >= 1  # the sample's twitches all fall in the first 30 s
+    assert document["summary"]["protocol_action_twitches"] == 0
+    assert document["live"] == {}
+
+
+def test_analyze_rejects_a_bad_protocol(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    result = CliRunner().invoke(cli, ["analyze", str(SAMPLE), "--protocol", str(bad)])
+    assert result.exit_code == 2
+    assert "protocol" in result.output

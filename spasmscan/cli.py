@@ -20,6 +20,7 @@ Examples:
   spasmscan analyze selfie.mov --mirrored --start 10 --end 70
   spasmscan simulate out.mp4 --label primary_hfs --side left --duration 30
   spasmscan evaluate samples/
+  spasmscan live --camera 0 --protocol standard --out visit/
   spasmscan batch clinic/recordings --out clinic/results --jobs 2
 
 \b

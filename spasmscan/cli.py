@@ -118,6 +118,28 @@ def tracker_options(func):
     return func
 
 
+def report_options(func):
+    """--out, --json, --plot and --force, shared by the commands that write one recording's reports."""
+    options = [
+        click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+                     help="Write STEM.summary.csv, STEM.events.csv and STEM.signals.csv into this folder."),
+        click.option("--json", "json_report", is_flag=True, help="Also write STEM.json (needs --out)."),
+        click.option("--plot", is_flag=True, help="Also write the timeline STEM.timeline.png (needs --out)."),
+        click.option("--force", is_flag=True, help="Replace reports (and a --record file) that already exist."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def require_out(out_dir, **asked) -> None:
+    """Refuse report options given without --out: ParameterError naming them."""
+    given = [f"--{name}" for name, on in asked.items() if on]
+    if out_dir is None and given:
+        verb = "needs" if len(given) == 1 else "need"
+        raise ParameterError(f"{', '.join(given)} {verb} --out DIR: the folder the reports go to")
+
+
 def tracker_settings(start_s, end_s, mirrored):
     from .landmarks import TrackerSettings
     return TrackerSettings(start_s=start_s, end_s=end_s, mirrored=mirrored)
@@ -126,12 +148,8 @@ def tracker_settings(start_s, end_s, mirrored):
 @cli.command(epilog=EPILOG)
 @click.argument("video", type=str)
 @tracker_options
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Write STEM.summary.csv, STEM.events.csv and STEM.signals.csv into this folder.")
-@click.option("--json", "json_report", is_flag=True, help="Also write STEM.json (needs --out).")
-@click.option("--plot", is_flag=True, help="Also write the timeline STEM.timeline.png (needs --out).")
+@report_options
 @click.option("--annotate", is_flag=True, help="Also write the annotated video STEM.annotated.mp4 (needs --out).")
-@click.option("--force", is_flag=True, help="Replace reports that already exist.")
 @click.option("--protocol", default=None, metavar="NAME|FILE",
               help="The recording followed this examination protocol ('standard', a protocol file, or the "
                    "NAME.protocol.json saved by 'live --record'); its steps start at the analysed part's start.")
@@ -142,8 +160,7 @@ def analyze(video: str, start_s, end_s, mirrored, no_cache, cache_dir, out_dir, 
     from .pipeline import analyze_video
     from .report import check_overwrite, report_paths, report_stem, write_reports
 
-    if out_dir is None and (json_report or plot or annotate):
-        raise ParameterError("--json, --plot and --annotate need --out DIR: the folder the reports go to")
+    require_out(out_dir, json=json_report, plot=plot, annotate=annotate)
     if out_dir is not None:  # refuse before the long analysis, not after it
         check_overwrite(report_paths(out_dir, report_stem(video), json=json_report, plot=plot, annotate=annotate),
                         force=force)
@@ -243,11 +260,7 @@ def batch(inputs, out_dir, jobs, scheduler, force, json_report, plot, start_s, e
               help="Guided examination: 'standard' or a protocol JSON file (prompts rest, blinks, brow raises, smiles).")
 @click.option("--record", type=click.Path(dir_okay=False), default=None,
               help="Keep the video as this .mp4 file for later re-analysis (with its protocol timings beside it).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Write the same reports as analyze when the session ends or is interrupted.")
-@click.option("--json", "json_report", is_flag=True, help="With --out: also write STEM.json.")
-@click.option("--plot", is_flag=True, help="With --out: also write STEM.timeline.png.")
-@click.option("--force", is_flag=True, help="Overwrite existing reports or recording.")
+@report_options
 @click.option("--mirrored", is_flag=True, help="The picture is mirrored (selfie camera).")
 def live(camera, source, fast, no_window, protocol, record, out_dir, json_report, plot, force, mirrored) -> None:
     """Analyse a camera, stream or file while it plays; Ctrl-C, q or Esc ends the session."""
@@ -259,8 +272,7 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, json_report
 
     if camera is not None and source is not None:
         raise ParameterError("give either --camera or --source, not both")
-    if out_dir is None and (json_report or plot):
-        raise ParameterError("--json and --plot need --out DIR: the folder the reports go to")
+    require_out(out_dir, json=json_report, plot=plot)
     video = source if source is not None else (camera if camera is not None else 0)
     stem = "live" if isinstance(video, int) or "://" in str(video) else None
     if stem is None:

@@ -94,7 +94,6 @@ def protocol_verdict(verdict: Verdict, events: Events, segments: tuple) -> Verdi
     steps mean synkinesis, events spread into the rest steps mean primary hemifacial spasm.
     """
     mine = events.one_sided & (events.side == verdict.side) if verdict.side in ("left", "right") else events.one_sided
-    onsets = events.start_s[mine]
     rest_s = sum(s.end_s - s.start_s for s in segments if s.name == "rest")
     action_s = sum(s.end_s - s.start_s for s in segments if s.name != "rest")
     counts = protocol_measures(events, segments, mask=mine)

@@ -259,10 +259,6 @@ class LiveSession:
         return LandmarkSeries(times_s=np.asarray(self._times, dtype=np.float64), points=points, width=self.width,
                               height=self.height, fps=self.fps, source=self.source, mirrored=self.mirrored)
 
-    @property
-    def recent_points(self) -> np.ndarray | None:
-        return self._points[-1] if self._points else None
-
 
 class RunningVerdict:
     """The verdict over the whole session so far, refreshed in a background thread every

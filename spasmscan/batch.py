@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Sequence
 from . import __version__
 from .cache import file_digest
 from .errors import InputNotFoundError, OutputError, ParameterError, SpasmscanError
-from .landmarks import TrackerSettings
+from .landmarks import TrackerSettings, usable_cores
 from .report import (EVENT_COLUMNS, SUMMARY_COLUMNS, atomic_path, event_rows, summary_row, write_csv,
                      write_reports)
 from .video import is_video_path
@@ -174,6 +174,7 @@ class VideoTask:
     cache_dir: str | None = None  # landmark cache folder; None: the worker's default
     use_cache: bool = True
     force: bool = False  # redo even when a matching record exists
+    tracking_workers: int = 1  # trackers at once on parts of the video (cores per job)
 
     def settings_key(self) -> str:
         """Everything besides the video's content that changes the outputs."""
@@ -244,7 +245,7 @@ def process_video(task: VideoTask) -> VideoResult:
     reports: list[str] = []
     try:
         analysis = analyze_video(task.path, settings=task.settings, cache_dir=task.cache_dir,
-                                 use_cache=task.use_cache)
+                                 use_cache=task.use_cache, workers=task.tracking_workers)
         written = write_reports(analysis, task.out_dir, stem=task.stem, json=task.json, plot=task.plot,
                                 force=True, file=task.file)
         reports = [os.path.relpath(path, task.out_dir) for path in written]
@@ -382,14 +383,6 @@ def _run_in_worker(function: Callable, item):
         return function(item)
     finally:
         _task_running = False
-
-
-def default_jobs() -> int:
-    """The number of cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def run_pool(function: Callable, items: Sequence, *, jobs: int, on_done: OnDone,
@@ -534,9 +527,12 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike, *, settings: Tr
                           "choose a writable place with --out") from None
     if not os.access(out, os.W_OK):
         raise OutputError(f"{out_dir}: the output folder is not writable; choose another with --out")
+    jobs = jobs or usable_cores()
+    # Local jobs share this machine's cores; a cluster's workers each track one video in one pass.
+    tracking_workers = 1 if scheduler else max(1, usable_cores() // jobs)
     tasks = [VideoTask(path=os.path.abspath(path), file=path, stem=stem, out_dir=str(out), settings=settings,
                        json=json, plot=plot, cache_dir=None if cache_dir is None else os.path.abspath(cache_dir),
-                       use_cache=use_cache, force=force)
+                       use_cache=use_cache, force=force, tracking_workers=tracking_workers)
              for path, stem in zip(files, unique_stems(files))]
     results: list[VideoResult | None] = [None] * len(tasks)
     tally = {"finished": 0, "failed": 0}
@@ -559,7 +555,7 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike, *, settings: Tr
         if scheduler:
             run_dask(process_video, tasks, scheduler=scheduler, on_done=on_done)
         else:
-            run_pool(process_video, tasks, jobs=jobs or default_jobs(), on_done=on_done,
+            run_pool(process_video, tasks, jobs=jobs, on_done=on_done,
                      log_level=logging.getLogger("spasmscan").getEffectiveLevel())
     except KeyboardInterrupt:
         finished = [result for result in results if result is not None]

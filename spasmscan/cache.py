@@ -1,6 +1,7 @@
 """Landmark cache: tracking is the expensive step, so its result is kept on disk.
 
-Entries are compressed ``.npz`` files named by the video's content hash and the tracker
+Entries are ``.npz`` files (uncompressed: landmark coordinates hardly compress, and reading
+them back is then as fast as the disk) named by the video's content hash and the tracker
 settings. Cache files are untrusted input: they are loaded without pickle, validated, and
 rebuilt when anything is off.
 """
@@ -54,7 +55,7 @@ def save_series(series: LandmarkSeries, path: str | os.PathLike) -> None:
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
     try:
         with os.fdopen(handle, "wb") as out:
-            np.savez_compressed(
+            np.savez(
                 out, format=np.int64(CACHE_FORMAT), times_s=series.times_s.astype(np.float64),
                 points=series.points.astype(np.float32), size=np.array([series.width, series.height], np.int64),
                 fps=np.float64(series.fps), mirrored=np.bool_(series.mirrored),

@@ -102,6 +102,12 @@ def _stderr_is_terminal() -> bool:
         return False
 
 
+FRAME_STEP_OPTION = click.option(
+    "--frame-step", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Track every Nth frame only: about N times faster, but twitches shorter than N frames can be missed "
+         "(README, Performance, gives the accuracy cost).")
+
+
 def tracker_options(func):
     """Options shared by every command that tracks a video."""
     options = [
@@ -109,6 +115,7 @@ def tracker_options(func):
         click.option("--end", "end_s", type=float, default=None, help="Analyse up to this time (seconds)."),
         click.option("--mirrored", is_flag=True,
                      help="The video is mirrored (selfie camera): the patient's right is on the image's right."),
+        FRAME_STEP_OPTION,
         click.option("--no-cache", is_flag=True, help="Track again instead of reusing cached landmarks."),
         click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
                      help="Where landmark caches live (default: $SPASMSCAN_CACHE_DIR or ~/.cache/spasmscan)."),
@@ -140,9 +147,9 @@ def require_out(out_dir, **asked) -> None:
         raise ParameterError(f"{', '.join(given)} {verb} --out DIR: the folder the reports go to")
 
 
-def tracker_settings(start_s, end_s, mirrored):
+def tracker_settings(start_s, end_s, mirrored, frame_step=1):
     from .landmarks import TrackerSettings
-    return TrackerSettings(start_s=start_s, end_s=end_s, mirrored=mirrored)
+    return TrackerSettings(start_s=start_s, end_s=end_s, mirrored=mirrored, frame_step=frame_step)
 
 
 @cli.command(epilog=EPILOG)
@@ -153,7 +160,7 @@ def tracker_settings(start_s, end_s, mirrored):
 @click.option("--protocol", default=None, metavar="NAME|FILE",
               help="The recording followed this examination protocol ('standard', a protocol file, or the "
                    "NAME.protocol.json saved by 'live --record'); its steps start at the analysed part's start.")
-def analyze(video: str, start_s, end_s, mirrored, no_cache, cache_dir, out_dir, json_report, plot, annotate,
+def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_dir, out_dir, json_report, plot, annotate,
             force, protocol) -> None:
     """Analyse one VIDEO (file, camera index or stream URL) and print the result."""
     from .analysis import summary_text
@@ -175,7 +182,7 @@ def analyze(video: str, start_s, end_s, mirrored, no_cache, cache_dir, out_dir, 
 
     update, close = progress_bar("tracking")
     try:
-        analysis = analyze_video(video, settings=tracker_settings(start_s, end_s, mirrored),
+        analysis = analyze_video(video, settings=tracker_settings(start_s, end_s, mirrored, frame_step),
                                  cache_dir=cache_dir, use_cache=not no_cache, progress=update, segments=segments)
     finally:
         close()
@@ -210,7 +217,7 @@ def analyze(video: str, start_s, end_s, mirrored, no_cache, cache_dir, out_dir, 
 @click.option("--json", "json_report", is_flag=True, help="Also write STEM.json for each video.")
 @click.option("--plot", is_flag=True, help="Also write STEM.timeline.png for each video.")
 @tracker_options
-def batch(inputs, out_dir, jobs, scheduler, force, json_report, plot, start_s, end_s, mirrored, no_cache,
+def batch(inputs, out_dir, jobs, scheduler, force, json_report, plot, start_s, end_s, mirrored, frame_step, no_cache,
           cache_dir) -> None:
     """Analyse many videos into one spreadsheet.
 
@@ -233,7 +240,7 @@ def batch(inputs, out_dir, jobs, scheduler, force, json_report, plot, start_s, e
         state["finished"] = finished
 
     try:
-        result = run_batch(inputs, out_dir, settings=tracker_settings(start_s, end_s, mirrored), jobs=jobs,
+        result = run_batch(inputs, out_dir, settings=tracker_settings(start_s, end_s, mirrored, frame_step), jobs=jobs,
                            scheduler=scheduler, force=force, json=json_report, plot=plot, cache_dir=cache_dir,
                            use_cache=not no_cache, progress=update)
     finally:
@@ -385,11 +392,12 @@ def simulate(out, label, side, duration_s, fps, seed, base, size, twitch_rate, s
               help="Also write the per-clip scores and totals to this CSV file (and FILE.confusion.csv).")
 @click.option("--tolerance", "tolerance_s", type=float, default=0.150, show_default=True,
               help="Onsets this close (seconds) match a detected event to a true one.")
+@FRAME_STEP_OPTION
 @click.option("--no-cache", is_flag=True, help="Track again instead of reusing cached landmarks.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Where landmark caches live (default: $SPASMSCAN_CACHE_DIR or ~/.cache/spasmscan).")
 @click.option("--force", is_flag=True, help="Overwrite the CSV files.")
-def evaluate(directory, out_csv, tolerance_s, no_cache, cache_dir, force) -> None:
+def evaluate(directory, out_csv, tolerance_s, frame_step, no_cache, cache_dir, force) -> None:
     """Score spasmscan on every video in DIRECTORY that has a truth file (clip.mp4 + clip.json):
     classification accuracy, confusion matrix, affected side, twitch and blink detection."""
     import os
@@ -403,7 +411,9 @@ def evaluate(directory, out_csv, tolerance_s, no_cache, cache_dir, force) -> Non
                 raise OutputError(f"{path} already exists; use --force to replace it")
     clips = find_clips(directory)
     with click.progressbar(length=len(clips), label="clips", file=sys.stderr) as bar:
-        result = evaluate_clips(clips, analyze=default_analyze(cache_dir=cache_dir, use_cache=not no_cache),
+        analyze = default_analyze(settings=tracker_settings(None, None, False, frame_step), cache_dir=cache_dir,
+                                  use_cache=not no_cache)
+        result = evaluate_clips(clips, analyze=analyze,
                                 tolerance_s=tolerance_s, on_clip=lambda score: bar.update(1))
     click.echo(result.text())
     if out_csv is not None:

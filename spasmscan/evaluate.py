@@ -173,19 +173,17 @@ def find_clips(directory: str | os.PathLike) -> list[tuple[str, Truth]]:
     return clips
 
 
-def default_analyze(*, cache_dir=None, use_cache: bool = True) -> Callable[[str], object]:
-    """Track (or load the cached landmarks of) a clip and analyse it; when the analysis stages are
-    not implemented yet, return the landmark series alone."""
+def default_analyze(*, settings=None, cache_dir=None, use_cache: bool = True) -> Callable[[str], object]:
+    """Track (or load the cached landmarks of) a clip with tracker ``settings`` (default: the
+    defaults) and analyse it."""
 
     def analyze(video: str):
         from .analysis import analyze_series
+        from .landmarks import TrackerSettings
         from .pipeline import video_landmarks
 
-        series = video_landmarks(video, cache_dir=cache_dir, use_cache=use_cache)
-        try:
-            return analyze_series(series)
-        except NotImplementedError:
-            return series
+        return analyze_series(video_landmarks(video, settings=settings or TrackerSettings(), cache_dir=cache_dir,
+                                              use_cache=use_cache))
 
     return analyze
 

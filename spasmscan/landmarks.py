@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -33,10 +34,16 @@ class TrackerSettings:
     mirrored: bool = False
     start_s: float | None = None
     end_s: float | None = None
+    frame_step: int = 1  # track every this many frames: faster, blind to the frames between
+
+    def __post_init__(self):
+        if not isinstance(self.frame_step, int) or self.frame_step < 1:
+            raise ParameterError(f"--frame-step must be a whole number >= 1, got {self.frame_step}")
 
     def key(self) -> str:
+        step = f"-fs{self.frame_step}" if self.frame_step != 1 else ""  # keeps earlier caches valid
         return (f"mf{self.max_faces}-dc{self.min_detection_confidence:g}-tc{self.min_tracking_confidence:g}"
-                f"-m{int(self.mirrored)}-s{self.start_s}-e{self.end_s}")
+                f"-m{int(self.mirrored)}-s{self.start_s}-e{self.end_s}{step}")
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,11 @@ class FaceTracker:
         self._follow(face, time_s, width, height)
         return self._unmirror(face, width)
 
+    def resume(self, face: np.ndarray, time_s: float, width: int, height: int) -> None:
+        """Go on following ``face`` ((478, 2) pixels of a frame as recorded, seen at ``time_s``),
+        as if this tracker had tracked it: continues another tracker's work on the same video."""
+        self._follow(self._unmirror(face, width), time_s, width, height)
+
     def _oriented(self, frame_bgr: np.ndarray) -> np.ndarray:
         """The frame as MediaPipe must see it: unmirrored."""
         return frame_bgr[:, ::-1] if self.settings.mirrored else frame_bgr
@@ -164,8 +176,7 @@ class FaceTracker:
         result = mesh.process(rgb)
         scale = np.array([width, height], dtype=np.float32)
         shift = np.array(offset, dtype=np.float32)
-        return [np.array([(p.x, p.y) for p in face.landmark], dtype=np.float32) * scale + shift
-                for face in result.multi_face_landmarks or ()]
+        return [landmark_array(face) * scale + shift for face in result.multi_face_landmarks or ()]
 
     def _follow(self, face: np.ndarray, time_s: float, width: int, height: int) -> None:
         """Remember where the followed face is; move its crop when the face nears the crop's edge."""
@@ -180,6 +191,27 @@ class FaceTracker:
                 return
         side = CROP_SIZE_FACES * float(max(high - low))
         self._crop = _crop_box(self._last_center, side, width, height)
+
+
+# A NormalizedLandmark with only x, y, z set serialises to 17 bytes: field tag 0x0a and length 15,
+# then tag 0x0d + float32 x, tag 0x15 + float32 y, tag 0x1d + float32 z (protobuf wire format).
+_LANDMARK_RECORD = np.dtype([("tag", "u1"), ("length", "u1"), ("x_tag", "u1"), ("x", "<f4"),
+                             ("y_tag", "u1"), ("y", "<f4"), ("z_tag", "u1"), ("z", "<f4")])
+_LANDMARK_TAGS = {"tag": 0x0A, "length": 15, "x_tag": 0x0D, "y_tag": 0x15, "z_tag": 0x1D}
+
+
+def landmark_array(landmark_list) -> np.ndarray:
+    """(n, 2) float32 normalised x, y of a MediaPipe ``NormalizedLandmarkList``.
+
+    Reads the serialised message in one numpy step (a Python loop over 478 points costs as much
+    as a tenth of the mesh itself); falls back to the loop when the message has another layout.
+    """
+    data = landmark_list.SerializeToString()
+    if len(data) % _LANDMARK_RECORD.itemsize == 0:
+        records = np.frombuffer(data, dtype=_LANDMARK_RECORD)
+        if all((records[name] == value).all() for name, value in _LANDMARK_TAGS.items()):
+            return np.stack([records["x"], records["y"]], axis=1)
+    return np.array([(p.x, p.y) for p in landmark_list.landmark], dtype=np.float32)
 
 
 def _crop_box(center: np.ndarray, side: float, width: int, height: int) -> tuple[int, int, int, int]:
@@ -218,8 +250,13 @@ def choose_face(faces: list[np.ndarray], width: int, height: int, last_center: n
 
 
 def track_frames(frames: Iterable[tuple[float, np.ndarray]], *, settings: TrackerSettings = TrackerSettings(),
-                 fps: float, source: str = "", on_frame: Callable[[float], None] | None = None) -> LandmarkSeries:
-    """Track one face through ``(time_s, frame_bgr)`` pairs; ``on_frame(time_s)`` reports progress."""
+                 fps: float, source: str = "", on_frame: Callable[[float], None] | None = None,
+                 resume_from: tuple[np.ndarray, float] | None = None) -> LandmarkSeries:
+    """Track one face through ``(time_s, frame_bgr)`` pairs; ``on_frame(time_s)`` reports progress.
+
+    ``resume_from``: (face (478, 2) pixels, time_s) where an earlier part of the same video
+    left the face, so the same person is followed on.
+    """
     times: list[float] = []
     rows: list[np.ndarray] = []
     missing = np.full((N_LANDMARKS, 2), np.nan, dtype=np.float32)
@@ -227,6 +264,9 @@ def track_frames(frames: Iterable[tuple[float, np.ndarray]], *, settings: Tracke
     with FaceTracker(settings) as tracker:
         for time_s, frame in frames:
             height, width = frame.shape[:2]
+            if resume_from is not None:
+                tracker.resume(*resume_from, width, height)
+                resume_from = None
             face = tracker.track(frame, time_s)
             times.append(time_s)
             rows.append(missing if face is None else face)
@@ -235,6 +275,14 @@ def track_frames(frames: Iterable[tuple[float, np.ndarray]], *, settings: Tracke
     points = np.stack(rows) if rows else np.empty((0, N_LANDMARKS, 2), np.float32)
     return LandmarkSeries(times_s=np.asarray(times, dtype=np.float64), points=points, width=width,
                           height=height, fps=fps, source=source, mirrored=settings.mirrored)
+
+
+def usable_cores() -> int:
+    """The number of cores this process may use: how many trackers (or batch jobs) to run at once."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def require_face(series: LandmarkSeries) -> LandmarkSeries:

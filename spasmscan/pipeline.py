@@ -1,30 +1,49 @@
-"""The whole job for one video: read, track (or load the cached landmarks), analyse."""
+"""The whole job for one video: read, track (or load the cached landmarks), analyse.
+
+Tracking is the cost, and one Face Mesh keeps one core busy. A video file is therefore cut
+into consecutive parts tracked at the same time, one decoder and one tracker per part, and
+the parts are joined again; the join is checked (no frame lost or doubled, the same face on
+both sides of every cut) and the video is tracked in one pass where a check fails.
+"""
 from __future__ import annotations
 
 import logging
+import math
 import os
+import threading
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from . import cache
 from .analysis import Analysis, analyze_series
 from .errors import NoVideoStreamError
-from .landmarks import LandmarkSeries, TrackerSettings, require_face, track_frames
+from .landmarks import (MATCH_RADIUS_FACE_WIDTHS, REACQUIRE_AFTER_S, LandmarkSeries, TrackerSettings, require_face,
+                        track_frames, usable_cores)
 from .video import VideoSource
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[float, float], None]  # (seconds done, seconds in all or nan)
 
+MIN_PART_S = 15.0  # shorter parts would spend a noticeable share of their time seeking and finding the face
+WARM_UP_S = 1.0  # a part's tracker starts this long before its cut: its first, detected, frames are off by pixels
+MAX_CUT_GAP_FRAMES = 1.5  # consecutive parts must meet within this many frame steps: else a seek went astray
+PROGRESS_EVERY_S = 0.25  # how often the parallel tracking reports progress
+
 
 def video_landmarks(source: str | int | os.PathLike, *, settings: TrackerSettings = TrackerSettings(),
                     cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
-                    progress: Progress | None = None) -> LandmarkSeries:
+                    progress: Progress | None = None, workers: int | None = None) -> LandmarkSeries:
     """Landmarks of the chosen face in every frame of ``source``, from the cache when possible.
 
-    Raises the :mod:`spasmscan.errors` kinds for missing, unreadable, empty or faceless videos.
+    ``workers``: trackers run at once on parts of a file (default: one per core; cameras and
+    streams are tracked in one pass). Raises the :mod:`spasmscan.errors` kinds for missing,
+    unreadable, empty or faceless videos.
     """
-    with VideoSource(source, start_s=settings.start_s, end_s=settings.end_s) as video:
+    with VideoSource(source, start_s=settings.start_s, end_s=settings.end_s,
+                     frame_step=settings.frame_step) as video:
         name = video.info.name
         entry = None
         if use_cache and not video.live:
@@ -35,11 +54,16 @@ def video_landmarks(source: str | int | os.PathLike, *, settings: TrackerSetting
                 logger.info("%s: landmarks from cache %s", name, entry)
                 return require_face(cached)
         total_s = _expected_seconds(video.info.duration_s, settings)
-        first_s = settings.start_s or 0.0
-        on_frame = None if progress is None else (lambda t: progress(t - first_s, total_s))
-        logger.info("%s: tracking %dx%d at %.3g fps", name, video.info.width, video.info.height, video.info.fps)
-        series = track_frames(video.frames(), settings=settings, fps=video.info.fps, source=name,
-                              on_frame=on_frame)
+        parts = _part_count(video, total_s, workers or usable_cores())
+        logger.info("%s: tracking %dx%d at %.3g fps in %d part(s)", name, video.info.width, video.info.height,
+                    video.info.fps, parts)
+        if parts == 1:
+            first_s = settings.start_s or 0.0
+            on_frame = None if progress is None else (lambda t: progress(t - first_s, total_s))
+            series = track_frames(video.frames(), settings=settings, fps=video.info.fps / settings.frame_step,
+                                  source=name, on_frame=on_frame)
+    if parts > 1:
+        series = _track_in_parts(source, name, video.info.fps, settings, total_s, parts, progress)
     if series.n_frames == 0:
         raise NoVideoStreamError(f"{name}: no frames could be decoded"
                                  + (" in the selected part" if settings.start_s or settings.end_s else ""))
@@ -56,14 +80,148 @@ def _expected_seconds(duration_s: float, settings: TrackerSettings) -> float:
     return end - (settings.start_s or 0.0)
 
 
+def _part_count(video: VideoSource, total_s: float, workers: int) -> int:
+    if not video.seekable or not math.isfinite(total_s):
+        return 1
+    return int(max(1, min(workers, total_s // MIN_PART_S)))
+
+
+class _Stopped(Exception):
+    """Raised inside a part's tracking when another part failed or the user interrupted."""
+
+
+def _track_in_parts(source, name: str, fps: float, settings: TrackerSettings, total_s: float, parts: int,
+                    progress: Progress | None) -> LandmarkSeries:
+    """Track ``parts`` consecutive parts of a file at once and join them (see the module docstring)."""
+    first_s = settings.start_s or 0.0
+    cuts = [first_s + total_s * k / parts for k in range(parts + 1)]
+    cuts[-1] = settings.end_s  # the last part runs to the end, whatever the container's length claim
+    done_s = [0.0] * parts
+    results: list = [None] * parts
+    stop = threading.Event()
+
+    def track_part(k: int) -> None:
+        def on_frame(time_s: float) -> None:
+            if stop.is_set():
+                raise _Stopped
+            done_s[k] = time_s - cuts[k]
+
+        try:
+            start_s = max(cuts[k] - WARM_UP_S, first_s) if k else settings.start_s
+            with VideoSource(source, start_s=start_s, end_s=cuts[k + 1], frame_step=settings.frame_step) as video:
+                series = track_frames(video.frames(), settings=settings, fps=fps / settings.frame_step,
+                                      source=name, on_frame=on_frame)
+            results[k] = _from(series, cuts[k]) if k else series
+        except BaseException as error:  # handed to the calling thread
+            results[k] = error
+            stop.set()
+
+    threads = [threading.Thread(target=track_part, args=(k,), name=f"spasmscan-part-{k}", daemon=True)
+               for k in range(parts)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(PROGRESS_EVERY_S)
+                if progress is not None:
+                    progress(sum(done_s), total_s)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    errors = [r for r in results if isinstance(r, BaseException) and not isinstance(r, _Stopped)]
+    if errors:
+        raise errors[0]
+    return _joined(results, source, settings, total_s, progress)
+
+
+def _from(series: LandmarkSeries, start_s: float) -> LandmarkSeries:
+    """The frames of ``series`` at or after ``start_s``."""
+    keep = series.times_s >= start_s
+    return LandmarkSeries(times_s=series.times_s[keep], points=series.points[keep], width=series.width,
+                          height=series.height, fps=series.fps, source=series.source, mirrored=series.mirrored)
+
+
+def _joined(part_series: list[LandmarkSeries], source, settings: TrackerSettings, total_s: float,
+            progress: Progress | None) -> LandmarkSeries:
+    """One series from consecutive parts; tracks again in one pass where a cut does not check out."""
+    first = part_series[0]
+    step_s = settings.frame_step / first.fps if first.fps > 0 else math.inf
+    joined = [first]
+    for k, part in enumerate(part_series[1:], start=1):
+        before = joined[-1]
+        if part.n_frames == 0 and k == len(part_series) - 1:
+            continue  # the video ended before the last cut: its length was announced too long
+        if part.n_frames == 0 or before.n_frames == 0 or not _meet(before, part, step_s):
+            logger.warning("%s: parts tracked at once do not meet at %.2f s; tracking it in one pass",
+                           first.source, part.times_s[0] if part.n_frames else float("nan"))
+            return _track_rest(source, settings, None, total_s, progress)
+        if not _same_face_across(before, part):
+            logger.info("%s: another face was chosen after the cut at %.2f s; following the earlier one on",
+                        first.source, part.times_s[0])
+            return _concatenate(joined + [_track_rest(source, settings, before, total_s, progress)])
+        joined.append(part)
+    return _concatenate(joined)
+
+
+def _meet(before: LandmarkSeries, after: LandmarkSeries, step_s: float) -> bool:
+    """Whether ``after`` starts right where ``before`` ends: one frame interval later, judged by
+    the intervals next to the cut (variable-rate phone videos have uneven ones)."""
+    nearby = np.diff(np.concatenate([before.times_s[-4:], after.times_s[:4]]))
+    gap = float(after.times_s[0] - before.times_s[-1])
+    return 0 < gap <= MAX_CUT_GAP_FRAMES * max(step_s, float(np.median(nearby)))
+
+
+def _same_face_across(before: LandmarkSeries, after: LandmarkSeries) -> bool:
+    """False when the face followed just before a cut and the one chosen just after it are not
+    the same (centres further apart than the tracker would accept between frames)."""
+    seen_before = np.flatnonzero(before.face_found)
+    seen_after = np.flatnonzero(after.face_found)
+    if not len(seen_before) or not len(seen_after):
+        return True
+    last, first = before.points[seen_before[-1]], after.points[seen_after[0]]
+    if after.times_s[seen_after[0]] - before.times_s[seen_before[-1]] >= REACQUIRE_AFTER_S:
+        return True  # a tracker in one pass would choose anew too
+    width = float(np.ptp(last[:, 0]))
+    return float(np.linalg.norm(first.mean(axis=0) - last.mean(axis=0))) <= MATCH_RADIUS_FACE_WIDTHS * width
+
+
+def _track_rest(source, settings: TrackerSettings, before: LandmarkSeries | None, total_s: float,
+                progress: Progress | None) -> LandmarkSeries:
+    """Track in one pass from the end of ``before`` (None: from the start), following its last face."""
+    start_s = settings.start_s
+    resume_from = None
+    if before is not None:
+        start_s = float(before.times_s[-1]) + 0.5 * settings.frame_step / before.fps
+        seen = np.flatnonzero(before.face_found)
+        if len(seen):
+            resume_from = (before.points[seen[-1]], float(before.times_s[seen[-1]]))
+    first_s = settings.start_s or 0.0
+    with VideoSource(source, start_s=start_s, end_s=settings.end_s, frame_step=settings.frame_step) as video:
+        on_frame = None if progress is None else (lambda t: progress(t - first_s, total_s))
+        return track_frames(video.frames(), settings=settings, fps=video.info.fps / settings.frame_step,
+                            source=video.info.name, on_frame=on_frame, resume_from=resume_from)
+
+
+def _concatenate(parts: list[LandmarkSeries]) -> LandmarkSeries:
+    """Consecutive series of one video as one."""
+    first = parts[0]
+    sized = [part for part in parts if part.n_frames]
+    width, height = (sized[0].width, sized[0].height) if sized else (first.width, first.height)
+    return LandmarkSeries(times_s=np.concatenate([part.times_s for part in parts]),
+                          points=np.concatenate([part.points for part in parts]), width=width, height=height,
+                          fps=first.fps, source=first.source, mirrored=first.mirrored)
+
+
 def analyze_video(source: str | int | os.PathLike, *, settings: TrackerSettings = TrackerSettings(),
                   cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
-                  progress: Progress | None = None, segments: tuple = ()) -> Analysis:
+                  progress: Progress | None = None, segments: tuple = (), workers: int | None = None) -> Analysis:
     """Track (or load cached landmarks for) ``source`` and run the array stages on it.
 
     ``segments``: the examination steps (:class:`spasmscan.live.Segment`) when the recording
-    followed a protocol.
+    followed a protocol. ``workers``: see :func:`video_landmarks`.
     """
     series = video_landmarks(source, settings=settings, cache_dir=cache_dir, use_cache=use_cache,
-                             progress=progress)
+                             progress=progress, workers=workers)
     return analyze_series(series, segments=segments)

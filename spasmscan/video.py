@@ -58,11 +58,12 @@ class VideoSource:
     """A video file, camera index or stream URL, read as ``(time_s, frame_bgr)`` pairs.
 
     Use as a context manager. ``start_s``/``end_s`` select a part of a file, in seconds.
+    ``frame_step`` > 1 yields only every so many frames of that part (the first always).
     ``threaded=True`` decodes in a background thread so decoding overlaps the caller's work.
     """
 
     def __init__(self, source: str | int | os.PathLike, *, start_s: float | None = None,
-                 end_s: float | None = None, threaded: bool = True):
+                 end_s: float | None = None, frame_step: int = 1, threaded: bool = True):
         if isinstance(source, os.PathLike):
             source = os.fspath(source)
         if isinstance(source, str) and source.isdigit() and not os.path.exists(source):
@@ -71,7 +72,10 @@ class VideoSource:
             raise ParameterError(f"--start must be a time in seconds >= 0, got {start_s}")
         if end_s is not None and start_s is not None and end_s <= start_s:
             raise ParameterError(f"--end ({end_s} s) must come after --start ({start_s} s)")
+        if not isinstance(frame_step, int) or frame_step < 1:
+            raise ParameterError(f"--frame-step must be a whole number >= 1, got {frame_step}")
         self.source = source
+        self.frame_step = frame_step
         self.live = _is_live(source)
         self.start_s = start_s
         self.end_s = end_s
@@ -123,6 +127,11 @@ class VideoSource:
         return VideoInfo(name=name, width=width, height=height, fps=fps or FALLBACK_FPS,
                          frame_count=frame_count)
 
+    @property
+    def seekable(self) -> bool:
+        """Whether parts of this video can be read on their own: a file with a trusted frame rate and length."""
+        return not self.live and self._fps_claim_plausible and self.info.frame_count > 0
+
     def close(self) -> None:
         if self._cap is not None:
             self._cap.release()
@@ -151,19 +160,27 @@ class VideoSource:
         frames = self._container_timed(cap, self.info.name, nominal_dt)
         if not self._fps_claim_plausible:
             frames = self._checked_times(frames, nominal_dt)
-        decoded = 0
+        in_part = 0
         for t, frame in frames:
-            decoded += 1
             if self.start_s is not None and t < self.start_s - 0.5 * nominal_dt:
                 continue
             if self.end_s is not None and t >= self.end_s:
-                return
-            yield t, _bgr(frame)
-        expected = self.info.frame_count
-        if self.start_s is None and expected > 1 and decoded < TRUNCATED_FRACTION * expected:
-            logger.warning("%s: decoding stopped after %d of the %d frames the container announces; the file "
-                           "may be truncated or damaged, only the frames read are used", self.info.name, decoded,
-                           expected)
+                break
+            in_part += 1
+            if (in_part - 1) % self.frame_step == 0:
+                yield t, _bgr(frame)
+        expected = self._expected_frames()
+        if expected > 1 and in_part < TRUNCATED_FRACTION * expected:
+            logger.warning("%s: decoding stopped after %d of the %d frames the container announces%s; the file "
+                           "may be truncated or damaged, only the frames read are used", self.info.name, in_part,
+                           expected, " in the selected part" if self.start_s or self.end_s is not None else "")
+
+    def _expected_frames(self) -> int:
+        """Frames the container announces between start_s and end_s (0 when it announces none)."""
+        if self.info.frame_count <= 0:
+            return 0
+        end_s = self.info.duration_s if self.end_s is None else min(self.end_s, self.info.duration_s)
+        return int((end_s - (self.start_s or 0.0)) * self.info.fps)
 
     @staticmethod
     def _container_timed(cap, name: str, nominal_dt: float) -> Iterator[tuple[float, np.ndarray]]:

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 REACQUIRE_AFTER_S = 2.0  # a chosen face lost this long may be replaced by the only face in view
 MATCH_RADIUS_FACE_WIDTHS = 0.6  # a face is "the same" when its centre moved less than this per frame
 CROP_SIZE_FACES = 2.2  # the followed face's crop is this many face sizes wide: room to move between frames
+ROWS_PER_BLOCK = 512  # landmarks are gathered in blocks of this many frames (2 MB): freed, they go back to the system
 CROP_MARGIN = 0.15  # move the crop when the face comes this close to its edge (fraction of the crop)
 
 
@@ -258,8 +259,7 @@ def track_frames(frames: Iterable[tuple[float, np.ndarray]], *, settings: Tracke
     left the face, so the same person is followed on.
     """
     times: list[float] = []
-    rows: list[np.ndarray] = []
-    missing = np.full((N_LANDMARKS, 2), np.nan, dtype=np.float32)
+    blocks: list[np.ndarray] = []
     width = height = 0
     with FaceTracker(settings) as tracker:
         for time_s, frame in frames:
@@ -268,11 +268,15 @@ def track_frames(frames: Iterable[tuple[float, np.ndarray]], *, settings: Tracke
                 tracker.resume(*resume_from, width, height)
                 resume_from = None
             face = tracker.track(frame, time_s)
+            row = len(times) % ROWS_PER_BLOCK
+            if row == 0:
+                blocks.append(np.full((ROWS_PER_BLOCK, N_LANDMARKS, 2), np.nan, dtype=np.float32))
+            if face is not None:
+                blocks[-1][row] = face
             times.append(time_s)
-            rows.append(missing if face is None else face)
             if on_frame is not None:
                 on_frame(time_s)
-    points = np.stack(rows) if rows else np.empty((0, N_LANDMARKS, 2), np.float32)
+    points = np.concatenate(blocks)[:len(times)] if blocks else np.empty((0, N_LANDMARKS, 2), np.float32)
     return LandmarkSeries(times_s=np.asarray(times, dtype=np.float64), points=points, width=width,
                           height=height, fps=fps, source=source, mirrored=settings.mirrored)
 

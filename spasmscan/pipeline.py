@@ -138,8 +138,8 @@ def _track_in_parts(source, name: str, fps: float, settings: TrackerSettings, to
 
 def _from(series: LandmarkSeries, start_s: float) -> LandmarkSeries:
     """The frames of ``series`` at or after ``start_s``."""
-    keep = series.times_s >= start_s
-    return LandmarkSeries(times_s=series.times_s[keep], points=series.points[keep], width=series.width,
+    first = int(np.searchsorted(series.times_s, start_s))  # times increase: a slice, not a copy
+    return LandmarkSeries(times_s=series.times_s[first:], points=series.points[first:], width=series.width,
                           height=series.height, fps=series.fps, source=series.source, mirrored=series.mirrored)
 
 

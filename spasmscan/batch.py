@@ -233,7 +233,8 @@ def process_video(task: VideoTask) -> VideoResult:
     started = time.monotonic()
     record_path = Path(task.out_dir) / STATE_DIR / f"{task.stem}.json"
     try:
-        key = _result_key(file_digest(task.path), task.settings_key())
+        digest = file_digest(task.path)
+        key = _result_key(digest, task.settings_key())
     except OSError as error:
         return failure(task, _os_error_message(error), type(error).__name__)
     if not task.force:
@@ -245,7 +246,7 @@ def process_video(task: VideoTask) -> VideoResult:
     reports: list[str] = []
     try:
         analysis = analyze_video(task.path, settings=task.settings, cache_dir=task.cache_dir,
-                                 use_cache=task.use_cache, workers=task.tracking_workers)
+                                 use_cache=task.use_cache, workers=task.tracking_workers, content_digest=digest)
         written = write_reports(analysis, task.out_dir, stem=task.stem, json=task.json, plot=task.plot,
                                 force=True, file=task.file)
         reports = [os.path.relpath(path, task.out_dir) for path in written]

@@ -35,11 +35,13 @@ PROGRESS_EVERY_S = 0.25  # how often the parallel tracking reports progress
 
 def video_landmarks(source: str | int | os.PathLike, *, settings: TrackerSettings = TrackerSettings(),
                     cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
-                    progress: Progress | None = None, workers: int | None = None) -> LandmarkSeries:
+                    progress: Progress | None = None, workers: int | None = None,
+                    content_digest: str | None = None) -> LandmarkSeries:
     """Landmarks of the chosen face in every frame of ``source``, from the cache when possible.
 
     ``workers``: trackers run at once on parts of a file (default: one per core; cameras and
-    streams are tracked in one pass). Raises the :mod:`spasmscan.errors` kinds for missing,
+    streams are tracked in one pass). ``content_digest``: the file's :func:`cache.file_digest`
+    when the caller has it already. Raises the :mod:`spasmscan.errors` kinds for missing,
     unreadable, empty or faceless videos.
     """
     with VideoSource(source, start_s=settings.start_s, end_s=settings.end_s,
@@ -48,7 +50,7 @@ def video_landmarks(source: str | int | os.PathLike, *, settings: TrackerSetting
         entry = None
         if use_cache and not video.live:
             entry = Path(cache_dir or cache.default_cache_dir()) / (
-                cache.cache_key(cache.file_digest(source), settings) + ".npz")
+                cache.cache_key(content_digest or cache.file_digest(source), settings) + ".npz")
             cached = cache.load_series(entry, source=name)
             if cached is not None:
                 logger.info("%s: landmarks from cache %s", name, entry)
@@ -216,12 +218,13 @@ def _concatenate(parts: list[LandmarkSeries]) -> LandmarkSeries:
 
 def analyze_video(source: str | int | os.PathLike, *, settings: TrackerSettings = TrackerSettings(),
                   cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
-                  progress: Progress | None = None, segments: tuple = (), workers: int | None = None) -> Analysis:
+                  progress: Progress | None = None, segments: tuple = (), workers: int | None = None,
+                  content_digest: str | None = None) -> Analysis:
     """Track (or load cached landmarks for) ``source`` and run the array stages on it.
 
     ``segments``: the examination steps (:class:`spasmscan.live.Segment`) when the recording
-    followed a protocol. ``workers``: see :func:`video_landmarks`.
+    followed a protocol. ``workers``, ``content_digest``: see :func:`video_landmarks`.
     """
     series = video_landmarks(source, settings=settings, cache_dir=cache_dir, use_cache=use_cache,
-                             progress=progress, workers=workers)
+                             progress=progress, workers=workers, content_digest=content_digest)
     return analyze_series(series, segments=segments)

@@ -320,6 +320,24 @@ def test_process_video_never_raises_for_a_bad_video(clip_set, tmp_path):
 
 
 # -- Dask ------------------------------------------------------------------------------------------
+def test_a_video_is_read_for_its_hash_once(clip_set, landmark_cache, tmp_path, monkeypatch):
+    from spasmscan import batch, cache
+
+    hashed = []
+    real_digest = cache.file_digest
+
+    def counting_digest(path):
+        hashed.append(path)
+        return real_digest(path)
+
+    monkeypatch.setattr(batch, "file_digest", counting_digest)
+    monkeypatch.setattr(cache, "file_digest", counting_digest)
+    task = VideoTask(path=str(clip_set["face_a"]), file="face.mp4", stem="face", out_dir=str(tmp_path),
+                     cache_dir=str(landmark_cache))
+    assert process_video(task).ok
+    assert len(hashed) == 1  # the result key and the landmark cache key share it
+
+
 def test_missing_dask_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ParameterError, match=r"pip install 'spasmscan\[distributed\]'"):

@@ -436,6 +436,8 @@ def _pool_pass(function, items, queue: deque, jobs: int, on_done: OnDone, log_le
                 if isinstance(error, BrokenProcessPool):
                     lost.append(index)
                     broken = True
+                elif isinstance(error, KeyboardInterrupt):  # Ctrl-C reached the worker before this process
+                    raise KeyboardInterrupt
                 else:
                     on_done(index, None if error else future.result(), error)
         return lost

@@ -6,10 +6,12 @@ scipy.signal.find_peaks returns.
 
 Bilateral movements (both eyes closing, both brows rising, both mouth corners pulling) are the
 patient's voluntary movements. One-sided movements are found in the difference between the two
-sides (each side against the other's nearby peak, so a blink tracked a frame apart on the two
-eyes is no twitch), which also finds a twitch riding on a blink when that eye stays closed
-after the other reopened. A lopsided blink (one eye's landmarks closing further while both
-close together) is not a twitch, nor are eyes reopening unevenly after a held closure. Every
+sides (each eye against the other's nearby peak, so a blink tracked a frame apart on the two
+eyes is no twitch; each mouth corner against the other at the same frame, so a pull riding on a
+blink's small lift of both corners is kept), which also finds a twitch riding on a blink when
+that eye stays closed after the other reopened. A lopsided blink (one eye's landmarks closing
+further while both close together) is not a twitch, nor are eyes reopening unevenly after a held
+closure, nor one corner pulling further in a smile. Every
 threshold is the larger of a multiple of the signal's own noise and a floor in relative units;
 one-sided thresholds use the noise at rest, away from voluntary movements.
 """
@@ -129,18 +131,23 @@ def detect_events(signals, *, noise_k: float = NOISE_K, tonic_min_s: float = TON
     open_eyes = _rest_frames(times, first_pass, margin_s=HYSTERESIS * MIN_BLINK_S)
     blink_threshold = max(noise_k * max(robust_sd(closure[s][open_eyes]) for s in SIDES), EYE_FLOOR)
     rows = _blinks(times, frame_s, closure, blink_threshold)
-    rows += _held_bilateral(times, frame_s, "brow_raise", "brow", brow,
-                            max(noise_k * max(robust_sd(brow[s]) for s in SIDES), BROW_FLOOR))
-    rows += _held_bilateral(times, frame_s, "smile", "mouth", pull,
-                            max(noise_k * max(robust_sd(pull[s]) for s in SIDES), MOUTH_FLOOR))
+    brow_noise = max(robust_sd(brow[s]) for s in SIDES)
+    rows += _held_bilateral(times, frame_s, "brow_raise", "brow", brow, max(noise_k * brow_noise, BROW_FLOOR),
+                            onset_level=ONSET_NOISE_SHARE * brow_noise)
+    pull_noise = max(robust_sd(pull[s]) for s in SIDES)
+    rows += _held_bilateral(times, frame_s, "smile", "mouth", pull, max(noise_k * pull_noise, MOUTH_FLOOR),
+                            onset_level=ONSET_NOISE_SHARE * pull_noise)
     # One-sided movements are judged against their noise at rest, away from voluntary movements,
     # which synkinesis may fill with one-sided movement.
     rest = _rest_frames(times, rows, margin_s=couple_after_s)
     held = np.zeros(times.shape, dtype=bool)  # both eyes held closed: uneven reopening is voluntary too
+    smiling = np.zeros(times.shape, dtype=bool)  # both corners pulled: one pulling more is a lopsided smile
     for kind, _, _, start, end, _ in rows:
         if kind == "eye_closure":
             held |= (times >= start) & (times < end)
-    rows += _one_sided(times, frame_s, closure, pull, rest=rest, held=held, noise_k=noise_k,
+        if kind == "smile":
+            smiling |= (times >= start - couple_before_s) & (times < end)
+    rows += _one_sided(times, frame_s, closure, pull, rest=rest, held=held, smiling=smiling, noise_k=noise_k,
                        blink_threshold=blink_threshold, tonic_min_s=tonic_min_s, fps=signals.fps)
     events = _to_events(rows)
     events = couple(events, before_s=couple_before_s, after_s=couple_after_s)
@@ -164,21 +171,32 @@ def _blinks(times: np.ndarray, frame_s: float, closure: dict, threshold: float) 
 
 
 def _held_bilateral(times: np.ndarray, frame_s: float, kind: str, region: str, per_side: dict,
-                    threshold: float) -> list[tuple]:
-    """Both sides moving the same way above ``threshold`` for at least MIN_VOLUNTARY_S."""
+                    threshold: float, *, onset_level: float = np.inf) -> list[tuple]:
+    """Both sides moving the same way above ``threshold`` for at least MIN_VOLUNTARY_S. The movement
+    starts where both sides first rose above ``onset_level`` (a slow smile or raise is under way well
+    before it passes half its threshold, and a movement it carries along starts with it)."""
     together = np.minimum(per_side["left"], per_side["right"])
     rows = []
     for first, last in hysteresis_runs(together, threshold, HYSTERESIS * threshold):
         if times[last] + frame_s - times[first] >= MIN_VOLUNTARY_S:
-            rows.append((kind, "both", region, times[first], times[last] + frame_s,
+            earliest = int(np.searchsorted(times, rows[-1][4])) if rows else 0
+            start = first
+            while start > earliest and together[start - 1] > onset_level:
+                start -= 1
+            rows.append((kind, "both", region, times[start], times[last] + frame_s,
                          float(together[first:last + 1].max())))
     return rows
 
 
 def _one_sided(times: np.ndarray, frame_s: float, closure: dict, pull: dict, *, rest: np.ndarray, held: np.ndarray,
-               noise_k: float, blink_threshold: float, tonic_min_s: float, fps: float) -> list[tuple]:
+               noise_k: float, blink_threshold: float, tonic_min_s: float, fps: float,
+               smiling: np.ndarray | None = None) -> list[tuple]:
     """One side's eye and/or mouth corner moving while the other does not (or much less). An eye
-    that starts inside a held bilateral closure (``held``) is the eyes reopening unevenly: skipped."""
+    that starts inside a held bilateral closure (``held``) is the eyes reopening unevenly, a mouth
+    corner moving on its own during a smile (``smiling``, its onset jitter included) is a lopsided
+    smile: both skipped."""
+    if smiling is None:
+        smiling = np.zeros(times.shape, dtype=bool)
     eye_noise = robust_sd((closure["left"] - closure["right"])[rest])
     eye_threshold = max(noise_k * eye_noise, EYE_ONE_SIDED_FLOOR)
     mouth_noise = robust_sd((pull["left"] - pull["right"])[rest])
@@ -190,12 +208,16 @@ def _one_sided(times: np.ndarray, frame_s: float, closure: dict, pull: dict, *, 
     for side in SIDES:
         other = "right" if side == "left" else "left"
         other_eye = _nearby_peak(closure[other], lag_frames)
-        other_mouth = _nearby_peak(pull[other], lag_frames)
+        # No lag tolerance for the corners: a blink lifts both tracked corners together, and the other
+        # corner's nearby peak would eat most of a synkinetic pull riding on it.
+        other_mouth = pull[other]
         eye_runs = [(a, b) for a, b in _one_sided_runs(closure[side], other_eye, eye_threshold,
                                                         onset_level=ONSET_NOISE_SHARE * eye_noise,
                                                         other_active=blink_threshold, **frames) if not held[a]]
-        mouth_runs = _one_sided_runs(pull[side], other_mouth, mouth_threshold,
-                                     onset_level=ONSET_NOISE_SHARE * mouth_noise, other_active=np.inf, **frames)
+        mouth_runs = [(a, b) for a, b in _one_sided_runs(pull[side], other_mouth, mouth_threshold,
+                                                          onset_level=ONSET_NOISE_SHARE * mouth_noise,
+                                                          other_active=np.inf, **frames)
+                      if not smiling[a:b + 1].any()]
         eye_excess = closure[side] - np.maximum(other_eye, 0.0)
         mouth_excess = pull[side] - np.maximum(other_mouth, 0.0)
         for first, last, regions_in in _attach_mouth(eye_runs, mouth_runs, int(round(MERGE_GAP_S / frame_s))):

@@ -27,9 +27,13 @@ SIGNAL_BASES = ("eye_aperture", "brow_height", "mouth_corner_lateral", "mouth_co
 # Lid pairs used for the aperture: the five central pairs; the pairs next to the corners
 # barely move when the lid closes and would only dilute the signal.
 APERTURE_PAIRS = slice(1, 6)
-# Alignment points: regions.RIGID without the nose tip and the lower nose ridge, which stand out
-# of the face plane and swing sideways when the head turns (read as a roll otherwise).
-ALIGNMENT_POINTS = tuple(p for p in regions.RIGID if p not in (1, 4, 5, 195))
+# Alignment points: the nose bridge and upper ridge and the four eye corners. Left out of
+# regions.RIGID: the nose tip and lower ridge, which stand out of the face plane and swing sideways
+# when the head turns (read as a roll otherwise), and the forehead and glabella (8, 9, 151, 10), which
+# the tracker lifts by half a brow raise (aligning on them hid half of every raise). The outer eye
+# corners give the roll a full eye-to-eye lever; the lids move between the corners, not the corners.
+ALIGNMENT_POINTS = (regions.NOSE_BRIDGE, 6, 197) + tuple(
+    corner[side] for side in regions.SIDES for corner in (regions.EYE_INNER_CORNER, regions.EYE_OUTER_CORNER))
 # Every landmark the signals read. Only these are aligned: the other ~400 of the 478 are never
 # used, and skipping them makes long recordings several times faster and lighter.
 MEASURED_POINTS = tuple(sorted(

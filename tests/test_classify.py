@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest, poisson
 
-from spasmscan.classify import (FALSE_ALARM_PER_MIN, LABELS, MEASURE_KEYS, classify, clinical_measures,
+from spasmscan.classify import (FALSE_ALARM_PER_MIN, LABELS, MEASURE_KEYS, carried_along, classify, clinical_measures,
                                 coupling_test, episode_starts)
 from spasmscan.errors import ParameterError
 from spasmscan.events import COUPLE_AFTER_S, COUPLE_BEFORE_S, Events, couple
@@ -85,7 +85,7 @@ def test_hfs_twitches_that_happen_to_hit_blinks_stay_hfs():
 
 
 def test_coupling_statistic_is_the_binomial_test_against_window_share():
-    events = events_from(hfs("left", n=8) + [("twitch", "left", "eye", t + 0.05, 0.1) for t in BLINK_TIMES[:4]])
+    events = events_from(hfs("left", n=8) + [("twitch", "left", "mouth", t + 0.05, 0.1) for t in BLINK_TIMES[:4]])
     signals = recording()
     test = coupling_test(events, signals, "left")
     window = 0.2 + COUPLE_BEFORE_S + COUPLE_AFTER_S
@@ -94,6 +94,25 @@ def test_coupling_statistic_is_the_binomial_test_against_window_share():
     expected = binomtest(4, 12, test.window_share, alternative="greater").pvalue
     assert test.p_value == pytest.approx(expected)
     assert test.rest_p_value == pytest.approx(poisson.sf(7, FALSE_ALARM_PER_MIN * test.rest_minutes))
+
+
+def test_an_eye_that_outlasts_a_blink_is_not_carried_along_by_it():
+    """Synkinesis moves another region than the voluntary movement: the mouth with a blink counts as
+    time-locked, the same eye staying shut after a blink does not (it joins the episodes at rest,
+    tested against false alarms over the whole tracked time, windows included)."""
+    signals = recording()
+    mouth = coupling_test(events_from(blinks(BLINK_TIMES) + [("twitch", "left", "mouth", t + 0.05, 0.2)
+                                                             for t in BLINK_TIMES[:4]]), signals, "left")
+    eye = coupling_test(events_from(blinks(BLINK_TIMES) + [("twitch", "left", "eye", t + 0.05, 0.3)
+                                                           for t in BLINK_TIMES[:4]]), signals, "left")
+    assert (mouth.n_inside, mouth.rest_episodes, mouth.prolonging) == (4, 0, 0)
+    assert (eye.n_inside, eye.rest_episodes, eye.prolonging) == (0, 4, 4)
+    assert eye.rest_minutes == pytest.approx(1.0, abs=0.01)  # the windows' time counts for false alarms too
+    assert mouth.rest_minutes == pytest.approx(1.0 - mouth.window_share, abs=0.01)
+    assert eye.rest_p_value == pytest.approx(poisson.sf(3, FALSE_ALARM_PER_MIN * 1.0), rel=0.05)
+    smile = events_from([("smile", "both", "mouth", 10.0, 2.0), ("twitch", "left", "eye", 10.1, 1.5),
+                         ("smile", "both", "mouth", 30.0, 2.0), ("twitch", "left", "mouth", 30.1, 1.5)])
+    assert list(carried_along(smile)[smile.one_sided]) == [True, False]  # the eye with a smile is synkinetic
 
 
 def test_a_burst_is_one_episode():

@@ -126,6 +126,39 @@ def test_mouth_pull_with_every_blink_is_coupled_to_the_blinks():
     assert all(events.kind[events.coupled_to[i]] == "blink" for i in twitches)
 
 
+def test_mouth_pull_on_a_blink_that_lifts_both_corners_is_found():
+    """A blink lifts both tracked corners a little, each peaking at its own frame; the pulled corner's
+    lead over the other corner at the same frame is the synkinetic pull (no lag tolerance)."""
+    starts = [2.0, 5.0, 8.5, 12.0, 16.0]
+    lift = [("both", s, 0.2, 0.03) for s in starts]  # the blink's echo in both corners
+    pulls = [("left", s + 0.03, 0.2, 0.03) for s in starts]  # a short pull, barely above the threshold
+    events = detect_events(make_signals(20.0, noise=0.006, eye=blinks_at(starts), mouth=lift + pulls))
+    twitches = kinds(events, "twitch", "left")
+    assert len(twitches) == len(starts)
+    assert len(kinds(events, "twitch", "right")) == 0
+
+
+def test_a_lopsided_smile_is_no_twitch():
+    smiles = [("both", s, 1.5, 0.06) for s in (3.0, 9.0, 15.0)]
+    extra = [("left", s + 0.3, 0.8, 0.04) for s in (3.0, 9.0, 15.0)]  # the left corner pulls further
+    events = detect_events(make_signals(20.0, mouth=smiles + extra))
+    assert kinds(events, "smile").size == 3
+    assert len(kinds(events, "twitch")) + len(kinds(events, "tonic_spasm")) == 0
+
+
+def test_a_slow_smile_starts_where_it_began_to_rise():
+    times_s = np.arange(int(20.0 * 30)) / 30.0
+    signals = make_signals(20.0, noise=0.006)
+    ramp = np.clip((times_s - 8.0) / 0.6, 0.0, 1.0) * (times_s < 11.0) * 0.06  # 0.6 s to reach a 0.06 pull
+    for s in SIDES:
+        for axis in ("lateral", "vertical"):
+            signals.values[f"mouth_corner_{axis}_{s}"] += ramp / np.sqrt(2.0)
+    events = detect_events(signals)
+    smile = kinds(events, "smile")
+    assert smile.size == 1
+    assert events.start_s[smile[0]] == pytest.approx(8.0, abs=0.1)  # not where it passed half its threshold
+
+
 def test_eye_and_mouth_together_make_one_eye_plus_mouth_event():
     events = detect_events(make_signals(20.0, eye=[("left", 6.0, 0.3, 0.2)], mouth=[("left", 6.05, 0.3, 0.06)]))
     twitch = kinds(events, "twitch", "left")

@@ -155,6 +155,18 @@ def test_mouth_and_brow_movements_have_the_stated_signs_and_size():
         assert signals[f"brow_height_{side}"][raised] == pytest.approx(0.05, abs=0.006)
 
 
+def test_a_brow_raise_that_lifts_the_forehead_keeps_its_full_height():
+    """The tracker lifts the forehead and glabella points by about half a brow raise: they are no
+    reference for the head's position, or half of every raise disappears."""
+    rise = 0.06
+    points, times = synthetic_series(10.0, brow={"left": pulse(4.0, 1.0, rise), "right": pulse(4.0, 1.0, rise)})
+    during = (times >= 4.2) & (times < 4.8)
+    points[np.ix_(during, [10, 151, 9, 8], [1])] -= 0.5 * rise * IOD_PX
+    signals = compute_signals(points, times)
+    for side in regions.SIDES:
+        assert signals[f"brow_height_{side}"][during] == pytest.approx(rise, abs=0.006)
+
+
 def test_head_motion_is_not_read_as_movement():
     still, times = synthetic_series(20.0, noise_px=0.2, seed=1)
     moving, _ = synthetic_series(20.0, noise_px=0.2, seed=1, head_motion=True)

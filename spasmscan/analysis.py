@@ -5,9 +5,9 @@ import logging
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy.stats import binomtest
 
-from .classify import MAX_EYE_NOISE, MIN_FACE_FRACTION, MIN_TRACKED_S, Verdict, classify, clinical_measures
+from .classify import (MAX_EYE_NOISE, MIN_FACE_FRACTION, MIN_TRACKED_S, Verdict, binomial_sf, classify,
+                       clinical_measures)
 from .events import Events, detect_events
 from .landmarks import LandmarkSeries
 from .signals import Signals, compute_signals
@@ -105,7 +105,7 @@ def protocol_verdict(verdict: Verdict, events: Events, segments: tuple) -> Verdi
             or n_rest + n_action < PROTOCOL_MIN_EVENTS:
         return replace(verdict, evidence=evidence)
     action_share = action_s / (rest_s + action_s)
-    p_action = float(binomtest(n_action, n_rest + n_action, action_share, alternative="greater").pvalue)
+    p_action = binomial_sf(n_action, n_rest + n_action, action_share)
     if p_action <= PROTOCOL_ALPHA and n_rest == 0:
         return replace(verdict, label="synkinesis", confidence=round(1.0 - p_action, 3), evidence=evidence,
                        reason=f"all {n_action} one-sided {verdict.side} events came during the prompted voluntary "

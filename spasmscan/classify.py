@@ -27,7 +27,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binomtest, poisson
+from scipy.special import bdtrc, pdtrc
 
 from .errors import ParameterError
 from .events import COUPLE_AFTER_S, COUPLE_BEFORE_S, Events, coupling_windows
@@ -122,16 +122,27 @@ def coupling_test(events: Events, signals, side: str, *, before_s: float = COUPL
     k = int(np.count_nonzero(carried))
     same_region = int(np.count_nonzero(events.coupled_to[starts] >= 0)) - k  # in a window, but not synkinetic
     if n and 0.0 < share < 1.0:
-        p_value = float(binomtest(k, n, share, alternative="greater").pvalue)
+        p_value = binomial_sf(k, n, share)
     elif n:
         p_value = 1.0 if share >= 1.0 or k == 0 else 0.0
     else:
         p_value = float("nan")
     exposed = tracked if same_region else tracked & ~in_window
     rest_minutes = float(np.count_nonzero(exposed)) / signals.fps / 60.0
-    rest_p = float(poisson.sf(n - k - 1, FALSE_ALARM_PER_MIN * rest_minutes)) if n - k > 0 else 1.0
+    rest_p = poisson_sf(n - k, FALSE_ALARM_PER_MIN * rest_minutes)
     return CouplingTest(side=side, n_episodes=n, n_inside=k, window_share=share, p_value=p_value,
                         rest_episodes=n - k, rest_minutes=rest_minutes, rest_p_value=rest_p, prolonging=same_region)
+
+
+def binomial_sf(k: int, n: int, p: float) -> float:
+    """P(K >= k) for K ~ Binomial(n, p): the p-value of the one-sided binomial test. From
+    scipy.special, as scipy.stats takes longer to import than a cached recording takes to analyse."""
+    return 1.0 if k <= 0 else float(bdtrc(k - 1, n, p))
+
+
+def poisson_sf(r: int, mu: float) -> float:
+    """P(R >= r) for R ~ Poisson(mu)."""
+    return 1.0 if r <= 0 else float(pdtrc(r - 1, mu))
 
 
 def carried_along(events: Events) -> np.ndarray:
@@ -185,7 +196,7 @@ def classify(events: Events, signals, *, min_tracked_s: float = MIN_TRACKED_S,
     counts = {side: tests[side].n_episodes for side in SIDES}
     side = max(SIDES, key=lambda s: (counts[s], s == "left"))
     total = sum(counts.values())
-    side_p = float(binomtest(counts[side], total, 0.5, alternative="greater").pvalue) if total else 1.0
+    side_p = binomial_sf(counts[side], total, 0.5)
     test = tests[side]
     evidence = tuple(_evidence(events, signals, tests, side))
     where = f"({counts['left']} left, {counts['right']} right) in {tracked_s:.0f} s"
@@ -219,7 +230,7 @@ def classify(events: Events, signals, *, min_tracked_s: float = MIN_TRACKED_S,
 def _none_confidence(count: int, minutes: float, min_episodes: int) -> float:
     """Confidence in 'none': the chance that a mild spasm (REFERENCE_RATE_PER_MIN) would have shown
     at least ``min_episodes`` episodes in this time, times the share of ``min_episodes`` not seen."""
-    seen_if_spasm = float(poisson.sf(min_episodes - 1, REFERENCE_RATE_PER_MIN * minutes))
+    seen_if_spasm = poisson_sf(min_episodes, REFERENCE_RATE_PER_MIN * minutes)
     return round(seen_if_spasm * (1.0 - count / min_episodes), 3)
 
 

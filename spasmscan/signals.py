@@ -309,14 +309,16 @@ def running_percentile(series: np.ndarray, times_s: np.ndarray, *, window_s: flo
     totals = np.convolve(np.pad(per_bin_total, half), np.ones(2 * half + 1, dtype=int), mode="valid")
     trusted = counts >= np.maximum(3, MIN_PRESENT_FRACTION * totals)
     centres = np.full(n_bins, np.nan)
-    if trusted.any():
-        rows = np.sort(windows[trusted], axis=1)  # NaN sorts last: row[:count] are the finite values
-        position = (counts[trusted] - 1) * (percentile / 100.0)  # numpy's default (linear) percentile
-        low = np.floor(position).astype(int)
-        high = np.minimum(low + 1, counts[trusted] - 1)
+    # numpy's default (linear) percentile of each trusted window, by partial sorts of the windows
+    # that hold the same number of values (NaN sorts last: a window's values come first)
+    for count in np.unique(counts[trusted]):
+        rows = np.flatnonzero(trusted & (counts == count))
+        position = (count - 1) * (percentile / 100.0)
+        low = int(np.floor(position))
+        high = min(low + 1, count - 1)
+        ranked = np.partition(windows[rows], sorted({low, high}), axis=1)
         fraction = position - low
-        index = np.arange(rows.shape[0])
-        centres[trusted] = rows[index, low] * (1.0 - fraction) + rows[index, high] * fraction
+        centres[rows] = ranked[:, low] * (1.0 - fraction) + ranked[:, high] * fraction
     good = np.isfinite(centres)
     if not good.any():
         return np.full(series.shape, np.percentile(series[finite], percentile))

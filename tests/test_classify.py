@@ -209,3 +209,14 @@ def test_jankovic_estimate_grows_with_the_spasm():
 def test_bad_options_are_refused():
     with pytest.raises(ParameterError):
         classify(events_from(hfs()), recording(), min_episodes=0)
+
+
+@pytest.mark.parametrize("n", [1, 3, 10, 40])
+@pytest.mark.parametrize("p", [0.0, 0.05, 0.3, 0.5, 0.9, 1.0])
+def test_binomial_and_poisson_tails_are_scipy_stats_ones(n, p):
+    from spasmscan.classify import binomial_sf, poisson_sf
+
+    for k in range(n + 1):
+        assert binomial_sf(k, n, p) == pytest.approx(binomtest(k, n, p, alternative="greater").pvalue, abs=1e-12)
+    for r in range(12):
+        assert poisson_sf(r, n * p) == pytest.approx(poisson.sf(r - 1, n * p), abs=1e-12)

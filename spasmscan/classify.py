@@ -136,7 +136,7 @@ def coupling_test(events: Events, signals, side: str, *, before_s: float = COUPL
 
 def binomial_sf(k: int, n: int, p: float) -> float:
     """P(K >= k) for K ~ Binomial(n, p): the p-value of the one-sided binomial test. From
-    scipy.special, as scipy.stats takes longer to import than a cached recording takes to analyse."""
+    scipy.special: scipy.stats takes over a second to import, longer than a cached recording's analysis."""
     return 1.0 if k <= 0 else float(bdtrc(k - 1, n, p))
 
 

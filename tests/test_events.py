@@ -259,3 +259,15 @@ def test_held_bilateral_closure_is_an_eye_closure_not_a_blink():
     assert closure.size == 1
     assert events.start_s[closure[0]] == pytest.approx(7.0, abs=0.15)
     assert events.voluntary[closure[0]]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_local_peaks_are_find_peaks_ones(seed):
+    from scipy.signal import find_peaks
+
+    from spasmscan.events import local_peaks
+
+    rng = np.random.default_rng(seed)
+    values = np.round(rng.uniform(0, 1, rng.integers(0, 60)), 1)  # rounding makes flat tops and plateaus
+    height = rng.uniform(0, 1)
+    np.testing.assert_array_equal(local_peaks(values, height=height), find_peaks(values, height=height)[0])

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Renders the held-out accuracy set of issue 4 (seeds 5000-5031, never used while developing):
-#   bash benchmarks/accuracy_set.sh OUT   then   spasmscan evaluate OUT/portrait  and  spasmscan evaluate OUT/realbase
+# Renders an accuracy set of issue 4: 30 portrait clips and 2 on a real face video, seeds FIRST..FIRST+31.
+#   bash benchmarks/accuracy_set.sh OUT [FIRST]   then   spasmscan evaluate OUT/portrait  and  OUT/realbase
+# Held-out sets: 6000 (the README figures; 5000 was the previous one). Development used 4000 and below.
 set -euo pipefail
-# Final accuracy set: seeds 5000-5031, never used during development.
 S=${SPASMSCAN:-spasmscan}
-OUT=${1:-accuracy-set}; mkdir -p "$OUT/portrait" "$OUT/realbase"; cd "$OUT/portrait"
+OUT=${1:-accuracy-set}; FIRST=${2:-6000}
+mkdir -p "$OUT/portrait" "$OUT/realbase"; cd "$OUT/portrait"
 FPS=(25 30 60)
 NUI=(1 1.5 0.5 2)
-seed=5000
+seed=$FIRST
 i=0
 for k in $(seq 0 11); do  # primary HFS
   side=$([ $((k % 2)) -eq 0 ] && echo left || echo right)
@@ -30,6 +31,6 @@ for k in $(seq 0 4); do  # hard negatives
 done
 cd ../realbase
 W=${REAL_FACE:-../../../shared/real-faces/WolfgangLanger_Pexels.mp4}
-$S simulate wl_hfs_right_5030.mp4 --label primary_hfs --side right --duration 40 --seed 5030 --base $W
-$S simulate wl_none_5031.mp4 --label none --duration 40 --seed 5031 --base $W
+$S simulate wl_hfs_right_$((FIRST + 30)).mp4 --label primary_hfs --side right --duration 40 --seed $((FIRST + 30)) --base $W
+$S simulate wl_none_$((FIRST + 31)).mp4 --label none --duration 40 --seed $((FIRST + 31)) --base $W
 echo done

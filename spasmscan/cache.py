@@ -56,8 +56,9 @@ def save_series(series: LandmarkSeries, path: str | os.PathLike) -> None:
     try:
         with os.fdopen(handle, "wb") as out:
             np.savez(
-                out, format=np.int64(CACHE_FORMAT), times_s=series.times_s.astype(np.float64),
-                points=series.points.astype(np.float32), size=np.array([series.width, series.height], np.int64),
+                out, format=np.int64(CACHE_FORMAT), times_s=np.asarray(series.times_s, dtype=np.float64),
+                points=np.asarray(series.points, dtype=np.float32),  # no copy: a long recording's points are large
+                size=np.array([series.width, series.height], np.int64),
                 fps=np.float64(series.fps), mirrored=np.bool_(series.mirrored),
                 version=np.array(__version__))
         os.replace(tmp, path)

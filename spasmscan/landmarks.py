@@ -276,9 +276,21 @@ def track_frames(frames: Iterable[tuple[float, np.ndarray]], *, settings: Tracke
             times.append(time_s)
             if on_frame is not None:
                 on_frame(time_s)
-    points = np.concatenate(blocks)[:len(times)] if blocks else np.empty((0, N_LANDMARKS, 2), np.float32)
-    return LandmarkSeries(times_s=np.asarray(times, dtype=np.float64), points=points, width=width,
-                          height=height, fps=fps, source=source, mirrored=settings.mirrored)
+    return LandmarkSeries(times_s=np.asarray(times, dtype=np.float64), points=_stacked(blocks, len(times)),
+                          width=width, height=height, fps=fps, source=source, mirrored=settings.mirrored)
+
+
+def _stacked(blocks: list[np.ndarray], rows: int) -> np.ndarray:
+    """The first ``rows`` rows of ``blocks`` as one array; each block is let go once copied, so a long
+    recording's landmarks are not held twice (``blocks`` is emptied)."""
+    out = np.empty((rows, N_LANDMARKS, 2), dtype=np.float32)
+    start = 0
+    blocks.reverse()
+    while blocks:
+        block = blocks.pop()[:rows - start]
+        out[start:start + len(block)] = block
+        start += len(block)
+    return out
 
 
 def usable_cores() -> int:

@@ -49,6 +49,7 @@ _COLUMN_OF = {landmark: column for column, landmark in enumerate(MEASURED_POINTS
 def _columns(landmarks) -> list[int]:
     """Columns of MEASURED_POINTS-arrays that hold these landmark indices."""
     return [_COLUMN_OF[i] for i in landmarks]
+ALIGN_CHUNK_FRAMES = 4096  # frames aligned at once: bounds the temporary arrays of long recordings
 MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation for Gaussian noise
 MOVEMENT_PERCENTILE = 35.0  # baseline of brows, mouth corners, cheeks: their movements push one way (up, out)
 NOISE_CLIP = 3.0  # noise is re-estimated without values beyond this many SDs: Gaussian noise rarely goes there
@@ -197,25 +198,33 @@ def align_to_reference(points: np.ndarray, tracked: np.ndarray):
     shift = np.full(n, np.nan)
     if not tracked.any():
         return aligned, roll, scale, shift
-    z = points[..., 0] + 1j * points[..., 1]  # (n, k) complex pixels
-    rigid = z[tracked][:, _columns(ALIGNMENT_POINTS)]
+    frames = np.flatnonzero(tracked)
+
+    def complex_points(rows: np.ndarray, columns=None) -> np.ndarray:  # (m, c) complex pixels
+        some = points[rows] if columns is None else points[np.ix_(rows, columns)]
+        return some[..., 0] + 1j * some[..., 1]
+
+    rigid = complex_points(frames, _columns(ALIGNMENT_POINTS))
     reference = rigid[0] - rigid[0].mean()
     for _ in range(2):
         gain, offset = _similarity(rigid, reference)
         fitted = gain[:, None] * (rigid - offset[:, None])
         reference = np.median(fitted.real, axis=0) + 1j * np.median(fitted.imag, axis=0)
     gain, offset = _similarity(rigid, reference)
-    fitted_all = gain[:, None] * (z[tracked] - offset[:, None])
-    median_face = np.median(fitted_all.real, axis=0) + 1j * np.median(fitted_all.imag, axis=0)
-    # Face frame: eye centres on the x axis, 1 IOD apart, origin between them.
-    centre = {s: median_face[_columns((regions.EYE_OUTER_CORNER[s], regions.EYE_INNER_CORNER[s]))].mean()
-              for s in regions.SIDES}
+    # Face frame: eye centres (of the median fitted corners) on the x axis, 1 IOD apart, origin between them.
+    centre = {}
+    for s in regions.SIDES:
+        fitted = gain[:, None] * (complex_points(frames, _columns((regions.EYE_OUTER_CORNER[s],
+                                                                  regions.EYE_INNER_CORNER[s]))) - offset[:, None])
+        centre[s] = (np.median(fitted.real, axis=0) + 1j * np.median(fitted.imag, axis=0)).mean()
     axis = centre["left"] - centre["right"]  # right eye -> left eye
     origin = (centre["left"] + centre["right"]) / 2
     to_face = np.conj(axis) / abs(axis) ** 2  # rotates the eye line onto +x and scales it to 1
-    face = to_face * (fitted_all - origin)
-    aligned[tracked, :, 0] = face.real
-    aligned[tracked, :, 1] = face.imag
+    for first in range(0, frames.size, ALIGN_CHUNK_FRAMES):  # in chunks: long recordings stay light
+        chunk = slice(first, first + ALIGN_CHUNK_FRAMES)
+        face = to_face * (gain[chunk, None] * (complex_points(frames[chunk]) - offset[chunk, None]) - origin)
+        aligned[frames[chunk], :, 0] = face.real
+        aligned[frames[chunk], :, 1] = face.imag
     pixel_per_face = 1.0 / (gain * to_face)  # face units -> pixels, complex (rotation and scale)
     roll[tracked] = np.degrees(np.angle(pixel_per_face))
     scale[tracked] = np.abs(pixel_per_face)

@@ -173,7 +173,8 @@ def main() -> None:
     print("\n| 720p30 length | analyze s | x real time | peak RSS MB |")
     print("|---|---|---|---|")
     for row in growth:
-        print(f"| {row['minutes']:g} min | {row['seconds']:.1f} | {row['x_real_time']:.1f} | {row['peak_rss_mb']:.0f} |")
+        print(f"| {row['minutes']:g} min | {row['seconds']:.1f} | {row['x_real_time']:.1f} "
+              f"| {row['peak_rss_mb']:.0f} |")
     print(f"\nre-analysis of the cached {lengths_min[-1]:g}-min video: {cached['seconds']:.2f} s in-process "
           f"(peak RSS {cached['peak_rss_mb']:.0f} MB); the whole 'spasmscan analyze' command: "
           f"{cached['command_s']:.2f} s")

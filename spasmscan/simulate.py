@@ -301,21 +301,17 @@ def _voluntary_events(rng, timeline: _Timeline, duration_s: float, label: str,
 
 
 def _make_voluntary(rng, timeline: _Timeline, kind: str, options: ScheduleOptions) -> SimEvent | None:
+    length = _u(rng, {"brow_raise": BROW_RAISE_S, "smile": SMILE_S}.get(kind, TALK_S))
+    start = timeline.place(rng, length, lane="voluntary", gap_s=0.5)
+    if start is None:
+        return None
     if kind == "brow_raise":
-        length = _u(rng, BROW_RAISE_S)
-        start = timeline.place(rng, length, lane="voluntary", gap_s=0.5)
-        if start is None:
-            return None
         lift = _u(rng, BROW_RAISE_IOD)
         ramp = min(0.25, length / 3)
         motions = tuple(Motion(f"brow_{s}", start, start + length, lift * _u(rng, (0.9, 1.1)), ramp, ramp * 1.3)
                         for s in regions.SIDES)
         return SimEvent("brow_raise", "both", "brow", start, start + length, lift, motions=motions)
     if kind == "smile":
-        length = _u(rng, SMILE_S)
-        start = timeline.place(rng, length, lane="voluntary", gap_s=0.5)
-        if start is None:
-            return None
         pull = _u(rng, SMILE_PULL_IOD)
         narrowing = _u(rng, HARD_NEGATIVE_SMILE_NARROWING if options.hard_negative else SMILE_EYE_NARROWING)
         ramp = min(0.35, length / 3)
@@ -325,10 +321,6 @@ def _make_voluntary(rng, timeline: _Timeline, kind: str, options: ScheduleOption
                         Motion(f"eye_close_{s}", start, start + length, narrowing * _u(rng, (0.85, 1.15)), ramp, ramp),
                         Motion(f"cheek_{s}", start, start + length, 0.4 * pull, ramp, ramp)]
         return SimEvent("smile", "both", "mouth", start, start + length, pull, motions=tuple(motions))
-    length = _u(rng, TALK_S)
-    start = timeline.place(rng, length, lane="voluntary", gap_s=0.5)
-    if start is None:
-        return None
     jaw = _u(rng, TALK_JAW_IOD)
     hz = _u(rng, TALK_HZ)
     motions = (Motion("jaw", start, start + length, jaw, 0.15, 0.15, wobble_hz=hz),)

@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -60,10 +61,7 @@ def video_landmarks(source: str | int | os.PathLike, *, settings: TrackerSetting
         logger.info("%s: tracking %dx%d at %.3g fps in %d part(s)", name, video.info.width, video.info.height,
                     video.info.fps, parts)
         if parts == 1:
-            first_s = settings.start_s or 0.0
-            on_frame = None if progress is None else (lambda t: progress(t - first_s, total_s))
-            series = track_frames(video.frames(), settings=settings, fps=video.info.fps / settings.frame_step,
-                                  source=name, on_frame=on_frame)
+            series = _track_one_pass(video, settings, total_s, progress)
     if parts > 1:
         series = _track_in_parts(source, name, video.info.fps, settings, total_s, parts, progress)
     if series.n_frames == 0:
@@ -141,8 +139,7 @@ def _track_in_parts(source, name: str, fps: float, settings: TrackerSettings, to
 def _from(series: LandmarkSeries, start_s: float) -> LandmarkSeries:
     """The frames of ``series`` at or after ``start_s``."""
     first = int(np.searchsorted(series.times_s, start_s))  # times increase: a slice, not a copy
-    return LandmarkSeries(times_s=series.times_s[first:], points=series.points[first:], width=series.width,
-                          height=series.height, fps=series.fps, source=series.source, mirrored=series.mirrored)
+    return replace(series, times_s=series.times_s[first:], points=series.points[first:])
 
 
 def _joined(part_series: list[LandmarkSeries], source, settings: TrackerSettings, total_s: float,
@@ -199,21 +196,24 @@ def _track_rest(source, settings: TrackerSettings, before: LandmarkSeries | None
         seen = np.flatnonzero(before.face_found)
         if len(seen):
             resume_from = (before.points[seen[-1]], float(before.times_s[seen[-1]]))
-    first_s = settings.start_s or 0.0
     with VideoSource(source, start_s=start_s, end_s=settings.end_s, frame_step=settings.frame_step) as video:
-        on_frame = None if progress is None else (lambda t: progress(t - first_s, total_s))
-        return track_frames(video.frames(), settings=settings, fps=video.info.fps / settings.frame_step,
-                            source=video.info.name, on_frame=on_frame, resume_from=resume_from)
+        return _track_one_pass(video, settings, total_s, progress, resume_from=resume_from)
+
+
+def _track_one_pass(video: VideoSource, settings: TrackerSettings, total_s: float, progress: Progress | None,
+                    resume_from: tuple[np.ndarray, float] | None = None) -> LandmarkSeries:
+    """Track the open ``video`` to its end in this thread; progress counts from ``settings.start_s``."""
+    first_s = settings.start_s or 0.0
+    on_frame = None if progress is None else (lambda t: progress(t - first_s, total_s))
+    return track_frames(video.frames(), settings=settings, fps=video.info.fps / settings.frame_step,
+                        source=video.info.name, on_frame=on_frame, resume_from=resume_from)
 
 
 def _concatenate(parts: list[LandmarkSeries]) -> LandmarkSeries:
     """Consecutive series of one video as one."""
-    first = parts[0]
-    sized = [part for part in parts if part.n_frames]
-    width, height = (sized[0].width, sized[0].height) if sized else (first.width, first.height)
-    return LandmarkSeries(times_s=np.concatenate([part.times_s for part in parts]),
-                          points=np.concatenate([part.points for part in parts]), width=width, height=height,
-                          fps=first.fps, source=first.source, mirrored=first.mirrored)
+    sized = next((part for part in parts if part.n_frames), parts[0])  # an empty part knows no frame size
+    return replace(sized, times_s=np.concatenate([part.times_s for part in parts]),
+                   points=np.concatenate([part.points for part in parts]))
 
 
 def analyze_video(source: str | int | os.PathLike, *, settings: TrackerSettings = TrackerSettings(),

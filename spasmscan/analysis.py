@@ -68,7 +68,7 @@ def analyze_series(series: LandmarkSeries, *, segments: tuple = (), session: dic
     the recording followed a protocol; one-sided events are then also counted per kind of step.
     session: live-mode figures kept with the result.
     """
-    signals = compute_signals(series.points, series.times_s)
+    signals = compute_signals(series.points, series.times_s, landmark_ids=series.landmark_ids)
     events = detect_events(signals)
     verdict = classify(events, signals)
     measures = clinical_measures(events, signals)

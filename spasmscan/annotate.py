@@ -203,7 +203,7 @@ def write_annotated_video(analysis, video: str | os.PathLike, out_path: str | os
                 index = int(np.clip(np.searchsorted(times, now), 1, times.size - 1)) if times.size > 1 else 0
                 if times.size > 1 and abs(times[index - 1] - now) < abs(times[index] - now):
                     index -= 1
-                landmarks = series.points[index] if abs(times[index] - now) <= half_frame else None
+                landmarks = series.mesh(index) if abs(times[index] - now) <= half_frame else None
                 if frame.shape[:2] != (painter.height, painter.width):
                     frame = cv2.resize(frame, (painter.width, painter.height))
                 painter.face(frame, landmarks)

@@ -17,11 +17,11 @@ import numpy as np
 
 from . import __version__
 from .landmarks import LandmarkSeries, TrackerSettings
-from .regions import N_LANDMARKS
+from .regions import MEASURED_LANDMARKS
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1  # bump when the stored arrays change meaning
+CACHE_FORMAT = 2  # bump when the stored arrays change meaning (2: only the series' kept landmarks)
 HASH_CHUNK_BYTES = 1 << 20
 
 
@@ -58,6 +58,7 @@ def save_series(series: LandmarkSeries, path: str | os.PathLike) -> None:
             np.savez(
                 out, format=np.int64(CACHE_FORMAT), times_s=np.asarray(series.times_s, dtype=np.float64),
                 points=np.asarray(series.points, dtype=np.float32),  # no copy: a long recording's points are large
+                landmark_ids=np.asarray(series.landmark_ids, dtype=np.int64),
                 size=np.array([series.width, series.height], np.int64),
                 fps=np.float64(series.fps), mirrored=np.bool_(series.mirrored),
                 version=np.array(__version__))
@@ -78,11 +79,14 @@ def load_series(path: str | os.PathLike, *, source: str = "") -> LandmarkSeries 
                 raise ValueError("other cache format")
             times_s = np.asarray(data["times_s"], dtype=np.float64)
             points = np.asarray(data["points"])
+            landmark_ids = np.asarray(data["landmark_ids"])
             size = np.asarray(data["size"])
             fps = float(data["fps"])
             mirrored = bool(data["mirrored"])
-        if points.dtype != np.float32 or points.ndim != 3 or points.shape[1:] != (N_LANDMARKS, 2):
-            raise ValueError(f"points of shape {points.shape} and type {points.dtype}")
+        if points.dtype != np.float32:
+            raise ValueError(f"points of type {points.dtype}")
+        if not set(MEASURED_LANDMARKS) <= set(landmark_ids.ravel().tolist()):
+            raise ValueError("it lacks landmarks the analysis reads")
         if times_s.shape != (points.shape[0],) or not np.all(np.isfinite(times_s)):
             raise ValueError("times do not match the points")
         if np.any(np.diff(times_s) <= 0):
@@ -90,7 +94,7 @@ def load_series(path: str | os.PathLike, *, source: str = "") -> LandmarkSeries 
         if size.shape != (2,) or np.any(size <= 0) or not (0 < fps < 1e4):
             raise ValueError("bad frame size or rate")
         return LandmarkSeries(times_s=times_s, points=points, width=int(size[0]), height=int(size[1]),
-                              fps=fps, source=source, mirrored=mirrored)
+                              fps=fps, source=source, mirrored=mirrored, landmark_ids=landmark_ids)
     except Exception as error:  # any damage means: track again
         logger.warning("landmark cache %s is unusable (%s); tracking again", path, error)
         return None

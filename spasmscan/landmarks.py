@@ -1,7 +1,8 @@
 """Face tracking: MediaPipe Face Mesh (478 points with irises) over a video, one face throughout.
 
 The result is a :class:`LandmarkSeries`: every decoded frame keeps its row, frames without
-the face are NaN, so time stays aligned with the video.
+the face are NaN, so time stays aligned with the video. A series keeps only
+``regions.SERIES_LANDMARKS`` (what the analysis reads, and the face's outline) unless asked for all.
 """
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from .errors import NoFaceError, ParameterError
-from .regions import N_LANDMARKS
+from .regions import N_LANDMARKS, SERIES_LANDMARKS
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +52,9 @@ class TrackerSettings:
 class LandmarkSeries:
     """Tracked landmarks of one face over a video.
 
-    times_s: (n,) float64 frame times in seconds. points: (n, 478, 2) float32 pixel x, y in
-    the (rotated) frame, NaN where no face was found.
+    times_s: (n,) float64 frame times in seconds. points: (n, k, 2) float32 pixel x, y in the
+    (rotated) frame, NaN where no face was found. landmark_ids: (k,) the Face Mesh landmark of
+    each column (default: all 478 in order).
     """
 
     times_s: np.ndarray
@@ -63,12 +65,27 @@ class LandmarkSeries:
     source: str = ""
     mirrored: bool = False
     extra: dict = field(default_factory=dict, compare=False)
+    landmark_ids: np.ndarray = field(default_factory=lambda: np.arange(N_LANDMARKS))
 
     def __post_init__(self):
-        if self.points.ndim != 3 or self.points.shape[1:] != (N_LANDMARKS, 2):
-            raise ParameterError(f"points must have shape (n, {N_LANDMARKS}, 2), got {self.points.shape}")
+        ids = np.asarray(self.landmark_ids)
+        object.__setattr__(self, "landmark_ids", ids)
+        if self.points.ndim != 3 or self.points.shape[2] != 2 or ids.shape != (self.points.shape[1],):
+            raise ParameterError(f"points must have shape (n, {ids.size}, 2), one column per landmark id, "
+                                 f"got {self.points.shape}")
+        if ids.size == 0 or ids.dtype.kind not in "iu" or np.any(np.diff(ids) <= 0) or ids[0] < 0 \
+                or ids[-1] >= N_LANDMARKS:
+            raise ParameterError(f"landmark_ids must be increasing Face Mesh indices in [0, {N_LANDMARKS})")
         if self.times_s.shape != (self.points.shape[0],):
             raise ParameterError("times_s must have one entry per frame of points")
+
+    def mesh(self, rows=slice(None)) -> np.ndarray:
+        """The landmarks of frames ``rows`` as (..., 478, 2), indexed by Face Mesh number, NaN for
+        the landmarks this series does not keep (for drawing and checks; the full size costs memory)."""
+        kept = self.points[rows]
+        out = np.full(kept.shape[:-2] + (N_LANDMARKS, 2), np.nan, np.float32)
+        out[..., self.landmark_ids, :] = kept
+        return out
 
     @property
     def n_frames(self) -> int:
@@ -151,8 +168,8 @@ class FaceTracker:
         return self._unmirror(face, width)
 
     def resume(self, face: np.ndarray, time_s: float, width: int, height: int) -> None:
-        """Go on following ``face`` ((478, 2) pixels of a frame as recorded, seen at ``time_s``),
-        as if this tracker had tracked it: continues another tracker's work on the same video."""
+        """Go on following ``face`` ((478, 2) or a series' kept (k, 2) pixels of a frame as recorded,
+        seen at ``time_s``), as if this tracker had tracked it: continues another tracker's work."""
         self._follow(self._unmirror(face, width), time_s, width, height)
 
     def _oriented(self, frame_bgr: np.ndarray) -> np.ndarray:
@@ -181,7 +198,7 @@ class FaceTracker:
 
     def _follow(self, face: np.ndarray, time_s: float, width: int, height: int) -> None:
         """Remember where the followed face is; move its crop when the face nears the crop's edge."""
-        self._last_center = face.mean(axis=0)
+        self._last_center = face_center(face)
         low, high = face.min(axis=0), face.max(axis=0)
         self._last_width = float(high[0] - low[0])
         self._last_seen_s = time_s
@@ -224,6 +241,12 @@ def _crop_box(center: np.ndarray, side: float, width: int, height: int) -> tuple
     return int(cx - half_w), int(cy - half_h), int(math.ceil(cx + half_w)), int(math.ceil(cy + half_h))
 
 
+def face_center(face: np.ndarray) -> np.ndarray:
+    """(2,) middle of a face's bounding box, from its 478 landmarks or a series' kept ones (which
+    include the face's outline, so both give the same box)."""
+    return (np.nanmin(face, axis=0) + np.nanmax(face, axis=0)) / 2
+
+
 def choose_face(faces: list[np.ndarray], width: int, height: int, last_center: np.ndarray | None,
                 last_width: float, *, lost_for_s: float = math.inf) -> int | None:
     """Index of the face to follow in ``faces`` (each (478, 2) pixels), or None.
@@ -234,7 +257,7 @@ def choose_face(faces: list[np.ndarray], width: int, height: int, last_center: n
     """
     if not faces:
         return None
-    centers = np.array([f.mean(axis=0) for f in faces])
+    centers = np.array([face_center(f) for f in faces])
     if last_center is not None:
         distances = np.linalg.norm(centers - last_center, axis=1)
         nearest = int(np.argmin(distances))
@@ -252,12 +275,15 @@ def choose_face(faces: list[np.ndarray], width: int, height: int, last_center: n
 
 def track_frames(frames: Iterable[tuple[float, np.ndarray]], *, settings: TrackerSettings = TrackerSettings(),
                  fps: float, source: str = "", on_frame: Callable[[float], None] | None = None,
-                 resume_from: tuple[np.ndarray, float] | None = None) -> LandmarkSeries:
+                 resume_from: tuple[np.ndarray, float] | None = None,
+                 keep: Sequence[int] | None = SERIES_LANDMARKS) -> LandmarkSeries:
     """Track one face through ``(time_s, frame_bgr)`` pairs; ``on_frame(time_s)`` reports progress.
 
-    ``resume_from``: (face (478, 2) pixels, time_s) where an earlier part of the same video
-    left the face, so the same person is followed on.
+    ``resume_from``: (face (k, 2) pixels of the ``keep`` landmarks, time_s) where an earlier part
+    of the same video left the face, so the same person is followed on. ``keep``: the Face Mesh
+    landmarks each frame keeps (None: all 478).
     """
+    ids = np.arange(N_LANDMARKS) if keep is None else np.asarray(keep)
     times: list[float] = []
     blocks: list[np.ndarray] = []
     width = height = 0
@@ -270,20 +296,22 @@ def track_frames(frames: Iterable[tuple[float, np.ndarray]], *, settings: Tracke
             face = tracker.track(frame, time_s)
             row = len(times) % ROWS_PER_BLOCK
             if row == 0:
-                blocks.append(np.full((ROWS_PER_BLOCK, N_LANDMARKS, 2), np.nan, dtype=np.float32))
+                blocks.append(np.full((ROWS_PER_BLOCK, ids.size, 2), np.nan, dtype=np.float32))
             if face is not None:
-                blocks[-1][row] = face
+                blocks[-1][row] = face[ids]
             times.append(time_s)
             if on_frame is not None:
                 on_frame(time_s)
-    return LandmarkSeries(times_s=np.asarray(times, dtype=np.float64), points=_stacked(blocks, len(times)),
-                          width=width, height=height, fps=fps, source=source, mirrored=settings.mirrored)
+    return LandmarkSeries(times_s=np.asarray(times, dtype=np.float64),
+                          points=_stacked(blocks, len(times), ids.size), width=width, height=height, fps=fps,
+                          source=source, mirrored=settings.mirrored, landmark_ids=ids)
 
 
-def _stacked(blocks: list[np.ndarray], rows: int) -> np.ndarray:
-    """The first ``rows`` rows of ``blocks`` as one array; each block is let go once copied, so a long
-    recording's landmarks are not held twice (``blocks`` is emptied)."""
-    out = np.empty((rows, N_LANDMARKS, 2), dtype=np.float32)
+def _stacked(blocks: list[np.ndarray], rows: int, columns: int) -> np.ndarray:
+    """The first ``rows`` rows of ``blocks`` (each (ROWS_PER_BLOCK, columns, 2)) as one array; each
+    block is let go once copied, so a long recording's landmarks are not held twice (``blocks`` is
+    emptied)."""
+    out = np.empty((rows, columns, 2), dtype=np.float32)
     start = 0
     blocks.reverse()
     while blocks:

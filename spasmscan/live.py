@@ -25,7 +25,7 @@ import numpy as np
 from .errors import ParameterError, SpasmscanError
 from .events import Events, detect_events
 from .landmarks import FaceTracker, LandmarkSeries, TrackerSettings
-from .regions import N_LANDMARKS
+from .regions import SERIES_LANDMARKS
 from .signals import compute_signals
 from .video import VideoSource
 
@@ -217,9 +217,10 @@ class LiveSession:
         self.events: list[dict] = []  # reported events, in order: kind, side, region, start_s, end_s, amplitude
 
     def add(self, time_s: float, face: np.ndarray | None) -> list[dict]:
-        """Add one frame's landmarks (None: no face); returns the events newly reported at it."""
+        """Add one frame's (478, 2) landmarks (None: no face); returns the events newly reported at it."""
         self._times.append(time_s)
-        self._points.append(face if face is not None else np.full((N_LANDMARKS, 2), np.nan, np.float32))
+        self._points.append(face[list(SERIES_LANDMARKS)] if face is not None
+                            else np.full((len(SERIES_LANDMARKS), 2), np.nan, np.float32))
         if time_s < self._next_detection_s:
             return []
         self._next_detection_s = time_s + DETECT_EVERY_S
@@ -230,7 +231,8 @@ class LiveSession:
         first = int(np.searchsorted(times, now_s - DETECTION_PAST_S))
         if times.size - first < 3:
             return []
-        self.last_signals = compute_signals(np.stack(self._points[first:]), times[first:])
+        self.last_signals = compute_signals(np.stack(self._points[first:]), times[first:],
+                                            landmark_ids=SERIES_LANDMARKS)
         events = detect_events(self.last_signals)
         fresh = []
         for i in range(len(events)):
@@ -255,9 +257,10 @@ class LiveSession:
 
     def series(self) -> LandmarkSeries:
         """Everything tracked so far."""
-        points = np.stack(self._points) if self._points else np.empty((0, N_LANDMARKS, 2), np.float32)
+        points = np.stack(self._points) if self._points else np.empty((0, len(SERIES_LANDMARKS), 2), np.float32)
         return LandmarkSeries(times_s=np.asarray(self._times, dtype=np.float64), points=points, width=self.width,
-                              height=self.height, fps=self.fps, source=self.source, mirrored=self.mirrored)
+                              height=self.height, fps=self.fps, source=self.source, mirrored=self.mirrored,
+                              landmark_ids=SERIES_LANDMARKS)
 
 
 class RunningVerdict:

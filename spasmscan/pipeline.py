@@ -20,8 +20,8 @@ import numpy as np
 from . import cache
 from .analysis import Analysis, analyze_series
 from .errors import NoVideoStreamError
-from .landmarks import (MATCH_RADIUS_FACE_WIDTHS, REACQUIRE_AFTER_S, LandmarkSeries, TrackerSettings, require_face,
-                        track_frames, usable_cores)
+from .landmarks import (MATCH_RADIUS_FACE_WIDTHS, REACQUIRE_AFTER_S, LandmarkSeries, TrackerSettings, face_center,
+                        require_face, track_frames, usable_cores)
 from .video import VideoSource
 
 logger = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def _same_face_across(before: LandmarkSeries, after: LandmarkSeries) -> bool:
     if after.times_s[seen_after[0]] - before.times_s[seen_before[-1]] >= REACQUIRE_AFTER_S:
         return True  # a tracker in one pass would choose anew too
     width = float(np.ptp(last[:, 0]))
-    return float(np.linalg.norm(first.mean(axis=0) - last.mean(axis=0))) <= MATCH_RADIUS_FACE_WIDTHS * width
+    return float(np.linalg.norm(face_center(first) - face_center(last))) <= MATCH_RADIUS_FACE_WIDTHS * width
 
 
 def _track_rest(source, settings: TrackerSettings, before: LandmarkSeries | None, total_s: float,

@@ -111,7 +111,8 @@ def _video_base(path: str, width: int | None, height: int | None) -> _Base:
                 yield fit_frame(frame, width, height)
 
     logger.info("%s: tracking the base video", path)
-    series = track_frames(((i / info.fps, f) for i, f in enumerate(fitted_frames())), fps=info.fps, source=path)
+    series = track_frames(((i / info.fps, f) for i, f in enumerate(fitted_frames())), fps=info.fps, source=path,
+                          keep=None)  # warping moves every landmark
     if not series.face_found.any():
         raise NoFaceError(f"{path}: no face found in the base video")
     points = _bridge_gaps(series.points.astype(np.float64), int(MAX_GAP_S * info.fps))

@@ -27,28 +27,22 @@ SIGNAL_BASES = ("eye_aperture", "brow_height", "mouth_corner_lateral", "mouth_co
 # Lid pairs used for the aperture: the five central pairs; the pairs next to the corners
 # barely move when the lid closes and would only dilute the signal.
 APERTURE_PAIRS = slice(1, 6)
-# Alignment points: the nose bridge and upper ridge and the four eye corners. Left out of
-# regions.RIGID: the nose tip and lower ridge, which stand out of the face plane and swing sideways
-# when the head turns (read as a roll otherwise), and the forehead and glabella (8, 9, 151, 10), which
-# the tracker lifts by half a brow raise (aligning on them hid half of every raise). The outer eye
-# corners give the roll a full eye-to-eye lever; the lids move between the corners, not the corners.
-ALIGNMENT_POINTS = (regions.NOSE_BRIDGE, 6, 197) + tuple(
+# Alignment points: the nose bridge and upper ridge and the four eye corners. Left out: the nose tip
+# and lower ridge, which stand out of the face plane and swing sideways when the head turns (read as a
+# roll otherwise), and the forehead and glabella (8, 9, 151, 10), which the tracker lifts by half a
+# brow raise (aligning on them hid half of every raise). The outer eye corners give the roll a full
+# eye-to-eye lever; the lids move between the corners, not the corners.
+ALIGNMENT_POINTS = regions.NOSE_RIDGE + tuple(
     corner[side] for side in regions.SIDES for corner in (regions.EYE_INNER_CORNER, regions.EYE_OUTER_CORNER))
-# Every landmark the signals read. Only these are aligned: the other ~400 of the 478 are never
-# used, and skipping them makes long recordings several times faster and lighter.
-MEASURED_POINTS = tuple(sorted(
-    set(ALIGNMENT_POINTS) | {regions.UPPER_LIP_CENTER, regions.LOWER_LIP_CENTER, regions.INNER_UPPER_LIP,
-                             regions.INNER_LOWER_LIP}
-    | {i for side in regions.SIDES for group in (regions.UPPER_LID[side], regions.LOWER_LID[side],
-                                                 regions.BROW_UPPER[side], regions.CHEEK[side]) for i in group}
-    | {regions.EYE_OUTER_CORNER[s] for s in regions.SIDES} | {regions.EYE_INNER_CORNER[s] for s in regions.SIDES}
-    | {regions.MOUTH_CORNER[s] for s in regions.SIDES}))
-_COLUMN_OF = {landmark: column for column, landmark in enumerate(MEASURED_POINTS)}
+# Only regions.MEASURED_LANDMARKS are aligned: the other landmarks are never used.
+_COLUMN_OF = {landmark: column for column, landmark in enumerate(regions.MEASURED_LANDMARKS)}
 
 
 def _columns(landmarks) -> list[int]:
-    """Columns of MEASURED_POINTS-arrays that hold these landmark indices."""
+    """Columns of MEASURED_LANDMARKS-arrays that hold these landmark indices."""
     return [_COLUMN_OF[i] for i in landmarks]
+
+
 ALIGN_CHUNK_FRAMES = 4096  # frames aligned at once: bounds the temporary arrays of long recordings
 MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation for Gaussian noise
 MOVEMENT_PERCENTILE = 35.0  # baseline of brows, mouth corners, cheeks: their movements push one way (up, out)
@@ -120,20 +114,27 @@ class Signals:
                        noise={other(k): v for k, v in self.noise.items()}, fps=self.fps)
 
 
-def compute_signals(points: np.ndarray, times_s: np.ndarray, *, max_gap_s: float = 0.25,
+def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=None, max_gap_s: float = 0.25,
                     baseline_window_s: float = 20.0, open_eye_percentile: float = 75.0) -> Signals:
-    """Signals from (n, 478, 2) pixel landmarks (NaN where no face) and (n,) times in seconds.
+    """Signals from (n, k, 2) pixel landmarks (NaN where no face) and (n,) times in seconds.
 
-    max_gap_s: tracking gaps up to this long are bridged by linear interpolation, longer ones
-    stay NaN. baseline_window_s: length of the running window for the patient's own baseline.
-    open_eye_percentile: the open-eye baseline is this running percentile of the lid aperture
-    (eyes are open most of the time; blinks and spasms are the low tail).
+    landmark_ids: the Face Mesh landmark in each of the k columns (default: all 478 in order); they
+    must include regions.MEASURED_LANDMARKS. max_gap_s: tracking gaps up to this long are bridged
+    by linear interpolation, longer ones stay NaN. baseline_window_s: length of the running window
+    for the patient's own baseline. open_eye_percentile: the open-eye baseline is this running
+    percentile of the lid aperture (eyes are open most of the time; blinks and spasms are the low tail).
     """
     points = np.asarray(points)
     times_s = np.asarray(times_s, dtype=np.float64)
-    if points.ndim != 3 or points.shape[1:] != (regions.N_LANDMARKS, 2):
-        raise ParameterError(f"points must have shape (n, {regions.N_LANDMARKS}, 2), got {points.shape}")
-    points = points[:, MEASURED_POINTS].astype(np.float64)  # (n, k, 2): only the landmarks measured
+    ids = np.arange(regions.N_LANDMARKS) if landmark_ids is None else np.asarray(landmark_ids)
+    if points.ndim != 3 or points.shape[2] != 2 or ids.shape != (points.shape[1],):
+        raise ParameterError(f"points must have shape (n, {ids.size}, 2), one column per landmark id, "
+                             f"got {points.shape}")
+    column_of = {int(landmark): column for column, landmark in enumerate(ids)}
+    missing = [i for i in regions.MEASURED_LANDMARKS if i not in column_of]
+    if missing:
+        raise ParameterError(f"points lack Face Mesh landmarks the signals read: {missing[:8]}")
+    points = points[:, [column_of[i] for i in regions.MEASURED_LANDMARKS]].astype(np.float64)  # (n, m, 2)
     if times_s.shape != (points.shape[0],):
         raise ParameterError(f"times_s must have shape ({points.shape[0]},), got {times_s.shape}")
     if times_s.size > 1 and np.any(np.diff(times_s) <= 0):
@@ -186,10 +187,10 @@ def _unit_of(name: str) -> str:
 def align_to_reference(points: np.ndarray, tracked: np.ndarray):
     """Align every tracked frame to the face's own reference shape on ``ALIGNMENT_POINTS``.
 
-    points: (n, k, 2) pixels of MEASURED_POINTS; tracked: (n,) bool. Returns aligned (n, k, 2) in IOD units
-    with the origin between the eyes, x towards the patient's left, y down; head roll (n,)
-    degrees, scale (n,) pixels per IOD and shift (n,) IOD from the median head position. The
-    reference is the median aligned rigid shape (two rounds of generalised Procrustes).
+    points: (n, m, 2) pixels of regions.MEASURED_LANDMARKS; tracked: (n,) bool. Returns aligned
+    (n, m, 2) in IOD units with the origin between the eyes, x towards the patient's left, y down;
+    head roll (n,) degrees, scale (n,) pixels per IOD and shift (n,) IOD from the median head
+    position. The reference is the median aligned rigid shape (two rounds of generalised Procrustes).
     """
     n = points.shape[0]
     aligned = np.full(points.shape, np.nan)
@@ -248,7 +249,7 @@ def _similarity(shapes: np.ndarray, reference: np.ndarray):
 
 
 def _raw_measures(aligned: np.ndarray) -> dict:
-    """Raw per-side measures from (n, k, 2) aligned MEASURED_POINTS (IOD units, y down)."""
+    """Raw per-side measures from (n, m, 2) aligned regions.MEASURED_LANDMARKS (IOD units, y down)."""
     x, y = aligned[..., 0], aligned[..., 1]
     lip_centre_x = x[:, _columns((regions.UPPER_LIP_CENTER, regions.LOWER_LIP_CENTER,
                                   regions.INNER_UPPER_LIP, regions.INNER_LOWER_LIP))].mean(axis=1)

@@ -16,22 +16,23 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from spasmscan import cache, pipeline
 from spasmscan.cache import cache_key, default_cache_dir, file_digest, load_series, save_series
 from spasmscan.landmarks import LandmarkSeries, TrackerSettings
-from spasmscan.regions import N_LANDMARKS
+from spasmscan.regions import MEASURED_LANDMARKS, N_LANDMARKS, SERIES_LANDMARKS
 
 SHORT = TrackerSettings(end_s=0.5)  # 15 frames of the standard clip: quick to track
 
 
 def small_series(n: int = 6) -> LandmarkSeries:
     rng = np.random.default_rng(n)
-    points = (rng.random((n, N_LANDMARKS, 2)) * 100).astype(np.float32)
+    points = (rng.random((n, len(SERIES_LANDMARKS), 2)) * 100).astype(np.float32)
     points[2] = np.nan  # a frame without the face
     return LandmarkSeries(times_s=np.arange(n) / 25.0, points=points, width=160, height=120, fps=25.0,
-                          source="clip.mp4", mirrored=True)
+                          source="clip.mp4", mirrored=True, landmark_ids=SERIES_LANDMARKS)
 
 
 def assert_same_series(a: LandmarkSeries, b: LandmarkSeries) -> None:
     np.testing.assert_array_equal(a.times_s, b.times_s)
     np.testing.assert_array_equal(a.points, b.points)
+    np.testing.assert_array_equal(a.landmark_ids, b.landmark_ids)
     assert (a.width, a.height, a.fps, a.mirrored) == (b.width, b.height, b.fps, b.mirrored)
 
 
@@ -162,6 +163,7 @@ def npz_bytes(**arrays) -> bytes:
 def good_arrays(**changes) -> dict:
     series = small_series()
     arrays = dict(format=np.int64(cache.CACHE_FORMAT), times_s=series.times_s, points=series.points,
+                  landmark_ids=np.asarray(SERIES_LANDMARKS),
                   size=np.array([160, 120]), fps=np.float64(25.0), mirrored=np.bool_(False),
                   version=np.array("0"))
     arrays.update(changes)
@@ -176,7 +178,13 @@ BAD_ENTRIES = {
     "other format": npz_bytes(**good_arrays(format=np.int64(99))),
     "missing points": npz_bytes(**good_arrays(points=None)),
     "468 points": npz_bytes(**good_arrays(points=np.zeros((6, 468, 2), np.float32))),
-    "float64 points": npz_bytes(**good_arrays(points=np.zeros((6, N_LANDMARKS, 2)))),
+    "float64 points": npz_bytes(**good_arrays(points=np.zeros((6, len(SERIES_LANDMARKS), 2)))),
+    "missing landmark ids": npz_bytes(**good_arrays(landmark_ids=None)),
+    "landmark ids out of order": npz_bytes(**good_arrays(landmark_ids=np.asarray(SERIES_LANDMARKS)[::-1])),
+    "landmark ids beyond the mesh": npz_bytes(**good_arrays(landmark_ids=np.asarray(SERIES_LANDMARKS) + 400)),
+    "measured landmarks missing": npz_bytes(**good_arrays(
+        points=np.zeros((6, N_LANDMARKS - len(MEASURED_LANDMARKS), 2), np.float32),
+        landmark_ids=np.setdiff1d(np.arange(N_LANDMARKS), MEASURED_LANDMARKS))),
     "times too short": npz_bytes(**good_arrays(times_s=np.arange(3.0))),
     "times not increasing": npz_bytes(**good_arrays(times_s=np.zeros(6))),
     "nan time": npz_bytes(**good_arrays(times_s=np.array([0, 1, np.nan, 3, 4, 5.0]))),
@@ -220,7 +228,8 @@ def check_loader(data: bytes) -> None:
         path.write_bytes(data)
         series = load_series(path)
     if series is not None:
-        assert series.points.shape[1:] == (N_LANDMARKS, 2) and series.points.dtype == np.float32
+        assert series.points.shape[1:] == (len(series.landmark_ids), 2) and series.points.dtype == np.float32
+        assert set(MEASURED_LANDMARKS) <= set(series.landmark_ids.tolist())
         assert series.times_s.shape == (series.n_frames,) and np.all(np.diff(series.times_s) > 0)
         assert series.width > 0 and series.height > 0 and series.fps > 0
 

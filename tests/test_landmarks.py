@@ -10,7 +10,7 @@ from conftest import CLIP_FPS, GAP_FRAMES, TWO_FACES_BIG_X, TWO_FACES_SMALL_X, d
 from spasmscan import regions
 from spasmscan.errors import NoFaceError, ParameterError
 from spasmscan.landmarks import (REACQUIRE_AFTER_S, FaceTracker, LandmarkSeries, TrackerSettings, choose_face,
-                                 require_face, track_frames)
+                                 face_center, require_face, track_frames)
 from spasmscan.pipeline import video_landmarks
 from spasmscan.video import VideoSource
 
@@ -43,12 +43,14 @@ def test_region_lists_match_mediapipe(side):
     corners = {regions.EYE_OUTER_CORNER[side], regions.EYE_INNER_CORNER[side]}
     assert lid_points | corners == vertices(eye) and not lid_points & corners
     assert regions.MOUTH_CORNER[side] in vertices(fm.FACEMESH_LIPS)
+    assert set(regions.FACE_OVAL) == vertices(fm.FACEMESH_FACE_OVAL)
     assert fm.FACEMESH_NUM_LANDMARKS_WITH_IRISES == regions.N_LANDMARKS
 
 
 # -- one face ------------------------------------------------------------------------------------
 def test_series_of_the_standard_clip(face_series, face_clip):
-    assert face_series.points.shape == (105, regions.N_LANDMARKS, 2)
+    assert face_series.points.shape == (105, len(regions.SERIES_LANDMARKS), 2)
+    np.testing.assert_array_equal(face_series.landmark_ids, regions.SERIES_LANDMARKS)
     assert face_series.points.dtype == np.float32
     assert face_series.face_found.all()
     assert (face_series.width, face_series.height, face_series.fps) == (640, 360, CLIP_FPS)
@@ -62,8 +64,24 @@ def test_series_of_the_standard_clip(face_series, face_clip):
     assert 70 < width < 130
 
 
+def test_a_series_keeps_the_chosen_landmarks_of_all_478(face_clip, face_series):
+    with VideoSource(face_clip, end_s=0.5) as video:
+        frames = list(video.frames())
+    full = track_frames(frames, fps=CLIP_FPS, keep=None)
+    assert full.points.shape == (len(frames), regions.N_LANDMARKS, 2)
+    kept = face_series.points[:len(frames)]
+    np.testing.assert_array_equal(kept, full.points[:, regions.SERIES_LANDMARKS])
+    # The kept outline spans the whole face: followers and cut checks see the same face box.
+    for row in range(len(frames)):
+        np.testing.assert_allclose(face_center(kept[row]), face_center(full.points[row]), atol=0.5)
+    mesh = face_series.mesh(slice(0, len(frames)))
+    np.testing.assert_array_equal(mesh[:, regions.SERIES_LANDMARKS], kept)
+    assert np.isnan(np.delete(mesh, regions.SERIES_LANDMARKS, axis=1)).all()
+    assert face_series.mesh(3).shape == (regions.N_LANDMARKS, 2)
+
+
 def test_patients_left_eye_is_on_the_image_right_in_an_unmirrored_video(face_series):
-    left, right = eye_centres_x(face_series.points)
+    left, right = eye_centres_x(face_series.mesh())
     assert np.all(left > right + 30)
 
 
@@ -72,14 +90,14 @@ def test_mirrored_flag_names_sides_on_a_mirrored_video(face_clip, face_series):
         flipped = [(t, np.ascontiguousarray(frame[:, ::-1])) for t, frame in video.frames()]
     mirrored = track_frames(flipped, settings=TrackerSettings(mirrored=True), fps=CLIP_FPS)
     assert mirrored.mirrored and mirrored.face_found.all()
-    left, right = eye_centres_x(mirrored.points)
+    left, right = eye_centres_x(mirrored.mesh())
     assert np.all(left < right - 30)  # in a selfie video the patient's left eye is on the image's left
     # Same landmarks as the unmirrored video, reflected: sides keep their anatomical names.
     reflected = face_series.points[:len(flipped)].copy()
     reflected[..., 0] = 640 - 1 - reflected[..., 0]
     assert np.nanmedian(np.abs(mirrored.points - reflected)) < 2.0
     naive = track_frames(flipped, fps=CLIP_FPS)  # without the flag the sides come out swapped
-    naive_left, naive_right = eye_centres_x(naive.points)
+    naive_left, naive_right = eye_centres_x(naive.mesh())
     assert np.all(naive_left > naive_right)
 
 
@@ -118,11 +136,17 @@ def test_require_face_on_an_empty_series():
         require_face(empty)
 
 
-@pytest.mark.parametrize("times, points", [(np.zeros(3), np.zeros((3, 468, 2), np.float32)),
-                                           (np.zeros(2), np.zeros((3, regions.N_LANDMARKS, 2), np.float32))])
-def test_series_shapes_are_checked(times, points):
+@pytest.mark.parametrize("times, points, ids", [
+    (np.zeros(3), np.zeros((3, 468, 2), np.float32), None),
+    (np.zeros(2), np.zeros((3, regions.N_LANDMARKS, 2), np.float32), None),
+    (np.zeros(3), np.zeros((3, 3, 2), np.float32), [5, 4, 7]),
+    (np.zeros(3), np.zeros((3, 2, 2), np.float32), [5, 478]),
+    (np.zeros(3), np.zeros((3, 2, 2), np.float32), [0.0, 1.0]),
+])
+def test_series_shapes_are_checked(times, points, ids):
+    extra = {} if ids is None else {"landmark_ids": np.asarray(ids)}
     with pytest.raises(ParameterError):
-        LandmarkSeries(times_s=times, points=points, width=64, height=64, fps=30.0)
+        LandmarkSeries(times_s=times, points=points, width=64, height=64, fps=30.0, **extra)
 
 
 # -- odd inputs end in a result or a clear error -------------------------------------------------
@@ -138,7 +162,8 @@ def test_rotated_phone_video_is_tracked_upright(rotated_clip):
     series = video_landmarks(rotated_clip)
     assert (series.width, series.height) == (360, 640)
     assert series.face_fraction > 0.9
-    forehead, chin = series.points[:, 10, 1], series.points[:, 152, 1]
+    mesh = series.mesh()
+    forehead, chin = mesh[:, 10, 1], mesh[:, 152, 1]
     assert np.all(forehead < chin - 50)
 
 

@@ -7,8 +7,8 @@ import pytest
 from spasmscan import regions
 from spasmscan.errors import ParameterError
 from spasmscan.events import detect_events
-from spasmscan.signals import (SIGNAL_BASES, Signals, bridgeable_gaps, compute_signals, interpolate_gaps,
-                               robust_noise, running_percentile)
+from spasmscan.signals import (ALIGNMENT_POINTS, SIGNAL_BASES, Signals, bridgeable_gaps, compute_signals,
+                               interpolate_gaps, robust_noise, running_percentile)
 
 IOD_PX = 100.0  # inter-ocular distance of the synthetic face
 EYE_HALF_HEIGHT_PX = 10.0
@@ -224,6 +224,29 @@ def test_no_face_at_all_gives_nan_signals():
 def test_bad_input_is_refused(bad):
     with pytest.raises(ParameterError):
         compute_signals(bad["points"], bad["times_s"])
+
+
+def test_signals_from_the_kept_landmarks_equal_those_from_all_478():
+    points, times = synthetic_series(6.0, closure={"left": lambda t: (np.abs(t - 3.0) < 0.1).astype(float)},
+                                     head_motion=True, noise_px=0.3)
+    full = compute_signals(points, times)
+    kept = compute_signals(points[:, regions.SERIES_LANDMARKS], times, landmark_ids=regions.SERIES_LANDMARKS)
+    assert kept.names == full.names
+    for name in full.names:
+        np.testing.assert_array_equal(kept[name], full[name])
+
+
+def test_signals_need_every_measured_landmark():
+    points, times = synthetic_series(2.0)
+    ids = [i for i in regions.SERIES_LANDMARKS if i != regions.MOUTH_CORNER["left"]]
+    with pytest.raises(ParameterError, match=str(regions.MOUTH_CORNER["left"])):
+        compute_signals(points[:, ids], times, landmark_ids=ids)
+    with pytest.raises(ParameterError, match="one column per landmark"):
+        compute_signals(points[:, ids], times, landmark_ids=regions.SERIES_LANDMARKS)
+
+
+def test_the_aligned_points_are_measured_and_the_measured_are_kept():
+    assert set(ALIGNMENT_POINTS) <= set(regions.MEASURED_LANDMARKS) <= set(regions.SERIES_LANDMARKS)
 
 
 def test_running_percentile_follows_a_slow_drift_and_ignores_short_dips():

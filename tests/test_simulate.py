@@ -264,7 +264,7 @@ def _check_event(event, r, events) -> list[str]:
 
 def _check_clip(truth, series) -> tuple[list[str], set]:
     events = list(truth.events)
-    responses = simulate.event_responses(simulate.landmark_measures(series.points), series.times_s, events)
+    responses = simulate.event_responses(simulate.landmark_measures(series.mesh()), series.times_s, events)
     problems, checked = [], set()
     for k, (event, response) in enumerate(zip(events, responses)):
         if _isolated(k, events):
@@ -292,7 +292,7 @@ def test_the_clips_cover_every_event_kind(tracked_clips):
 def test_quiet_side_stays_quiet_in_a_primary_hfs_clip(tracked_clips):
     """Away from bilateral movements the unaffected eye's tracked aperture stays within noise."""
     _, truth, series = tracked_clips["hfs"]
-    measures = simulate.landmark_measures(series.points)
+    measures = simulate.landmark_measures(series.mesh())
     times = series.times_s
     bilateral = np.zeros(times.shape, bool)
     for e in truth.events:
@@ -318,8 +318,8 @@ def test_events_rendered_on_a_real_face_video_are_seen(tmp_path_factory):
     _, _, control = _render_and_track(folder, "control", label="primary_hfs", side="right", seed=31, duration_s=6.0,
                                       fps=30.0, base=REAL_FACES / "single_face.mp4", events=[])
     events = list(truth.events)
-    responses = simulate.event_responses(simulate.landmark_measures(series.points), series.times_s, events,
-                                         reference=simulate.landmark_measures(control.points))
+    responses = simulate.event_responses(simulate.landmark_measures(series.mesh()), series.times_s, events,
+                                         reference=simulate.landmark_measures(control.mesh()))
     seen = [r["closure_right"] - r["closure_left"] for e, r in zip(events, responses) if e.kind in ONE_SIDED]
     assert np.median(seen) >= TWITCH_MIN_EXCESS
 

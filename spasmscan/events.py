@@ -38,6 +38,7 @@ HYSTERESIS = 0.5  # an event spans the frames above this share of its threshold:
 EYE_FLOOR = 0.06  # min closure (fraction of open aperture): below it the lid landmarks jitter on real faces
 EYE_ONE_SIDED_FLOOR = 0.06  # min left-right closure difference: the asymmetry noise of real faces is 0.02-0.03
 ONE_SIDED_SHARE = 0.5  # the one-sided part must reach this share of that side's movement (not a lopsided blink)
+MOUTH_ONE_SIDED_SHARE = 0.25  # ... of a corner: its pull drags the lip centre, a blink lifts both: it reads 0.3-0.6
 MIN_BLINK_S = 0.05  # the shortest blink; a one-frame dip at 25-30 fps is tracker noise
 MAX_BLINK_S = 0.6  # blinks last 0.1-0.4 s (up to 0.5 s tracked); longer bilateral closures are held or squinting
 BLINK_BALANCE = 0.4  # in a blink the weaker eye closes at least this share of the stronger one
@@ -47,6 +48,8 @@ MIN_VOLUNTARY_S = 0.4  # brow raises and smiles are held about 0.5 s or more; sh
 SPLIT_DIP = 0.5  # a run holds several twitches when the side reopens between them by this share of the lower peak
 SPLIT_SMOOTH_S = 0.07  # ... judged on the excess averaged over this long, so one noisy frame does not split a hold
 ONSET_NOISE_SHARE = 0.5  # a one-sided movement starts where its lead first rises this many noise SDs (slow ramps)
+MAX_RISE_S = 0.5  # a one-sided contraction reaches its peak within this long (ramps: 0.1-0.3 s)
+RAMP_LOW, RAMP_HIGH = 0.25, 0.75  # a rise's steep part, in shares of its peak: clear of the noise and the top
 OUTLAST_S = 0.1  # a one-sided closure during a blink must hold this long after the other eye reopened
 LAG_TOLERANCE_S = 0.04  # one blink's eyes may be tracked a frame apart: compare with the other's peak this near
 MERGE_GAP_S = 0.1  # one-sided eye and mouth movements of a side this close together are one event
@@ -202,7 +205,7 @@ def _one_sided(times: np.ndarray, frame_s: float, closure: dict, pull: dict, *, 
     mouth_threshold = max(noise_k * mouth_noise, MOUTH_FLOOR)
     lag_frames = int(LAG_TOLERANCE_S * fps)
     frames = dict(smooth_frames=2 * int(SPLIT_SMOOTH_S / 2 * fps) + 1,  # odd, centred
-                  solo_frames=max(1, int(round(OUTLAST_S * fps))))
+                  solo_frames=max(1, int(round(OUTLAST_S * fps))), rise_frames=int(round(MAX_RISE_S * fps)))
     rows = []
     for side in SIDES:
         other = "right" if side == "left" else "left"
@@ -215,7 +218,8 @@ def _one_sided(times: np.ndarray, frame_s: float, closure: dict, pull: dict, *, 
                                                         other_active=blink_threshold, **frames) if not held[a]]
         mouth_runs = [(a, b) for a, b in _one_sided_runs(pull[side], other_mouth, mouth_threshold,
                                                           onset_level=ONSET_NOISE_SHARE * mouth_noise,
-                                                          other_active=np.inf, **frames)
+                                                          other_active=np.inf, share=MOUTH_ONE_SIDED_SHARE,
+                                                          **frames)
                       if not smiling[a:b + 1].any()]
         eye_excess = closure[side] - np.maximum(other_eye, 0.0)
         mouth_excess = pull[side] - np.maximum(other_mouth, 0.0)
@@ -278,9 +282,12 @@ def hysteresis_runs(values: np.ndarray, high: float, low: float,
 
 
 def _one_sided_runs(moving: np.ndarray, other: np.ndarray, threshold: float, *, onset_level: float,
-                    other_active: float, smooth_frames: int, solo_frames: int) -> list[tuple[int, int]]:
+                    other_active: float, smooth_frames: int, solo_frames: int, rise_frames: int,
+                    share: float = ONE_SIDED_SHARE) -> list[tuple[int, int]]:
     """Runs where ``moving`` exceeds ``other`` by ``threshold``, the excess being, at some frame,
-    most of the movement; a run that reopens in between (a burst of clonic twitches) is split there.
+    ``share`` of the movement; a run that reopens in between (a burst of clonic twitches) is split there.
+    A run starts where its lead rose out of the noise or, when earlier, where the steep part of its
+    rise (within ``rise_frames`` of that) points back to (:func:`ramp_onset`).
 
     While the other side moves too (above ``other_active``: a blink), the run counts only if it
     outlasts the other side's movement by ``solo_frames``: a lopsided blink is no spasm, a closure
@@ -293,20 +300,32 @@ def _one_sided_runs(moving: np.ndarray, other: np.ndarray, threshold: float, *, 
     runs = []
     for first, last in hysteresis_runs(excess, threshold, low, extent=smooth):  # noise does not cut a hold
         for a, b in split_at_dips(smooth, first, last, dip_share=SPLIT_DIP, height=threshold, floor=low):
-            if not np.any(excess[a:b + 1] >= np.maximum(threshold, ONE_SIDED_SHARE * moving[a:b + 1])):
+            if not np.any(excess[a:b + 1] >= np.maximum(threshold, share * moving[a:b + 1])):
                 continue  # never clearly one-sided
             during = other[a:b + 1]
             if during.max() > other_active and np.count_nonzero(during <= HYSTERESIS * other_active) < solo_frames:
                 continue
             # The movement began when its lead over the other side rose out of the noise, or, when
             # both sides were in a blink just before, with the blink (a spasm that outlasts a blink
-            # started with it).
+            # started with it); a slow ramp began before that, where its steep part points back to.
             earliest = runs[-1][1] + 1 if runs else 0
             while a > earliest and (smooth[a - 1] > onset_level
                                     or (moving[a - 1] > low and other[a - 1] > other_active)):
                 a -= 1
-            runs.append((a, b))
+            runs.append((max(earliest, min(a, ramp_onset(smooth, a, min(b, a + rise_frames)))), b))
     return runs
+
+
+def ramp_onset(values: np.ndarray, first: int, last: int) -> int:
+    """Where the rise of ``values[first:last + 1]`` starts: its line through the first crossings of
+    a quarter and of three quarters of the peak, extended back to zero. A slow ramp's first frames
+    hide in the noise; its steep part tells when it began."""
+    segment = values[first:last + 1]
+    peak = segment.max()
+    quarter = int(np.argmax(segment >= RAMP_LOW * peak))
+    three_quarters = int(np.argmax(segment >= RAMP_HIGH * peak))
+    steps = (three_quarters - quarter) * RAMP_LOW / (RAMP_HIGH - RAMP_LOW)  # frames from zero to a quarter
+    return first + int(np.floor(quarter - steps))
 
 
 def local_peaks(values: np.ndarray, *, height: float) -> np.ndarray:

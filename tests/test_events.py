@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from spasmscan.errors import ParameterError
-from spasmscan.events import EVENT_KINDS, Events, detect_events, hysteresis_runs, split_at_dips
+from spasmscan.events import EVENT_KINDS, Events, detect_events, hysteresis_runs, ramp_onset, split_at_dips
 from spasmscan.regions import SIDES
 from spasmscan.signals import SIGNAL_BASES, Signals, robust_noise
 
@@ -271,3 +271,46 @@ def test_local_peaks_are_find_peaks_ones(seed):
     values = np.round(rng.uniform(0, 1, rng.integers(0, 60)), 1)  # rounding makes flat tops and plateaus
     height = rng.uniform(0, 1)
     np.testing.assert_array_equal(local_peaks(values, height=height), find_peaks(values, height=height)[0])
+
+
+def test_ramp_onset_extends_the_steep_part_of_a_rise_back_to_zero():
+    values = np.concatenate((np.zeros(10), np.linspace(0.0, 1.0, 21), np.ones(30)))  # rises over frames 10-30
+    assert ramp_onset(values, 15, 60) == 10  # from the frame the rise left the noise, back to its true start
+    assert ramp_onset(values, 15, 30) == 10  # the peak within a shorter span: the same line
+    assert ramp_onset(-values, 15, 60) == 15  # no rise: the start stays
+
+
+def test_a_slow_one_sided_narrowing_starts_where_it_began_to_rise():
+    """Synkinetic eye narrowings ramp up over a few tenths of a second; in noise, their lead first
+    passes half a noise SD well after they began, but the steep part of the ramp points back to it."""
+    signals = make_signals(40.0, noise=0.02, seed=5)
+    times = signals.times_s
+    starts = np.arange(2.0, 38.0, 4.0)
+    for start in starts:  # a 0.5 s cosine ramp to a 0.2 narrowing, held, relaxing over 0.4 s
+        rise = 0.5 - 0.5 * np.cos(np.pi * np.clip((times - start) / 0.5, 0.0, 1.0))
+        fall = 0.5 - 0.5 * np.cos(np.pi * np.clip((start + 1.5 - times) / 0.4, 0.0, 1.0))
+        signals.values["eye_aperture_left"] -= 0.2 * np.minimum(rise, fall)
+    events = detect_events(signals)
+    found = events.start_s[events.one_sided & (events.side == "left")]
+    assert found.size == starts.size
+    assert np.sum(np.abs(found - starts) <= 0.15) >= 8  # within the matching tolerance (was 5 of 9)
+
+
+def test_a_one_sided_pull_that_drags_the_lip_centre_is_found_on_a_blink():
+    """A one-sided pull drags the lip centre, the lateral reference, towards its side: the pulled
+    corner reads half its outward shift and the other corner the other half, and the blink lifts
+    both. The pulled corner then leads by well under half of its reading, but it is a one-sided pull."""
+    starts = [2.0, 5.0, 8.5, 12.0, 16.0]
+    signals = make_signals(20.0, noise=0.006, eye=blinks_at(starts),
+                           mouth=[("both", s, 0.25, 0.03) for s in starts] + [("right", s, 0.25, 0.06) for s in starts])
+    times = signals.times_s
+    for start in starts:  # half the pull's outward part moves with the lip centre
+        inside = (times >= start) & (times < start + 0.25)
+        drag = 0.5 * 0.06 / np.sqrt(2.0) * np.sin(np.pi * (times[inside] - start) / 0.25) ** 0.3
+        signals.values["mouth_corner_lateral_right"][inside] -= drag
+        signals.values["mouth_corner_lateral_left"][inside] += drag
+    events = detect_events(signals)
+    twitches = kinds(events, "twitch", "right")
+    assert len(twitches) == len(starts)
+    assert (events.region[twitches] == "mouth").all()
+    assert len(kinds(events, "twitch", "left")) == 0

@@ -134,7 +134,7 @@ def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=Non
     missing = [i for i in regions.MEASURED_LANDMARKS if i not in column_of]
     if missing:
         raise ParameterError(f"points lack Face Mesh landmarks the signals read: {missing[:8]}")
-    points = points[:, [column_of[i] for i in regions.MEASURED_LANDMARKS]].astype(np.float64)  # (n, m, 2)
+    points = points[:, [column_of[i] for i in regions.MEASURED_LANDMARKS]]  # (n, m, 2): only those measured
     if times_s.shape != (points.shape[0],):
         raise ParameterError(f"times_s must have shape ({points.shape[0]},), got {times_s.shape}")
     if times_s.size > 1 and np.any(np.diff(times_s) <= 0):
@@ -145,8 +145,7 @@ def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=Non
     fps = 1.0 / float(np.median(np.diff(times_s))) if n > 1 else float("nan")
     tracked = np.all(np.isfinite(points[:, _columns(ALIGNMENT_POINTS), :]), axis=(1, 2))
 
-    aligned, roll_deg, scale_px, shift = align_to_reference(points, tracked)
-    raw = _raw_measures(aligned)
+    raw, roll_deg, scale_px, shift = aligned_measures(points, tracked)
     raw.update({"head_roll_deg": roll_deg, "head_scale": scale_px, "head_shift": shift})
 
     bridged = bridgeable_gaps(tracked, times_s, max_gap_s=max_gap_s)
@@ -184,26 +183,30 @@ def _unit_of(name: str) -> str:
     return ""
 
 
-def align_to_reference(points: np.ndarray, tracked: np.ndarray):
-    """Align every tracked frame to the face's own reference shape on ``ALIGNMENT_POINTS``.
+def aligned_measures(points: np.ndarray, tracked: np.ndarray):
+    """Raw measures of every tracked frame aligned to the face's own reference shape on
+    ``ALIGNMENT_POINTS``, in IOD units with the origin between the eyes, x towards the patient's
+    left, y down.
 
-    points: (n, m, 2) pixels of regions.MEASURED_LANDMARKS; tracked: (n,) bool. Returns aligned
-    (n, m, 2) in IOD units with the origin between the eyes, x towards the patient's left, y down;
-    head roll (n,) degrees, scale (n,) pixels per IOD and shift (n,) IOD from the median head
-    position. The reference is the median aligned rigid shape (two rounds of generalised Procrustes).
+    points: (n, m, 2) pixels of regions.MEASURED_LANDMARKS; tracked: (n,) bool. Returns the raw
+    measures (name -> (n,), see :func:`_raw_measures`, NaN where untracked); head roll (n,) degrees,
+    scale (n,) pixels per IOD and shift (n,) IOD from the median head position. The reference is
+    the median aligned rigid shape (two rounds of generalised Procrustes). Frames are aligned in
+    chunks, and only their measures are kept: long recordings stay light.
     """
     n = points.shape[0]
-    aligned = np.full(points.shape, np.nan)
+    names = _raw_measures(np.empty((0,) + points.shape[1:]))  # the measures of no frames: their names
+    raw = {name: np.full(n, np.nan) for name in names}
     roll = np.full(n, np.nan)
     scale = np.full(n, np.nan)
     shift = np.full(n, np.nan)
     if not tracked.any():
-        return aligned, roll, scale, shift
+        return raw, roll, scale, shift
     frames = np.flatnonzero(tracked)
 
-    def complex_points(rows: np.ndarray, columns=None) -> np.ndarray:  # (m, c) complex pixels
+    def complex_points(rows: np.ndarray, columns=None) -> np.ndarray:  # (rows, c) complex128 pixels
         some = points[rows] if columns is None else points[np.ix_(rows, columns)]
-        return some[..., 0] + 1j * some[..., 1]
+        return some[..., 0].astype(np.float64) + 1j * some[..., 1].astype(np.float64)
 
     rigid = complex_points(frames, _columns(ALIGNMENT_POINTS))
     reference = rigid[0] - rigid[0].mean()
@@ -221,18 +224,18 @@ def align_to_reference(points: np.ndarray, tracked: np.ndarray):
     axis = centre["left"] - centre["right"]  # right eye -> left eye
     origin = (centre["left"] + centre["right"]) / 2
     to_face = np.conj(axis) / abs(axis) ** 2  # rotates the eye line onto +x and scales it to 1
-    for first in range(0, frames.size, ALIGN_CHUNK_FRAMES):  # in chunks: long recordings stay light
+    for first in range(0, frames.size, ALIGN_CHUNK_FRAMES):
         chunk = slice(first, first + ALIGN_CHUNK_FRAMES)
         face = to_face * (gain[chunk, None] * (complex_points(frames[chunk]) - offset[chunk, None]) - origin)
-        aligned[frames[chunk], :, 0] = face.real
-        aligned[frames[chunk], :, 1] = face.imag
+        for name, values in _raw_measures(np.stack([face.real, face.imag], axis=-1)).items():
+            raw[name][frames[chunk]] = values
     pixel_per_face = 1.0 / (gain * to_face)  # face units -> pixels, complex (rotation and scale)
     roll[tracked] = np.degrees(np.angle(pixel_per_face))
     scale[tracked] = np.abs(pixel_per_face)
     head_origin = offset + origin / gain  # the face origin's position in pixels
     median_origin = np.median(head_origin.real) + 1j * np.median(head_origin.imag)
     shift[tracked] = np.abs(head_origin - median_origin) / scale[tracked]
-    return aligned, roll, scale, shift
+    return raw, roll, scale, shift
 
 
 def _similarity(shapes: np.ndarray, reference: np.ndarray):

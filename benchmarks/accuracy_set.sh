@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Renders an accuracy set of issue 4: 30 portrait clips and 2 on a real face video, seeds FIRST..FIRST+31.
 #   bash benchmarks/accuracy_set.sh OUT [FIRST]   then   spasmscan evaluate OUT/portrait  and  OUT/realbase
-# Held-out sets: 6000 (the README figures; 5000 was the previous one). Development used 4000 and below.
+# Held-out sets: 7000 (the README figures; 6000 and 5000 were earlier ones). Development used 4000 and below.
 set -euo pipefail
 S=${SPASMSCAN:-spasmscan}
-OUT=${1:-accuracy-set}; FIRST=${2:-6000}
+# The real face video: ../shared beside the checkout unless REAL_FACE names it (found before any cd).
+W=${REAL_FACE:-$(cd "$(dirname "$0")/../.." && pwd)/shared/real-faces/WolfgangLanger_Pexels.mp4}
+OUT=${1:-accuracy-set}; FIRST=${2:-7000}
 mkdir -p "$OUT/portrait" "$OUT/realbase"; cd "$OUT/portrait"
 FPS=(25 30 60)
 NUI=(1 1.5 0.5 2)
@@ -30,7 +32,6 @@ for k in $(seq 0 4); do  # hard negatives
   seed=$((seed + 1)); i=$((i + 1))
 done
 cd ../realbase
-W=${REAL_FACE:-../../../shared/real-faces/WolfgangLanger_Pexels.mp4}
 $S simulate wl_hfs_right_$((FIRST + 30)).mp4 --label primary_hfs --side right --duration 40 --seed $((FIRST + 30)) --base $W
 $S simulate wl_none_$((FIRST + 31)).mp4 --label none --duration 40 --seed $((FIRST + 31)) --base $W
 echo done

@@ -52,6 +52,7 @@ MEASURED_LANDMARKS = tuple(sorted(
 # measured ones and the face's outline, whose extent is the whole face's (to follow it across cuts).
 SERIES_LANDMARKS = tuple(sorted(set(MEASURED_LANDMARKS) | set(FACE_OVAL)))
 
+
 def mirror_side(side: str) -> str:
     """The other anatomical side: 'left' <-> 'right'; other values unchanged."""
     return {"left": "right", "right": "left"}.get(side, side)

@@ -34,6 +34,13 @@ APERTURE_PAIRS = slice(1, 6)
 # eye-to-eye lever; the lids move between the corners, not the corners.
 ALIGNMENT_POINTS = regions.NOSE_RIDGE + tuple(
     corner[side] for side in regions.SIDES for corner in (regions.EYE_INNER_CORNER, regions.EYE_OUTER_CORNER))
+ALIGN_CHUNK_FRAMES = 4096  # frames aligned at once: bounds the temporary arrays of long recordings
+MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation for Gaussian noise
+MOVEMENT_PERCENTILE = 35.0  # baseline of brows, mouth corners, cheeks: their movements push one way (up, out)
+NOISE_CLIP = 3.0  # noise is re-estimated without values beyond this many SDs: Gaussian noise rarely goes there
+NOISE_CLIP_ROUNDS = 10  # sigma clipping settles within a few rounds
+MIN_PRESENT_FRACTION = 0.2  # a baseline window needs this share of tracked frames to be trusted
+
 # Only regions.MEASURED_LANDMARKS are aligned: the other landmarks are never used.
 _COLUMN_OF = {landmark: column for column, landmark in enumerate(regions.MEASURED_LANDMARKS)}
 
@@ -42,13 +49,6 @@ def _columns(landmarks) -> list[int]:
     """Columns of MEASURED_LANDMARKS-arrays that hold these landmark indices."""
     return [_COLUMN_OF[i] for i in landmarks]
 
-
-ALIGN_CHUNK_FRAMES = 4096  # frames aligned at once: bounds the temporary arrays of long recordings
-MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation for Gaussian noise
-MOVEMENT_PERCENTILE = 35.0  # baseline of brows, mouth corners, cheeks: their movements push one way (up, out)
-NOISE_CLIP = 3.0  # noise is re-estimated without values beyond this many SDs: Gaussian noise rarely goes there
-NOISE_CLIP_ROUNDS = 10  # sigma clipping settles within a few rounds
-MIN_PRESENT_FRACTION = 0.2  # a baseline window needs this share of tracked frames to be trusted
 
 UNITS = {
     "eye_aperture": "fraction of the side's own open-eye aperture (1 = usual open eye, lower = closing)",

@@ -51,6 +51,9 @@ SYNKINESIS_MIN_SHARE = 0.75  # ... and most episodes must start inside the volun
 # minute a blinking, smiling patient spends at rest in a 60 s clip, could not be told from false alarms.
 FALSE_ALARM_PER_MIN = 0.5
 REST_ALPHA = 0.05  # primary HFS: more episodes at rest than false alarms explain, at this level
+# Fewer than MIN_EPISODES on a side, yet false alarms give that many less than one time in five:
+# a hint of a spasm, too thin to judge; 'indeterminate' asks for a longer recording instead of 'none'.
+SUGGESTIVE_ALPHA = 0.2
 REFERENCE_RATE_PER_MIN = 3.0  # a mild spasm (the range is 0.3-25/min): 'none' is as sure as it would have shown
 # The region each voluntary movement drives itself; a one-sided movement carried along by it must
 # move another region to count as synkinesis.
@@ -201,6 +204,12 @@ def classify(events: Events, signals, *, min_tracked_s: float = MIN_TRACKED_S,
     evidence = tuple(_evidence(events, signals, tests, side))
     where = f"({counts['left']} left, {counts['right']} right) in {tracked_s:.0f} s"
 
+    chance_p = poisson_sf(counts[side], FALSE_ALARM_PER_MIN * tracked_s / 60.0)
+    if counts[side] < min_episodes and chance_p <= SUGGESTIVE_ALPHA and counts[side] >= MIN_SIDE_SHARE * total:
+        return Verdict("indeterminate", side, round(1.0 - side_p, 3), test.p_value,
+                       f"only {counts[side]} one-sided {side} episodes {where}: more than false detections "
+                       f"usually give (p = {chance_p:.2g}), too few to judge; a longer recording at rest "
+                       "(2-3 minutes) would decide", evidence)
     if counts[side] < min_episodes:
         return Verdict("none", "none", _none_confidence(counts[side], tracked_s / 60.0, min_episodes),
                        test.p_value, f"fewer than {min_episodes} one-sided episodes on either side {where}",

@@ -139,6 +139,25 @@ def test_quiet_recording_is_none():
     assert verdict.confidence > 0.5
 
 
+def two_bursts(side="right"):
+    """Blinks plus two one-sided bursts of three eye twitches at rest."""
+    return blinks(BLINK_TIMES) + [("twitch", side, "eye", start + 0.3 * k, 0.1) for start in (12.6, 40.2)
+                                  for k in range(3)]
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_two_episodes_in_a_minute_ask_for_a_longer_recording(side):
+    verdict = classify(events_from(two_bursts(side)), recording())
+    assert (verdict.label, verdict.side) == ("indeterminate", side)
+    assert "too few to judge" in verdict.reason and "longer recording" in verdict.reason
+
+
+def test_two_episodes_in_five_minutes_or_one_in_a_minute_are_none():
+    assert classify(events_from(two_bursts()), recording(300.0)).label == "none"
+    one_burst = [row for row in two_bursts() if row[3] < 30.0]
+    assert classify(events_from(one_burst), recording()).label == "none"
+
+
 def test_scattered_events_on_both_sides_are_none():
     rows = hfs("left", n=5, seed=1) + [("twitch", "right", "eye", t, 0.1) for t in (3.3, 17.2, 29.1, 41.4, 52.6)]
     verdict = classify(events_from(rows), recording())

@@ -15,7 +15,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import sys
 import time
 from collections import defaultdict, deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -27,7 +26,7 @@ from typing import Callable, Iterable, Sequence
 from . import __version__
 from .cache import file_digest
 from .errors import InputNotFoundError, OutputError, ParameterError, SpasmscanError
-from .landmarks import TrackerSettings, usable_cores
+from .landmarks import TrackerSettings, silence_native_stderr, usable_cores
 from .report import (EVENT_COLUMNS, SUMMARY_COLUMNS, atomic_path, event_rows, summary_row, write_csv,
                      write_reports)
 from .video import is_video_path
@@ -353,21 +352,11 @@ def _init_worker(log_level: int) -> None:
     """Pool worker set-up: the parent's log level; Ctrl-C interrupts a running task, never the idle worker."""
     global _task_running
     if log_level > logging.DEBUG:
-        _silence_native_stderr()
+        silence_native_stderr()  # at debug level (spasmscan -vv) workers keep the native messages
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("spasmscan").setLevel(log_level)
     _task_running = False
     signal.signal(signal.SIGINT, _interrupt_task)
-
-
-def _silence_native_stderr() -> None:
-    """Send what native code writes to stderr (MediaPipe's notices, several per video) to the null
-    device, while Python's own messages (logging, tracebacks) keep going to the real stderr.
-    At debug level (``spasmscan -vv``) workers keep the native messages."""
-    sys.stderr = os.fdopen(os.dup(2), "w", buffering=1)
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
-    os.close(null)
 
 
 def _interrupt_task(signum, frame) -> None:

@@ -61,8 +61,13 @@ class _Cli(click.Group):
 @click.version_option(__version__, prog_name="spasmscan")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-def cli(verbose: int, debug: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, debug: bool) -> None:
     """Detect one-sided facial spasm in face videos: primary hemifacial spasm or synkinesis."""
+    if verbose < 2 and ctx.invoked_subcommand != "batch":  # batch workers (which inherit stderr) do it themselves
+        from .landmarks import silence_native_stderr
+
+        silence_native_stderr()
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("spasmscan").setLevel(level)

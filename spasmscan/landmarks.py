@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -319,6 +320,23 @@ def _stacked(blocks: list[np.ndarray], rows: int, columns: int) -> np.ndarray:
         out[start:start + len(block)] = block
         start += len(block)
     return out
+
+
+def silence_native_stderr() -> None:
+    """Send what native code writes to this process's stderr (MediaPipe's notices, several per
+    video) to the null device, while Python's own messages (logging, tracebacks, click) keep going
+    to the real stderr. Does nothing when ``sys.stderr`` is not file descriptor 2 (captured, or
+    silenced already). Processes started afterwards inherit the null device as their stderr."""
+    try:
+        if sys.stderr.fileno() != 2:
+            return
+    except (AttributeError, OSError, ValueError):  # a stand-in without a file descriptor
+        return
+    sys.stderr.flush()
+    sys.stderr = os.fdopen(os.dup(2), "w", buffering=1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
 
 
 def usable_cores() -> int:

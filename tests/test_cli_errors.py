@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -144,3 +146,23 @@ def test_success_prints_tracking_quality(face_clip, tmp_path, name):
     assert f"file: {path}" in lines
     assert "duration: 3.5 s, 105 frames at 30.00 fps, 640x360" in lines
     assert "face tracked in 100.0% of frames" in lines
+
+
+# -- native libraries' notices -------------------------------------------------------------------
+def run_in_process(*args) -> subprocess.CompletedProcess:
+    """spasmscan in a fresh interpreter, whose stderr is a real file descriptor (CliRunner's is not)."""
+    command = [sys.executable, "-c", "from spasmscan.cli import main; main()", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def test_mediapipe_notices_stay_off_stderr_but_errors_and_logs_reach_it(face_clip):
+    quiet = run_in_process("analyze", face_clip, "--no-cache")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "XNNPACK" not in quiet.stderr and "W0000" not in quiet.stderr, quiet.stderr
+    logged = run_in_process("-v", "analyze", face_clip, "--no-cache")
+    assert "INFO spasmscan" in logged.stderr and "XNNPACK" not in logged.stderr
+    missing = run_in_process("analyze", face_clip.with_name("missing.mp4"))
+    assert missing.returncode == InputNotFoundError.exit_code
+    assert missing.stderr.startswith("spasmscan: error: ")
+    debug = run_in_process("-vv", "analyze", face_clip, "--no-cache")  # debugging shows the native notices
+    assert "XNNPACK" in debug.stderr or "W0000" in debug.stderr, debug.stderr

@@ -204,13 +204,13 @@ def classify(events: Events, signals, *, min_tracked_s: float = MIN_TRACKED_S,
     evidence = tuple(_evidence(events, signals, tests, side))
     where = f"({counts['left']} left, {counts['right']} right) in {tracked_s:.0f} s"
 
-    chance_p = poisson_sf(counts[side], FALSE_ALARM_PER_MIN * tracked_s / 60.0)
-    if counts[side] < min_episodes and chance_p <= SUGGESTIVE_ALPHA and counts[side] >= MIN_SIDE_SHARE * total:
-        return Verdict("indeterminate", side, round(1.0 - side_p, 3), test.p_value,
-                       f"only {counts[side]} one-sided {side} episodes {where}: more than false detections "
-                       f"usually give (p = {chance_p:.2g}), too few to judge; a longer recording at rest "
-                       "(2-3 minutes) would decide", evidence)
     if counts[side] < min_episodes:
+        chance_p = poisson_sf(counts[side], FALSE_ALARM_PER_MIN * tracked_s / 60.0)
+        if chance_p <= SUGGESTIVE_ALPHA and counts[side] >= MIN_SIDE_SHARE * total:
+            return Verdict("indeterminate", side, round(1.0 - side_p, 3), test.p_value,
+                           f"only {counts[side]} one-sided {side} episodes {where}: more than false detections "
+                           f"usually give (p = {chance_p:.2g}), too few to judge; a longer recording at rest "
+                           "(2-3 minutes) would decide", evidence)
         return Verdict("none", "none", _none_confidence(counts[side], tracked_s / 60.0, min_episodes),
                        test.p_value, f"fewer than {min_episodes} one-sided episodes on either side {where}",
                        evidence)

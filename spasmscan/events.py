@@ -191,14 +191,12 @@ def _held_bilateral(times: np.ndarray, frame_s: float, kind: str, region: str, p
 
 
 def _one_sided(times: np.ndarray, frame_s: float, closure: dict, pull: dict, *, rest: np.ndarray, held: np.ndarray,
-               noise_k: float, blink_threshold: float, tonic_min_s: float, fps: float,
-               smiling: np.ndarray | None = None) -> list[tuple]:
+               smiling: np.ndarray, noise_k: float, blink_threshold: float, tonic_min_s: float,
+               fps: float) -> list[tuple]:
     """One side's eye and/or mouth corner moving while the other does not (or much less). An eye
     that starts inside a held bilateral closure (``held``) is the eyes reopening unevenly, a mouth
     corner moving on its own during a smile (``smiling``, its onset jitter included) is a lopsided
     smile: both skipped."""
-    if smiling is None:
-        smiling = np.zeros(times.shape, dtype=bool)
     eye_noise = robust_sd((closure["left"] - closure["right"])[rest])
     eye_threshold = max(noise_k * eye_noise, EYE_ONE_SIDED_FLOOR)
     mouth_noise = robust_sd((pull["left"] - pull["right"])[rest])

@@ -6,10 +6,13 @@ the face are NaN, so time stays aligned with the video. A series keeps only
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import os
 import sys
+import threading
+import types
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -108,6 +111,36 @@ class LandmarkSeries:
         return float(self.face_found.mean()) if self.n_frames else 0.0
 
 
+_IMPORT_LOCK = threading.Lock()  # the parts' trackers start at once; the stand-in must be set up once
+
+
+class _PyplotOnDemand(types.ModuleType):
+    """Stands in for ``matplotlib.pyplot`` while MediaPipe is imported, and imports the real one
+    the first time something of it is used."""
+
+    def __getattr__(self, name):
+        return getattr(importlib.import_module("matplotlib.pyplot"), name)
+
+
+def import_mediapipe() -> types.ModuleType:
+    """The ``mediapipe`` package, imported without importing ``matplotlib.pyplot``.
+
+    MediaPipe imports pyplot for a 3-D plotting helper spasmscan never calls, and that import
+    costs about 0.8 s of every job (a tenth of tracking a one-minute video). Imported here: only
+    tracking needs MediaPipe.
+    """
+    with _IMPORT_LOCK:
+        stand_in = None
+        if "mediapipe" not in sys.modules and "matplotlib.pyplot" not in sys.modules:
+            stand_in = sys.modules["matplotlib.pyplot"] = _PyplotOnDemand("matplotlib.pyplot")
+        try:
+            import mediapipe  # its drawing helpers keep the stand-in
+        finally:
+            if stand_in is not None and sys.modules.get("matplotlib.pyplot") is stand_in:
+                del sys.modules["matplotlib.pyplot"]  # a later ``import matplotlib.pyplot`` gets the real one
+    return mediapipe
+
+
 class FaceTracker:
     """MediaPipe Face Mesh in tracking mode, following one chosen face from frame to frame.
 
@@ -118,8 +151,7 @@ class FaceTracker:
     """
 
     def __init__(self, settings: TrackerSettings = TrackerSettings()):
-        import mediapipe as mp  # imported here: only tracking needs it
-
+        mp = import_mediapipe()
         self.settings = settings
         options = dict(static_image_mode=False, refine_landmarks=True,
                        min_detection_confidence=settings.min_detection_confidence,

@@ -243,3 +243,18 @@ def test_choose_face_waits_before_taking_another_face():
     assert choose_face([elsewhere], 640, 360, last, 100.0, lost_for_s=REACQUIRE_AFTER_S) == 0
     assert choose_face([elsewhere, square_face(300, 180, 150)], 640, 360, last, 100.0,
                        lost_for_s=math.inf) is not None
+
+
+def test_mediapipe_is_imported_without_pyplot_which_comes_when_used():
+    """A fresh interpreter: tracking does not pay for pyplot, MediaPipe's plotting still finds it."""
+    import subprocess
+    import sys
+
+    script = ("import sys\n"
+              "from spasmscan.landmarks import import_mediapipe\n"
+              "mp = import_mediapipe()\n"
+              "assert 'matplotlib.pyplot' not in sys.modules\n"
+              "figure = mp.solutions.drawing_utils.plt.figure\n"
+              "import matplotlib.pyplot as plt\n"
+              "assert figure is plt.figure and type(plt).__name__ == 'module'\n")
+    subprocess.run([sys.executable, "-c", script], check=True)

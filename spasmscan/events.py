@@ -8,7 +8,8 @@ Bilateral movements (both eyes closing, both brows rising, both mouth corners pu
 patient's voluntary movements. One-sided movements are found in the difference between the two
 sides (each eye against the other's nearby peak, so a blink tracked a frame apart on the two
 eyes is no twitch; each mouth corner against the other at the same frame, so a pull riding on a
-blink's small lift of both corners is kept), which also finds a twitch riding on a blink when
+blink's small lift of both corners is kept, its outward and upward shifts weighted by their
+steadiness at rest), which also finds a twitch riding on a blink when
 that eye stays closed after the other reopened. A lopsided blink (one eye's landmarks closing
 further while both close together) is not a twitch, nor are eyes reopening unevenly after a held
 closure, nor one corner pulling further in a smile. Every
@@ -43,6 +44,7 @@ MIN_BLINK_S = 0.05  # the shortest blink; a one-frame dip at 25-30 fps is tracke
 MAX_BLINK_S = 0.6  # blinks last 0.1-0.4 s (up to 0.5 s tracked); longer bilateral closures are held or squinting
 BLINK_BALANCE = 0.4  # in a blink the weaker eye closes at least this share of the stronger one
 MOUTH_FLOOR = 0.02  # min mouth-corner pull, IOD: talking moves the corners about this much
+MIN_COMPONENT_NOISE = 0.001  # IOD (0.1 px at a 100 px IOD): below it a noise estimate is rounding, not noise
 BROW_FLOOR = 0.025  # min brow rise, IOD: a deliberate raise is 0.05-0.1 IOD
 MIN_VOLUNTARY_S = 0.4  # brow raises and smiles are held about 0.5 s or more; shorter is jitter or a blink's echo
 SPLIT_DIP = 0.5  # a run holds several twitches when the side reopens between them by this share of the lower peak
@@ -149,7 +151,8 @@ def detect_events(signals, *, noise_k: float = NOISE_K, tonic_min_s: float = TON
             held |= (times >= start) & (times < end)
         if kind == "smile":
             smiling |= (times >= start - couple_before_s) & (times < end)
-    rows += _one_sided(times, frame_s, closure, pull, rest=rest, held=held, smiling=smiling, noise_k=noise_k,
+    lopsided = {s: _zero_gaps(v) for s, v in one_sided_pull(signals, rest).items()}
+    rows += _one_sided(times, frame_s, closure, lopsided, rest=rest, held=held, smiling=smiling, noise_k=noise_k,
                        blink_threshold=blink_threshold, tonic_min_s=tonic_min_s, fps=signals.fps)
     events = _to_events(rows)
     events = couple(events, before_s=couple_before_s, after_s=couple_after_s)
@@ -233,6 +236,25 @@ def _one_sided(times: np.ndarray, frame_s: float, closure: dict, pull: dict, *, 
 def mouth_pull(signals, side: str) -> np.ndarray:
     """(n,) mouth-corner pull of one side, IOD: the shift along the up-and-outward diagonal."""
     return (signals[f"mouth_corner_lateral_{side}"] + signals[f"mouth_corner_vertical_{side}"]) / np.sqrt(2.0)
+
+
+def one_sided_pull(signals, rest: np.ndarray) -> dict:
+    """Side -> (n,) mouth-corner pull for judging one-sidedness, IOD: each corner's lateral and vertical
+    shifts weighted by the inverse variance of their left-right difference at ``rest`` ((n,) bool), and
+    scaled so a pull along the up-and-outward diagonal reads its size, as in :func:`mouth_pull`.
+
+    The lateral shift, read against the lip centre that a one-sided pull drags along (the other corner
+    then reads part of the pull), keeps less of a one-sided pull and is the noisier: the vertical, which
+    the pull barely passes to the other corner, carries most of the evidence. A face whose lateral
+    shifts are the steadier gets the opposite weights.
+    """
+    weight = {}
+    for component in ("lateral", "vertical"):
+        left, right = (signals[f"mouth_corner_{component}_{s}"] for s in SIDES)
+        weight[component] = 1.0 / max(robust_sd((left - right)[rest]), MIN_COMPONENT_NOISE) ** 2
+    total = weight["lateral"] + weight["vertical"]
+    return {s: np.sqrt(2.0) * (weight["lateral"] * signals[f"mouth_corner_lateral_{s}"]
+                               + weight["vertical"] * signals[f"mouth_corner_vertical_{s}"]) / total for s in SIDES}
 
 
 def robust_sd(values: np.ndarray) -> float:

@@ -39,6 +39,7 @@ INNER_UPPER_LIP = 13
 INNER_LOWER_LIP = 14
 
 NOSE_RIDGE = (168, 6, 197)  # nose bridge and upper ridge: in the face plane, still in every expression
+TEMPLE = {"right": 127, "left": 356}  # the face outline beside the outer eye corners, out of the lids' reach
 FACE_OVAL = (10, 21, 54, 58, 67, 93, 103, 109, 127, 132, 136, 148, 149, 150, 152, 162, 172, 176, 234, 251, 284,
              288, 297, 323, 332, 338, 356, 361, 365, 377, 378, 379, 389, 397, 400, 454)  # the face's outline
 
@@ -47,7 +48,7 @@ MEASURED_LANDMARKS = tuple(sorted(
     set(NOSE_RIDGE) | {UPPER_LIP_CENTER, LOWER_LIP_CENTER, INNER_UPPER_LIP, INNER_LOWER_LIP}
     | {i for side in SIDES for group in (UPPER_LID[side], LOWER_LID[side], BROW_UPPER[side], CHEEK[side])
        for i in group}
-    | {corner[side] for side in SIDES for corner in (EYE_OUTER_CORNER, EYE_INNER_CORNER, MOUTH_CORNER)}))
+    | {corner[side] for side in SIDES for corner in (EYE_OUTER_CORNER, EYE_INNER_CORNER, MOUTH_CORNER, TEMPLE)}))
 # The landmarks a tracked series keeps (about a fifth of the 478, so long recordings stay light): the
 # measured ones and the face's outline, whose extent is the whole face's (to follow it across cuts).
 SERIES_LANDMARKS = tuple(sorted(set(MEASURED_LANDMARKS) | set(FACE_OVAL)))

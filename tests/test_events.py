@@ -314,3 +314,26 @@ def test_a_one_sided_pull_that_drags_the_lip_centre_is_found_on_a_blink():
     assert len(twitches) == len(starts)
     assert (events.region[twitches] == "mouth").all()
     assert len(kinds(events, "twitch", "left")) == 0
+
+
+def test_a_one_sided_pull_is_judged_on_its_steadier_component():
+    """The corners' lateral shifts (against the lip centre, which the pull drags along) are the noisier
+    and keep little of a one-sided pull; the vertical ones are steady and keep it. Weighing each by its
+    steadiness finds the pull that the plain up-and-out diagonal leaves under its noise threshold."""
+    starts = [2.0, 5.0, 8.5, 12.0, 16.0]
+    pull = 0.045
+    signals = make_signals(20.0, noise=0.006, eye=blinks_at(starts), mouth=[("right", s, 0.25, pull) for s in starts])
+    times = signals.times_s
+    rng = np.random.default_rng(1)
+    for side in SIDES:  # the lateral shifts jitter three times as much as the vertical ones
+        signals.values[f"mouth_corner_lateral_{side}"] += rng.normal(0, 0.006, times.size)
+    for start in starts:  # half the pull's outward part moves with the lip centre
+        inside = (times >= start) & (times < start + 0.25)
+        drag = 0.5 * pull / np.sqrt(2.0) * np.sin(np.pi * (times[inside] - start) / 0.25) ** 0.3
+        signals.values["mouth_corner_lateral_right"][inside] -= drag
+        signals.values["mouth_corner_lateral_left"][inside] += drag
+    events = detect_events(signals)
+    twitches = kinds(events, "twitch", "right")
+    assert len(twitches) == len(starts)
+    assert (events.region[twitches] == "mouth").all()
+    assert len(kinds(events, "twitch", "left")) == 0

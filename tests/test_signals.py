@@ -34,6 +34,7 @@ def template_face() -> np.ndarray:
         face[list(regions.BROW_UPPER[side])] = np.column_stack([centre_x + sign * np.linspace(35, -25, 5),
                                                                 np.full(5, 190.0)])
         face[regions.MOUTH_CORNER[side]] = (320.0 + sign * 35.0, 320.0)
+        face[regions.TEMPLE[side]] = (320.0 + sign * 95.0, 215.0)
         face[list(regions.CHEEK[side])] = np.column_stack([centre_x + sign * np.linspace(-10, 20, 5),
                                                            np.linspace(260, 275, 5)])
     for index, y in zip((10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1), (140, 160, 190, 200, 215, 225, 245, 255, 270,
@@ -51,7 +52,8 @@ def mirror_permutation() -> np.ndarray:
     permutation = np.arange(regions.N_LANDMARKS)
     pairs = [(regions.EYE_OUTER_CORNER["left"], regions.EYE_OUTER_CORNER["right"]),
              (regions.EYE_INNER_CORNER["left"], regions.EYE_INNER_CORNER["right"]),
-             (regions.MOUTH_CORNER["left"], regions.MOUTH_CORNER["right"])]
+             (regions.MOUTH_CORNER["left"], regions.MOUTH_CORNER["right"]),
+             (regions.TEMPLE["left"], regions.TEMPLE["right"])]
     for table in (regions.UPPER_LID, regions.LOWER_LID, regions.IRIS, regions.BROW, regions.BROW_UPPER,
                   regions.CHEEK):
         pairs += list(zip(table["left"], table["right"]))
@@ -177,6 +179,23 @@ def test_head_motion_is_not_read_as_movement():
             assert np.nanmax(np.abs(a[name] - b[name])) < 0.03, name
     assert np.ptp(b["head_roll_deg"]) > 20.0  # the motion was there and was measured
     assert len(detect_events(b)) == 0
+
+
+def test_eye_corners_tilted_in_a_blink_do_not_lift_one_mouth_corner():
+    """The tracker tilts the eye corners a little with every blink; the face's roll is read with the
+    temples' wider lever too, so the mouth corners still read level."""
+    starts = [2.0, 5.0, 8.0]
+    points, times = synthetic_series(10.0, closure={s: lambda t: sum(pulse(a, 0.2, 1.0)(t) for a in starts)
+                                                    for s in regions.SIDES})
+    blinking = np.zeros(times.size, dtype=bool)
+    for start in starts:
+        blinking |= (times >= start) & (times < start + 0.2)
+    for side, shift_px in (("left", -2.0), ("right", 2.0)):  # left corners up, right corners down
+        eye = [regions.EYE_INNER_CORNER[side], regions.EYE_OUTER_CORNER[side]]
+        points[np.ix_(blinking, eye, [1])] += shift_px
+    signals = compute_signals(points, times)
+    tilt = signals["mouth_corner_vertical_left"] - signals["mouth_corner_vertical_right"]
+    assert np.abs(tilt[blinking]).max() < 0.01  # aligned on the eye corners alone: 0.02 IOD
 
 
 def test_head_motion_keeps_a_one_sided_closure():

@@ -3,7 +3,7 @@
 The unit is the one-sided episode: a one-sided event, or a burst of them less than
 EPISODE_GAP_S apart. The decision rests on two stated statistics for the affected side:
 
-- time-locking: of n episodes, k start inside the windows around the patient's voluntary
+- time-locking: of n episodes, k start inside the windows at the onsets of the patient's voluntary
   movements (blinks, brow raises, smiles, held eye closures), which cover a share q of the
   tracked time, and move a region that voluntary movement does not drive (synkinesis is one
   muscle group carried along by the voluntary movement of another: the mouth corner with a

@@ -59,6 +59,10 @@ TONIC_MIN_S = 1.0  # a one-sided closure held this long is a tonic spasm, shorte
 MIN_REST_SHARE = 0.2  # noise is read at rest when at least this share of the frames is at rest
 COUPLE_BEFORE_S = 0.15  # a one-sided onset this soon before a voluntary movement belongs to it (detection jitter)
 COUPLE_AFTER_S = 0.3  # ... or this long after the voluntary movement's end (synkinetic pulls lag and outlast)
+# ... but no later than this after its onset: a synkinetic contraction starts with the voluntary movement
+# driving it (the slack is onset jitter of both detections); one starting in the middle of a long smile
+# or brow raise is not carried along by it.
+ONSET_LOCK_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -404,11 +408,13 @@ def _to_events(rows: list[tuple]) -> Events:
                   coupled_to=np.full(len(rows), -1, dtype=np.int64))
 
 
-def coupling_windows(events: Events, *, before_s: float = COUPLE_BEFORE_S,
-                     after_s: float = COUPLE_AFTER_S) -> tuple[np.ndarray, np.ndarray]:
-    """(start_s, end_s) of the windows around every voluntary event, in event order."""
+def coupling_windows(events: Events, *, before_s: float = COUPLE_BEFORE_S, after_s: float = COUPLE_AFTER_S,
+                     lock_s: float = ONSET_LOCK_S) -> tuple[np.ndarray, np.ndarray]:
+    """(start_s, end_s) of the windows at the onset of every voluntary event, in event order: from
+    ``before_s`` before it to ``after_s`` after its end, but at most ``lock_s`` after its onset."""
     voluntary = events.voluntary
-    return events.start_s[voluntary] - before_s, events.end_s[voluntary] + after_s
+    start = events.start_s[voluntary]
+    return start - before_s, np.minimum(events.end_s[voluntary] + after_s, start + lock_s)
 
 
 def couple(events: Events, *, before_s: float = COUPLE_BEFORE_S, after_s: float = COUPLE_AFTER_S) -> Events:

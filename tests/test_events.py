@@ -183,6 +183,17 @@ def test_eye_narrowing_with_smiles_is_coupled_to_the_smile():
     assert all(events.kind[events.coupled_to[i]] == "smile" for i in narrowing)
 
 
+def test_a_twitch_in_the_middle_of_a_long_smile_is_not_carried_along_by_it():
+    """Synkinesis starts with the voluntary movement; an eye closing 1.5 s into a 3 s smile does not."""
+    smiles = [3.0, 12.0]
+    events = detect_events(make_signals(20.0, mouth=[("both", s, 3.0, 0.06) for s in smiles],
+                                        eye=[("right", 3.05, 0.8, 0.2), ("right", 13.5, 0.2, 0.3)]))
+    narrowing = np.flatnonzero(events.one_sided & (events.side == "right"))
+    assert events.start_s[narrowing].round().tolist() == [3.0, 14.0]
+    assert events.kind[events.coupled_to[narrowing[0]]] == "smile"
+    assert events.coupled_to[narrowing[1]] == -1
+
+
 def test_swapping_the_sides_swaps_the_events():
     signals = make_signals(30.0, eye=blinks_at([4.0, 14.0]) + [("left", 7.0, 0.1, 0.2), ("left", 20.0, 1.5, 0.2)],
                            mouth=[("right", 11.0, 0.3, 0.06)])

@@ -14,7 +14,10 @@ EPISODE_GAP_S apart. The decision rests on two stated statistics for the affecte
   minutes at rest, and those in a window that only prolong the voluntary movement's own region.
   Synkinesis leaves only false detections there, at most FALSE_ALARM_PER_MIN; primary hemifacial
   spasm goes on regardless (Poisson test of r against FALSE_ALARM_PER_MIN x m, where m also counts
-  the windows' time when episodes inside them are among the r: false alarms can fall there too).
+  the windows' time when episodes inside them are among the r: false alarms can fall there too);
+- steadiness: synkinesis comes with nearly every voluntary movement that drives it. When neither
+  test decides and the k episodes came with fewer than STEADY_SHARE of the voluntary movements of
+  their kinds, they met those by chance: all n episodes are tested against false alarms.
 
 Confidence of a positive verdict = (1 - p_side) (1 - p_class): p_side is the chance of episodes
 this lopsided if they fell on either side alike, p_class the p-value of the deciding test.
@@ -54,6 +57,10 @@ REST_ALPHA = 0.05  # primary HFS: more episodes at rest than false alarms explai
 # Fewer than MIN_EPISODES on a side, yet false alarms give that many less than one time in five:
 # a hint of a spasm, too thin to judge; 'indeterminate' asks for a longer recording instead of 'none'.
 SUGGESTIVE_ALPHA = 0.2
+# Synkinesis accompanies the voluntary movement driving it nearly every time ("the mouth corner pulls with
+# every blink"); episodes that come with fewer than this share of the movements of their kinds met them
+# by chance, and a spasm that ignores the voluntary movements is tested on all its episodes.
+STEADY_SHARE = 0.5
 REFERENCE_RATE_PER_MIN = 3.0  # a mild spasm (the range is 0.3-25/min): 'none' is as sure as it would have shown
 # The region each voluntary movement drives itself; a one-sided movement carried along by it must
 # move another region to count as synkinesis.
@@ -83,7 +90,8 @@ class CouplingTest:
     """The statistics of one side: k of n one-sided episodes start inside voluntary windows that
     cover a share q of the tracked time and move another region than that voluntary movement; the
     other n - k (rest_episodes) are tested against false alarms in rest_minutes (the time at rest,
-    plus the windows' time when some of them fell inside a window)."""
+    plus the windows' time when some of them fell inside a window). The k start with ``accompanied``
+    of the ``of_kinds`` voluntary movements of their kinds."""
 
     side: str
     n_episodes: int
@@ -94,6 +102,8 @@ class CouplingTest:
     rest_minutes: float
     rest_p_value: float  # P(R >= r) for R ~ Poisson(FALSE_ALARM_PER_MIN x rest_minutes)
     prolonging: int = 0  # of the rest_episodes, those inside a window that move only its own region
+    accompanied: int = 0  # voluntary movements the n_inside episodes start with
+    of_kinds: int = 0  # voluntary movements of those movements' kinds (blinks, smiles, ...)
 
     @property
     def rest_rate_per_min(self) -> float:
@@ -133,8 +143,11 @@ def coupling_test(events: Events, signals, side: str, *, before_s: float = COUPL
     exposed = tracked if same_region else tracked & ~in_window
     rest_minutes = float(np.count_nonzero(exposed)) / signals.fps / 60.0
     rest_p = poisson_sf(n - k, FALSE_ALARM_PER_MIN * rest_minutes)
+    partners = np.unique(events.coupled_to[starts[carried]])
+    kinds = np.isin(events.kind, events.kind[partners]) & events.voluntary
     return CouplingTest(side=side, n_episodes=n, n_inside=k, window_share=share, p_value=p_value,
-                        rest_episodes=n - k, rest_minutes=rest_minutes, rest_p_value=rest_p, prolonging=same_region)
+                        rest_episodes=n - k, rest_minutes=rest_minutes, rest_p_value=rest_p, prolonging=same_region,
+                        accompanied=int(partners.size), of_kinds=int(np.count_nonzero(kinds)))
 
 
 def binomial_sf(k: int, n: int, p: float) -> float:
@@ -231,6 +244,13 @@ def classify(events: Events, signals, *, min_tracked_s: float = MIN_TRACKED_S,
                        + (f" or only prolong a voluntary movement of their own region ({test.prolonging} of them)"
                           if test.prolonging else "") +
                        f", independent of voluntary movements (time-locking p = {test.p_value:.2g})", evidence)
+    all_p = poisson_sf(test.n_episodes, FALSE_ALARM_PER_MIN * tracked_s / 60.0)
+    if test.accompanied < STEADY_SHARE * test.of_kinds and all_p <= REST_ALPHA:
+        return Verdict("primary_hfs", side, round((1.0 - side_p) * (1.0 - all_p), 3), test.p_value,
+                       f"{test.n_episodes} one-sided {side} episodes in {tracked_s:.0f} s, more than false detections "
+                       f"explain (p = {all_p:.2g}); the {test.n_inside} that start with a voluntary movement came with "
+                       f"only {test.accompanied} of {test.of_kinds} such movements: by chance, not synkinesis "
+                       f"(time-locking p = {test.p_value:.2g})", evidence)
     return Verdict("indeterminate", side, round(1.0 - side_p, 3), test.p_value,
                    f"{inside} {windows} (p = {test.p_value:.2g}) and {test.rest_episodes} at rest: neither "
                    "clearly time-locked nor clearly at rest", evidence)

@@ -132,6 +132,20 @@ def test_hfs_with_many_voluntary_movements_stays_hfs():
     assert (verdict.label, verdict.side) == ("primary_hfs", "right")
 
 
+def test_spasms_meeting_a_few_of_many_blinks_by_chance_are_hfs_not_synkinesis():
+    """3 of 5 spreading spasms start with a blink, but with only 3 of 15 blinks: synkinesis would come
+    with nearly every blink. Neither the time-locking nor the rest test decides; all 5 together do."""
+    rows = blinks(BLINK_TIMES) + [("twitch", "left", "eye+mouth", t + 0.03, 0.2) for t in BLINK_TIMES[[1, 6, 11]]]
+    rows += [("twitch", "left", "eye", t, 0.2) for t in (20.0, 40.0)]
+    events = events_from(rows)
+    test = coupling_test(events, recording(), "left")
+    assert (test.n_episodes, test.n_inside, test.accompanied, test.of_kinds) == (5, 3, 3, 15)
+    assert test.rest_p_value > 0.05
+    verdict = classify(events, recording())
+    assert (verdict.label, verdict.side) == ("primary_hfs", "left")
+    assert "3 of 15" in verdict.reason
+
+
 def test_quiet_recording_is_none():
     verdict = classify(events_from(blinks(BLINK_TIMES)), recording())
     assert verdict.label == "none"

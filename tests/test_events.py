@@ -307,6 +307,17 @@ def test_a_slow_one_sided_narrowing_starts_where_it_began_to_rise():
     assert np.sum(np.abs(found - starts) <= 0.15) >= 8  # within the matching tolerance (was 5 of 9)
 
 
+def drag_lip_centre(signals: Signals, starts, *, pull: float, length_s: float = 0.25) -> None:
+    """Half the outward part of right-corner pulls of ``pull`` IOD at ``starts`` moves with the lip
+    centre, the lateral reference: the right corner reads that much less outward, the left that much more."""
+    times = signals.times_s
+    for start in starts:
+        inside = (times >= start) & (times < start + length_s)
+        drag = 0.5 * pull / np.sqrt(2.0) * np.sin(np.pi * (times[inside] - start) / length_s) ** 0.3
+        signals.values["mouth_corner_lateral_right"][inside] -= drag
+        signals.values["mouth_corner_lateral_left"][inside] += drag
+
+
 def test_a_one_sided_pull_that_drags_the_lip_centre_is_found_on_a_blink():
     """A one-sided pull drags the lip centre, the lateral reference, towards its side: the pulled
     corner reads half its outward shift and the other corner the other half, and the blink lifts
@@ -314,12 +325,7 @@ def test_a_one_sided_pull_that_drags_the_lip_centre_is_found_on_a_blink():
     starts = [2.0, 5.0, 8.5, 12.0, 16.0]
     signals = make_signals(20.0, noise=0.006, eye=blinks_at(starts),
                            mouth=[("both", s, 0.25, 0.03) for s in starts] + [("right", s, 0.25, 0.06) for s in starts])
-    times = signals.times_s
-    for start in starts:  # half the pull's outward part moves with the lip centre
-        inside = (times >= start) & (times < start + 0.25)
-        drag = 0.5 * 0.06 / np.sqrt(2.0) * np.sin(np.pi * (times[inside] - start) / 0.25) ** 0.3
-        signals.values["mouth_corner_lateral_right"][inside] -= drag
-        signals.values["mouth_corner_lateral_left"][inside] += drag
+    drag_lip_centre(signals, starts, pull=0.06)
     events = detect_events(signals)
     twitches = kinds(events, "twitch", "right")
     assert len(twitches) == len(starts)
@@ -338,11 +344,7 @@ def test_a_one_sided_pull_is_judged_on_its_steadier_component():
     rng = np.random.default_rng(1)
     for side in SIDES:  # the lateral shifts jitter three times as much as the vertical ones
         signals.values[f"mouth_corner_lateral_{side}"] += rng.normal(0, 0.006, times.size)
-    for start in starts:  # half the pull's outward part moves with the lip centre
-        inside = (times >= start) & (times < start + 0.25)
-        drag = 0.5 * pull / np.sqrt(2.0) * np.sin(np.pi * (times[inside] - start) / 0.25) ** 0.3
-        signals.values["mouth_corner_lateral_right"][inside] -= drag
-        signals.values["mouth_corner_lateral_left"][inside] += drag
+    drag_lip_centre(signals, starts, pull=pull)
     events = detect_events(signals)
     twitches = kinds(events, "twitch", "right")
     assert len(twitches) == len(starts)

@@ -1,7 +1,7 @@
 """Classification of a recording: primary hemifacial spasm, synkinesis, none or indeterminate.
 
 The unit is the one-sided episode: a one-sided event, or a burst of them less than
-EPISODE_GAP_S apart. The decision rests on two stated statistics for the affected side:
+EPISODE_GAP_S apart. The decision rests on stated statistics for the affected side:
 
 - time-locking: of n episodes, k start inside the windows at the onsets of the patient's voluntary
   movements (blinks, brow raises, smiles, held eye closures), which cover a share q of the

@@ -54,7 +54,7 @@ SYNKINESIS_MIN_SHARE = 0.75  # ... and most episodes must start inside the volun
 # minute a blinking, smiling patient spends at rest in a 60 s clip, could not be told from false alarms.
 FALSE_ALARM_PER_MIN = 0.5
 REST_ALPHA = 0.05  # primary HFS: more episodes at rest than false alarms explain, at this level
-# Fewer than MIN_EPISODES on a side, yet false alarms give that many less than one time in five:
+# Fewer than MIN_EPISODES on a side, yet false alarms give that many twitches less than one time in five:
 # a hint of a spasm, too thin to judge; 'indeterminate' asks for a longer recording instead of 'none'.
 SUGGESTIVE_ALPHA = 0.2
 # Synkinesis accompanies the voluntary movement driving it nearly every time ("the mouth corner pulls with
@@ -218,12 +218,15 @@ def classify(events: Events, signals, *, min_tracked_s: float = MIN_TRACKED_S,
     where = f"({counts['left']} left, {counts['right']} right) in {tracked_s:.0f} s"
 
     if counts[side] < min_episodes:
-        chance_p = poisson_sf(counts[side], FALSE_ALARM_PER_MIN * tracked_s / 60.0)
+        # False alarms are single detections: a burst counts by its twitches, which false alarms rarely give.
+        detections = int(np.count_nonzero(events.one_sided & (events.side == side)))
+        chance_p = poisson_sf(detections, FALSE_ALARM_PER_MIN * tracked_s / 60.0)
         if chance_p <= SUGGESTIVE_ALPHA and counts[side] >= MIN_SIDE_SHARE * total:
             return Verdict("indeterminate", side, round(1.0 - side_p, 3), test.p_value,
-                           f"only {counts[side]} one-sided {side} episodes {where}: more than false detections "
-                           f"usually give (p = {chance_p:.2g}), too few to judge; a longer recording at rest "
-                           "(2-3 minutes) would decide", evidence)
+                           f"only {counts[side]} one-sided {side} episode{'s' if counts[side] != 1 else ''} "
+                           f"({detections} twitches) {where}: more than false detections usually give "
+                           f"(p = {chance_p:.2g}), too few to judge; a longer recording at rest (2-3 minutes) "
+                           "would decide", evidence)
         return Verdict("none", "none", _none_confidence(counts[side], tracked_s / 60.0, min_episodes),
                        test.p_value, f"fewer than {min_episodes} one-sided episodes on either side {where}",
                        evidence)

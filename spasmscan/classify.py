@@ -216,11 +216,12 @@ def classify(events: Events, signals, *, min_tracked_s: float = MIN_TRACKED_S,
     test = tests[side]
     evidence = tuple(_evidence(events, signals, tests, side))
     where = f"({counts['left']} left, {counts['right']} right) in {tracked_s:.0f} s"
+    false_alarms = FALSE_ALARM_PER_MIN * tracked_s / 60.0  # false detections expected in this much spasm-free video
 
     if counts[side] < min_episodes:
         # False alarms are single detections: a burst counts by its twitches, which false alarms rarely give.
         detections = int(np.count_nonzero(events.one_sided & (events.side == side)))
-        chance_p = poisson_sf(detections, FALSE_ALARM_PER_MIN * tracked_s / 60.0)
+        chance_p = poisson_sf(detections, false_alarms)
         if chance_p <= SUGGESTIVE_ALPHA and counts[side] >= MIN_SIDE_SHARE * total:
             return Verdict("indeterminate", side, round(1.0 - side_p, 3), test.p_value,
                            f"only {counts[side]} one-sided {side} episode{'s' if counts[side] != 1 else ''} "
@@ -247,7 +248,7 @@ def classify(events: Events, signals, *, min_tracked_s: float = MIN_TRACKED_S,
                        + (f" or only prolong a voluntary movement of their own region ({test.prolonging} of them)"
                           if test.prolonging else "") +
                        f", independent of voluntary movements (time-locking p = {test.p_value:.2g})", evidence)
-    all_p = poisson_sf(test.n_episodes, FALSE_ALARM_PER_MIN * tracked_s / 60.0)
+    all_p = poisson_sf(test.n_episodes, false_alarms)
     if test.accompanied < STEADY_SHARE * test.of_kinds and all_p <= REST_ALPHA:
         return Verdict("primary_hfs", side, round((1.0 - side_p) * (1.0 - all_p), 3), test.p_value,
                        f"{test.n_episodes} one-sided {side} episodes in {tracked_s:.0f} s, more than false detections "

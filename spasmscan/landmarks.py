@@ -14,12 +14,15 @@ import sys
 import threading
 import types
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
 
 from .errors import NoFaceError, ParameterError
 from .regions import N_LANDMARKS, SERIES_LANDMARKS
+
+if TYPE_CHECKING:  # the array stages import this module for LandmarkSeries: no cv2 at import time
+    from .video import PlanarFrame
 
 logger = logging.getLogger(__name__)
 
@@ -173,25 +176,23 @@ class FaceTracker:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def detect(self, frame_bgr: np.ndarray) -> list[np.ndarray]:
-        """All faces in one frame: a list of (478, 2) float32 pixel arrays."""
-        width = frame_bgr.shape[1]
-        return [self._unmirror(face, width) for face in self._faces(self._scene_mesh, self._oriented(frame_bgr))]
+    def detect(self, frame: np.ndarray | PlanarFrame) -> list[np.ndarray]:
+        """All faces in one frame (BGR (H, W, 3) uint8 or planar): a list of (478, 2) float32 pixel arrays."""
+        height, width = frame.shape[:2]
+        return [self._unmirror(face, width) for face in self._faces(self._scene_mesh, frame, (0, 0, width, height))]
 
-    def track(self, frame_bgr: np.ndarray, time_s: float) -> np.ndarray | None:
-        """The followed face in this frame as (478, 2) float32 pixels, or None."""
-        image = self._oriented(frame_bgr)
-        height, width = image.shape[:2]
+    def track(self, frame: np.ndarray | PlanarFrame, time_s: float) -> np.ndarray | None:
+        """The followed face in this frame (BGR (H, W, 3) uint8 or planar) as (478, 2) float32 pixels, or None."""
+        height, width = frame.shape[:2]
         lost_for_s = time_s - self._last_seen_s
         face = None
         if self._crop is not None:
-            x0, y0, x1, y1 = self._crop
-            found = self._faces(self._face_mesh, image[y0:y1, x0:x1], offset=(x0, y0))
+            found = self._faces(self._face_mesh, frame, self._crop)
             if found and choose_face(found, width, height, self._last_center, self._last_width,
                                      lost_for_s=lost_for_s) == 0:
                 face = found[0]
         if face is None:
-            faces = self._faces(self._scene_mesh, image)
+            faces = self._faces(self._scene_mesh, frame, (0, 0, width, height))
             index = choose_face(faces, width, height, self._last_center, self._last_width, lost_for_s=lost_for_s)
             if index is None:
                 self._crop = None
@@ -205,9 +206,21 @@ class FaceTracker:
         seen at ``time_s``), as if this tracker had tracked it: continues another tracker's work."""
         self._follow(self._unmirror(face, width), time_s, width, height)
 
-    def _oriented(self, frame_bgr: np.ndarray) -> np.ndarray:
-        """The frame as MediaPipe must see it: unmirrored."""
-        return frame_bgr[:, ::-1] if self.settings.mirrored else frame_bgr
+    def _rgb(self, frame: np.ndarray | PlanarFrame, box: tuple[int, int, int, int]) -> np.ndarray:
+        """(h, w, 3) uint8 RGB of ``box`` (x0, y0, x1, y1) of the frame as MediaPipe must see it: unmirrored."""
+        import cv2
+
+        from .video import PlanarFrame
+
+        x0, y0, x1, y1 = box
+        if self.settings.mirrored:
+            width = frame.shape[1]
+            x0, x1 = width - x1, width - x0
+        if isinstance(frame, PlanarFrame):
+            rgb = frame.rgb(x0, y0, x1, y1)
+        else:
+            rgb = cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0:x1]), cv2.COLOR_BGR2RGB)
+        return np.ascontiguousarray(rgb[:, ::-1]) if self.settings.mirrored else rgb
 
     def _unmirror(self, face: np.ndarray, width: int) -> np.ndarray:
         """Landmarks named on the unmirrored image, placed back on the frame as recorded."""
@@ -216,17 +229,14 @@ class FaceTracker:
             face[:, 0] = width - 1 - face[:, 0]
         return face
 
-    @staticmethod
-    def _faces(mesh, image_bgr: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list[np.ndarray]:
-        """Faces ``mesh`` finds in ``image_bgr``, as (478, 2) float32 pixels of the full frame."""
-        import cv2
-
-        height, width = image_bgr.shape[:2]
-        rgb = cv2.cvtColor(np.ascontiguousarray(image_bgr), cv2.COLOR_BGR2RGB)
+    def _faces(self, mesh, frame: np.ndarray | PlanarFrame, box: tuple[int, int, int, int]) -> list[np.ndarray]:
+        """Faces ``mesh`` finds in ``box`` (x0, y0, x1, y1) of the unmirrored frame, as (478, 2)
+        float32 pixels of the whole unmirrored frame."""
+        rgb = self._rgb(frame, box)
         rgb.flags.writeable = False
         result = mesh.process(rgb)
-        scale = np.array([width, height], dtype=np.float32)
-        shift = np.array(offset, dtype=np.float32)
+        scale = np.array([box[2] - box[0], box[3] - box[1]], dtype=np.float32)
+        shift = np.array(box[:2], dtype=np.float32)
         return [landmark_array(face) * scale + shift for face in result.multi_face_landmarks or ()]
 
     def _follow(self, face: np.ndarray, time_s: float, width: int, height: int) -> None:

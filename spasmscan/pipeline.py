@@ -22,7 +22,7 @@ from .analysis import Analysis, analyze_series
 from .errors import NoVideoStreamError
 from .landmarks import (MATCH_RADIUS_FACE_WIDTHS, REACQUIRE_AFTER_S, LandmarkSeries, TrackerSettings, face_center,
                         require_face, track_frames, usable_cores)
-from .video import VideoSource
+from .video import VideoSource, opencv_threads
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +45,8 @@ def video_landmarks(source: str | int | os.PathLike, *, settings: TrackerSetting
     when the caller has it already. Raises the :mod:`spasmscan.errors` kinds for missing,
     unreadable, empty or faceless videos.
     """
-    with VideoSource(source, start_s=settings.start_s, end_s=settings.end_s,
-                     frame_step=settings.frame_step) as video:
+    with VideoSource(source, start_s=settings.start_s, end_s=settings.end_s, frame_step=settings.frame_step,
+                     planar=True) as video:
         name = video.info.name
         entry = None
         if use_cache and not video.live:
@@ -108,7 +108,8 @@ def _track_in_parts(source, name: str, fps: float, settings: TrackerSettings, to
 
         try:
             start_s = max(cuts[k] - WARM_UP_S, first_s) if k else settings.start_s
-            with VideoSource(source, start_s=start_s, end_s=cuts[k + 1], frame_step=settings.frame_step) as video:
+            with VideoSource(source, start_s=start_s, end_s=cuts[k + 1], frame_step=settings.frame_step,
+                             planar=True, decoder_threads=1) as video:  # the other cores track other parts
                 series = track_frames(video.frames(), settings=settings, fps=fps / settings.frame_step,
                                       source=name, on_frame=on_frame)
             results[k] = _from(series, cuts[k]) if k else series
@@ -118,18 +119,19 @@ def _track_in_parts(source, name: str, fps: float, settings: TrackerSettings, to
 
     threads = [threading.Thread(target=track_part, args=(k,), name=f"spasmscan-part-{k}", daemon=True)
                for k in range(parts)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(PROGRESS_EVERY_S)
-                if progress is not None:
-                    progress(sum(done_s), total_s)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
+    with opencv_threads(1):  # every core tracks a part already
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(PROGRESS_EVERY_S)
+                    if progress is not None:
+                        progress(sum(done_s), total_s)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
     errors = [r for r in results if isinstance(r, BaseException) and not isinstance(r, _Stopped)]
     if errors:
         raise errors[0]
@@ -196,7 +198,8 @@ def _track_rest(source, settings: TrackerSettings, before: LandmarkSeries | None
         seen = np.flatnonzero(before.face_found)
         if len(seen):
             resume_from = (before.points[seen[-1]], float(before.times_s[seen[-1]]))
-    with VideoSource(source, start_s=start_s, end_s=settings.end_s, frame_step=settings.frame_step) as video:
+    with VideoSource(source, start_s=start_s, end_s=settings.end_s, frame_step=settings.frame_step,
+                     planar=True) as video:
         return _track_one_pass(video, settings, total_s, progress, resume_from=resume_from)
 
 

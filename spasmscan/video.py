@@ -2,10 +2,13 @@
 
 Frames are decoded one at a time (never the whole video in memory), carry the container's
 own timestamps (phone videos have variable frame rates), and are rotated as the file's
-rotation metadata says.
+rotation metadata says. OpenCV opens and checks every source; for tracking, a plain 4:2:0 file
+can instead be decoded by PyAV into :class:`PlanarFrame` objects that are converted to colour only
+where the tracker looks (converting whole frames was a quarter of the cost of decoding them).
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
@@ -14,7 +17,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -33,6 +36,40 @@ ISO_MOOV_MAX_BYTES = 64 << 20  # a larger movie header is not plausible; do not 
 STILL_IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00",
                           b"MM\x00*")  # PNG, JPEG, GIF, BMP, TIFF: FFmpeg would read them as one-frame videos
 AUDIO_SIGNATURES = (b"ID3", b"fLaC")  # MP3 with tags, FLAC
+PLANAR_PIXEL_FORMAT = "yuv420p"  # limited-range 4:2:0: what OpenCV's own I420 conversion assumes, and the usual camera format
+
+
+@dataclass(frozen=True, eq=False)
+class PlanarFrame:
+    """A decoded 4:2:0 frame kept as its planes; converted to colour only where it is looked at.
+
+    planes: (H * 3 / 2, W) uint8, the Y plane then the U and V planes (I420), H and W even.
+    """
+
+    planes: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(H, W, 3): the shape of the BGR frame this stands for."""
+        return self.planes.shape[0] * 2 // 3, self.planes.shape[1], 3
+
+    def rgb(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """(y1 - y0, x1 - x0, 3) uint8 RGB of the pixels in columns x0:x1, rows y0:y1."""
+        height, width, _ = self.shape
+        # chroma covers 2x2 pixels: convert the box widened to even edges, then cut it to size
+        ex0, ey0 = x0 - x0 % 2, y0 - y0 % 2
+        ex1, ey1 = min(width, x1 + x1 % 2), min(height, y1 + y1 % 2)
+        box_h, box_w = ey1 - ey0, ex1 - ex0
+        chroma = self.planes[height:].reshape(2, height // 2, width // 2)[:, ey0 // 2:ey1 // 2, ex0 // 2:ex1 // 2]
+        i420 = np.empty((box_h * 3 // 2, box_w), np.uint8)
+        i420[:box_h] = self.planes[ey0:ey1, ex0:ex1]
+        i420[box_h:].reshape(2, box_h // 2, box_w // 2)[:] = chroma
+        rgb = cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
+        return np.ascontiguousarray(rgb[y0 - ey0:y1 - ey0, x0 - ex0:x1 - ex0])
+
+    def bgr(self) -> np.ndarray:
+        """(H, W, 3) uint8 BGR of the whole frame."""
+        return cv2.cvtColor(self.planes, cv2.COLOR_YUV2BGR_I420)
 
 
 @dataclass(frozen=True)
@@ -60,10 +97,14 @@ class VideoSource:
     Use as a context manager. ``start_s``/``end_s`` select a part of a file, in seconds.
     ``frame_step`` > 1 yields only every so many frames of that part (the first always).
     ``threaded=True`` decodes in a background thread so decoding overlaps the caller's work.
+    ``planar=True`` yields :class:`PlanarFrame` objects instead of BGR arrays where the file allows
+    (an unrotated 4:2:0 file of even size with a trusted frame rate), decoded by PyAV with
+    ``decoder_threads`` threads (None: FFmpeg's choice; 1 when every core tracks a part already).
     """
 
     def __init__(self, source: str | int | os.PathLike, *, start_s: float | None = None,
-                 end_s: float | None = None, frame_step: int = 1, threaded: bool = True):
+                 end_s: float | None = None, frame_step: int = 1, threaded: bool = True,
+                 planar: bool = False, decoder_threads: int | None = None):
         if isinstance(source, os.PathLike):
             source = os.fspath(source)
         if isinstance(source, str) and source.isdigit() and not os.path.exists(source):
@@ -80,7 +121,10 @@ class VideoSource:
         self.start_s = start_s
         self.end_s = end_s
         self.threaded = threaded
+        self.planar = planar
+        self.decoder_threads = decoder_threads
         self._cap = None
+        self._rotation = 0
         self.info = self._open()
 
     # -- opening -----------------------------------------------------------------------------
@@ -108,7 +152,8 @@ class VideoSource:
                 raise VideoReadError(f"{source}: cannot be decoded as a video (corrupt, truncated or not a "
                                      "video file); check that it plays in a video player")
         # With automatic orientation OpenCV rotates the frames and reports the rotated size.
-        if not cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1) and int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360:
+        self._rotation = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
+        if not cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1) and self._rotation:
             logger.warning("%s: this OpenCV cannot apply the video's rotation metadata; frames stay as stored",
                            source)
         width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
@@ -155,11 +200,16 @@ class VideoSource:
                 yield time.monotonic() - wall_start, _bgr(frame)
             return
         nominal_dt = 1.0 / self.info.fps
-        if self.start_s and self._fps_claim_plausible:  # else the container's time scale is not to be trusted
-            cap.set(cv2.CAP_PROP_POS_MSEC, self.start_s * 1000.0)
-        frames = self._container_timed(cap, self.info.name, nominal_dt)
-        if not self._fps_claim_plausible:
-            frames = self._checked_times(frames, nominal_dt)
+        planar = self._open_planar() if self.planar else None
+        if planar is not None:
+            frames = _repaired_times(_planar_frames(*planar, self.start_s, self.info.name), nominal_dt)
+        else:
+            if self.start_s and self._fps_claim_plausible:  # else the container's time scale is not to be trusted
+                cap.set(cv2.CAP_PROP_POS_MSEC, self.start_s * 1000.0)
+            frames = _repaired_times(((cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, _bgr(frame))
+                                      for frame in _read_frames(cap, self.info.name)), nominal_dt)
+            if not self._fps_claim_plausible:
+                frames = self._checked_times(frames, nominal_dt)
         in_part = 0
         for t, frame in frames:
             if self.start_s is not None and t < self.start_s - 0.5 * nominal_dt:
@@ -168,7 +218,7 @@ class VideoSource:
                 break
             in_part += 1
             if (in_part - 1) % self.frame_step == 0:
-                yield t, _bgr(frame)
+                yield t, frame
         expected = self._expected_frames()
         if expected > 1 and in_part < TRUNCATED_FRACTION * expected:
             logger.warning("%s: decoding stopped after %d of the %d frames the container announces%s; the file "
@@ -182,17 +232,28 @@ class VideoSource:
         end_s = self.info.duration_s if self.end_s is None else min(self.end_s, self.info.duration_s)
         return int((end_s - (self.start_s or 0.0)) * self.info.fps)
 
-    @staticmethod
-    def _container_timed(cap, name: str, nominal_dt: float) -> Iterator[tuple[float, np.ndarray]]:
-        """Frames with the container's timestamps, repaired to be non-negative and increasing."""
-        last_t = -math.inf
-        for index, frame in enumerate(_read_frames(cap, name)):
-            t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            # Some containers report 0, negative, garbage or repeated times for early frames.
-            if not math.isfinite(t) or t < 0 or t <= last_t:
-                t = last_t + nominal_dt if math.isfinite(last_t) else index * nominal_dt
-            last_t = t
-            yield t, frame
+    def _open_planar(self):
+        """(PyAV container, its video stream) for planar decoding, or None when OpenCV must decode:
+        a camera or stream, an untrusted frame rate, rotation metadata, another pixel format or an odd size."""
+        if not self.seekable or self._rotation or self.info.width % 2 or self.info.height % 2:
+            return None
+        import av
+
+        try:
+            container = av.open(self.source)
+        except (av.error.FFmpegError, OSError, UnicodeDecodeError):
+            return None
+        stream = container.streams.best("video")
+        context = None if stream is None else stream.codec_context
+        if context is None or context.pix_fmt != PLANAR_PIXEL_FORMAT or (
+                context.width, context.height) != (self.info.width, self.info.height):
+            container.close()
+            return None
+        if self.decoder_threads is not None:
+            context.thread_count = self.decoder_threads
+        else:
+            context.thread_type = "AUTO"  # frame and slice threads, as OpenCV decodes
+        return container, stream
 
     def _checked_times(self, frames: Iterator[tuple[float, np.ndarray]],
                        nominal_dt: float) -> Iterator[tuple[float, np.ndarray]]:
@@ -213,8 +274,9 @@ class VideoSource:
         for index, (_, frame) in enumerate(itertools.chain(head, frames)):
             yield index * nominal_dt, frame
 
-    def frames(self) -> Iterator[tuple[float, np.ndarray]]:
-        """Yield ``(time_s, frame_bgr)``; frame is (H, W, 3) uint8, time in seconds from the file's start."""
+    def frames(self) -> Iterator[tuple[float, np.ndarray | PlanarFrame]]:
+        """Yield ``(time_s, frame)``: time in seconds from the file's start; frame (H, W, 3) uint8 BGR,
+        or with ``planar=True`` a :class:`PlanarFrame` where the file allows."""
         if not self.threaded:
             yield from self._decode()
             return
@@ -270,6 +332,18 @@ def _read_ahead(items: Iterator, depth: int) -> Iterator:
         worker.join()  # the decoder must be idle before the caller may release the capture
 
 
+@contextlib.contextmanager
+def opencv_threads(count: int) -> Iterator[None]:
+    """Limit OpenCV's own worker threads to ``count`` for the duration: when every core runs a
+    tracker already, waking (and spinning) them costs more than it gains."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(count)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
 def is_video_path(path: str | os.PathLike) -> bool:
     """True when the file name ends in a known video extension."""
     return os.fspath(path).lower().endswith(VIDEO_EXTENSIONS)
@@ -277,6 +351,50 @@ def is_video_path(path: str | os.PathLike) -> bool:
 
 def _plausible_fps(fps: float) -> bool:
     return math.isfinite(fps) and PLAUSIBLE_FPS[0] <= fps <= PLAUSIBLE_FPS[1]
+
+
+def _repaired_times(frames: Iterable[tuple[float, object]], nominal_dt: float) -> Iterator[tuple[float, object]]:
+    """``(time_s, frame)`` pairs with the container's times repaired to be non-negative and increasing."""
+    last_t = -math.inf
+    for index, (t, frame) in enumerate(frames):
+        # Some containers report 0, negative, garbage or repeated times for early frames.
+        if not math.isfinite(t) or t < 0 or t <= last_t:
+            t = last_t + nominal_dt if math.isfinite(last_t) else index * nominal_dt
+        last_t = t
+        yield t, frame
+
+
+def _planar_frames(container, stream, start_s: float | None, name: str) -> Iterator[tuple[float, PlanarFrame]]:
+    """``(time_s, frame)`` from PyAV, times from the stream's start as OpenCV counts them (NaN when
+    unknown); from the key frame before ``start_s`` on. Damaged packets are skipped, as OpenCV does."""
+    import av
+
+    time_base = float(stream.time_base)
+    first_pts = stream.start_time or 0
+    try:
+        if start_s:
+            container.seek(first_pts + int(start_s / time_base), stream=stream)
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.error.FFmpegError as error:
+                logger.warning("%s: reading stopped (%s)", name, error)
+                return
+            try:
+                decoded = packet.decode()
+            except av.error.FFmpegError:
+                continue
+            for frame in decoded:
+                t = math.nan if frame.pts is None else (frame.pts - first_pts) * time_base
+                if frame.format.name == PLANAR_PIXEL_FORMAT and frame.width % 2 == 0 and frame.height % 2 == 0:
+                    yield t, PlanarFrame(frame.to_ndarray())
+                else:  # the stream changed format on the way
+                    yield t, frame.to_ndarray(format="bgr24")
+    finally:
+        container.close()
 
 
 def _read_frames(cap, name: str) -> Iterator[np.ndarray]:

@@ -241,8 +241,9 @@ VFR_STEPS_MS = (20, 50)  # frame intervals of vfr_clip, alternating
 @pytest.fixture(scope="session")
 def vfr_clip(clips_dir) -> Path:
     """40 frames whose intervals alternate 20 and 50 ms (variable frame rate), written with PyAV."""
-    av = pytest.importorskip("av")
     from fractions import Fraction
+
+    import av
 
     path = clips_dir / "vfr.mp4"
     with av.open(str(path), "w") as out:
@@ -262,7 +263,7 @@ def vfr_clip(clips_dir) -> Path:
 @pytest.fixture(scope="session")
 def audio_only_clip(clips_dir) -> Path:
     """0.6 s of silence as AAC in an .mp4 container: no video track (written with PyAV)."""
-    av = pytest.importorskip("av")
+    import av
 
     path = clips_dir / "audio-only.mp4"
     with av.open(str(path), "w", format="mp4") as out:

@@ -12,7 +12,7 @@ from spasmscan.errors import NoFaceError, ParameterError
 from spasmscan.landmarks import (REACQUIRE_AFTER_S, FaceTracker, LandmarkSeries, TrackerSettings, choose_face,
                                  face_center, require_face, track_frames)
 from spasmscan.pipeline import video_landmarks
-from spasmscan.video import VideoSource
+from spasmscan.video import PlanarFrame, VideoSource
 
 
 def eye_centres_x(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +65,7 @@ def test_series_of_the_standard_clip(face_series, face_clip):
 
 
 def test_a_series_keeps_the_chosen_landmarks_of_all_478(face_clip, face_series):
-    with VideoSource(face_clip, end_s=0.5) as video:
+    with VideoSource(face_clip, end_s=0.5, planar=True) as video:  # as the pipeline reads it
         frames = list(video.frames())
     full = track_frames(frames, fps=CLIP_FPS, keep=None)
     assert full.points.shape == (len(frames), regions.N_LANDMARKS, 2)
@@ -99,6 +99,32 @@ def test_mirrored_flag_names_sides_on_a_mirrored_video(face_clip, face_series):
     naive = track_frames(flipped, fps=CLIP_FPS)  # without the flag the sides come out swapped
     naive_left, naive_right = eye_centres_x(naive.mesh())
     assert np.all(naive_left > naive_right)
+
+
+def test_planar_and_bgr_frames_of_one_video_give_the_same_landmarks(face_clip, face_series):
+    with VideoSource(face_clip) as video:
+        bgr = track_frames(video.frames(), fps=CLIP_FPS)
+    difference = np.abs(bgr.points - face_series.points)
+    jitter = np.abs(np.diff(face_series.points, axis=0))
+    # the two colour conversions differ by a level or two: far less than the face moves between frames
+    assert np.median(difference) < 0.5 * np.median(jitter) and difference.max() < 2.0
+
+
+def mirror_planes(frame: PlanarFrame) -> PlanarFrame:
+    """The frame reflected left to right: every plane reversed row by row."""
+    height, width, _ = frame.shape
+    chroma = frame.planes[height:].reshape(2, height // 2, width // 2)[:, :, ::-1]
+    planes = np.concatenate([frame.planes[:height, ::-1].ravel(), chroma.ravel()])
+    return PlanarFrame(planes.reshape(height * 3 // 2, width))
+
+
+def test_mirrored_planar_frames_are_read_back_to_front(face_clip, face_series):
+    with VideoSource(face_clip, end_s=0.5, planar=True) as video:
+        flipped = [(t, mirror_planes(frame)) for t, frame in video.frames()]
+    mirrored = track_frames(flipped, settings=TrackerSettings(mirrored=True), fps=CLIP_FPS)
+    reflected = face_series.points[:len(flipped)].copy()
+    reflected[..., 0] = 640 - 1 - reflected[..., 0]
+    np.testing.assert_allclose(mirrored.points, reflected, atol=1e-3)
 
 
 # -- faces coming and going, several faces, none -------------------------------------------------

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from conftest import CLIP_FPS, VFR_STEPS_MS, with_avi_rate
 from spasmscan.errors import (InputNotFoundError, NoVideoStreamError, ParameterError, SpasmscanError,
                               VideoReadError)
-from spasmscan.video import VideoSource, _read_ahead, is_video_path
+from spasmscan.video import PlanarFrame, VideoSource, _read_ahead, is_video_path
 
 
 def read_all(path, **options) -> tuple[np.ndarray, list]:
@@ -79,8 +79,9 @@ def test_threaded_and_direct_reading_agree(face_clip):
     assert all(np.array_equal(a, b) for a, b in zip(threaded, direct))
 
 
-def test_variable_frame_rate_keeps_the_real_timestamps(vfr_clip):
-    times, frames = read_all(vfr_clip)
+@pytest.mark.parametrize("planar", [False, True])
+def test_variable_frame_rate_keeps_the_real_timestamps(vfr_clip, planar):
+    times, frames = read_all(vfr_clip, planar=planar)
     expected = np.cumsum([0] + [VFR_STEPS_MS[i % 2] for i in range(len(times) - 1)]) / 1000.0
     assert len(times) == 40
     np.testing.assert_allclose(times, expected, atol=1e-3)
@@ -160,6 +161,66 @@ def test_a_truncated_avi_gives_the_frames_before_the_damage_with_a_warning(avi_c
     assert 10 < len(frames) < 60
     assert np.all(np.diff(times) > 0)
     assert "truncated" in caplog.text and str(path) in caplog.text
+
+
+# -- planar frames (what tracking reads) ---------------------------------------------------------
+@pytest.mark.parametrize("options", [{}, {"start_s": 1.0, "end_s": 2.0}, {"start_s": 2.5}, {"frame_step": 3}])
+def test_planar_frames_have_the_times_and_picture_of_opencvs_frames(face_clip, options):
+    times, frames = read_all(face_clip, **options)
+    planar_times, planar = read_all(face_clip, planar=True, **options)
+    assert all(isinstance(frame, PlanarFrame) for frame in planar)
+    np.testing.assert_array_equal(planar_times, times)
+    for frame, bgr in zip(planar, frames):
+        assert frame.shape == bgr.shape
+        assert np.abs(frame.bgr().astype(int) - bgr).mean() < 3  # one picture; the two conversions round apart
+
+
+def test_a_box_of_a_planar_frame_is_that_part_of_the_whole_frame(face_clip):
+    _, frames = read_all(face_clip, planar=True, end_s=0.1)
+    frame = frames[0]
+    whole = frame.rgb(0, 0, 640, 360)
+    np.testing.assert_array_equal(whole, frame.bgr()[..., ::-1])
+    for x0, y0, x1, y1 in [(101, 33, 402, 290), (100, 32, 402, 290), (1, 1, 2, 2), (637, 357, 640, 360)]:
+        part = frame.rgb(x0, y0, x1, y1)
+        assert part.shape == (y1 - y0, x1 - x0, 3) and part.flags.c_contiguous
+        np.testing.assert_array_equal(part, whole[y0:y1, x0:x1])
+
+
+@pytest.mark.parametrize("clip", ["rotated_clip", "gray_clip", "avi_clip"])
+def test_planar_reading_falls_back_to_opencv_where_it_must(request, clip):
+    """Rotation metadata, another pixel format (MJPG is full-range), a container without frame times."""
+    path = request.getfixturevalue(clip)
+    times, frames = read_all(path)
+    planar_times, planar = read_all(path, planar=True)
+    np.testing.assert_array_equal(planar_times, times)
+    assert all(isinstance(frame, np.ndarray) for frame in planar)
+    np.testing.assert_array_equal(planar[-1], frames[-1])
+
+
+def with_header_first(mp4: Path, out: Path) -> Path:
+    """``mp4`` remuxed with its movie header at the front, as cameras write it: a cut copy still opens."""
+    import av
+
+    with av.open(str(mp4)) as source, av.open(str(out), "w", options={"movflags": "faststart"}) as target:
+        stream = source.streams.video[0]
+        copy = target.add_stream_from_template(stream)
+        for packet in source.demux(stream):
+            if packet.dts is not None:  # the closing empty packet
+                packet.stream = copy
+                target.mux(packet)
+    return out
+
+
+def test_an_mp4_cut_half_way_gives_the_same_frames_before_the_cut_either_way(face_clip, tmp_path, caplog):
+    data = with_header_first(face_clip, tmp_path / "whole.mp4").read_bytes()
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(data[:len(data) // 2])
+    with caplog.at_level(logging.WARNING, logger="spasmscan.video"):
+        times, frames = read_all(path)
+        planar_times, planar = read_all(path, planar=True)
+    assert 10 < len(frames) < 100 and "truncated" in caplog.text
+    np.testing.assert_array_equal(planar_times, times)
+    assert isinstance(planar[0], PlanarFrame)
 
 
 # -- files that are no video ---------------------------------------------------------------------
@@ -252,14 +313,14 @@ def test_read_ahead_hands_errors_to_the_consumer():
 
 
 # -- fuzzing -------------------------------------------------------------------------------------
-def check_reads_or_refuses(data: bytes, suffix: str) -> None:
+def check_reads_or_refuses(data: bytes, suffix: str, planar: bool = False) -> None:
     """Either a SpasmscanError, or frames with finite increasing times."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"fuzz{suffix}"
         path.write_bytes(data)
         try:
-            with VideoSource(path) as video:
-                times = [t for t, frame in video.frames() if frame.ndim == 3 and frame.shape[2] == 3]
+            with VideoSource(path, planar=planar) as video:
+                times = [t for t, frame in video.frames() if len(frame.shape) == 3 and frame.shape[2] == 3]
         except SpasmscanError:
             return
     assert all(math.isfinite(t) and t >= 0 for t in times)
@@ -267,9 +328,10 @@ def check_reads_or_refuses(data: bytes, suffix: str) -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.binary(max_size=2048), suffix=st.sampled_from([".mp4", ".avi", ".mkv", ".mov"]))
-def test_fuzz_random_bytes(data, suffix):
-    check_reads_or_refuses(data, suffix)
+@given(data=st.binary(max_size=2048), suffix=st.sampled_from([".mp4", ".avi", ".mkv", ".mov"]),
+       planar=st.booleans())
+def test_fuzz_random_bytes(data, suffix, planar):
+    check_reads_or_refuses(data, suffix, planar)
 
 
 @pytest.fixture(scope="module")
@@ -281,13 +343,13 @@ def seed_clips(tiny_clip, gray_clip) -> dict:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(suffix=st.sampled_from([".mp4", ".avi"]),
        edits=st.lists(st.tuples(st.floats(0, 1), st.binary(min_size=1, max_size=8)), min_size=1, max_size=6),
-       cut=st.floats(0.05, 1.0))
-def test_fuzz_mutated_clips(seed_clips, suffix, edits, cut):
+       cut=st.floats(0.05, 1.0), planar=st.booleans())
+def test_fuzz_mutated_clips(seed_clips, suffix, edits, cut, planar):
     data = bytearray(seed_clips[suffix][:max(16, int(cut * len(seed_clips[suffix])))])
     for where, patch in edits:
         at = int(where * (len(data) - 1))
         data[at:at + len(patch)] = patch
-    check_reads_or_refuses(bytes(data), suffix)
+    check_reads_or_refuses(bytes(data), suffix, planar)
 
 
 def test_a_decoder_exception_becomes_a_read_error():

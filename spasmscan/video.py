@@ -36,7 +36,7 @@ ISO_MOOV_MAX_BYTES = 64 << 20  # a larger movie header is not plausible; do not 
 STILL_IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00",
                           b"MM\x00*")  # PNG, JPEG, GIF, BMP, TIFF: FFmpeg would read them as one-frame videos
 AUDIO_SIGNATURES = (b"ID3", b"fLaC")  # MP3 with tags, FLAC
-PLANAR_PIXEL_FORMAT = "yuv420p"  # limited-range 4:2:0: what OpenCV's own I420 conversion assumes, and the usual camera format
+PLANAR_PIXEL_FORMAT = "yuv420p"  # limited-range 4:2:0, as cameras write it and OpenCV's I420 conversion assumes
 
 
 @dataclass(frozen=True, eq=False)

@@ -4,7 +4,7 @@ Frames are decoded one at a time (never the whole video in memory), carry the co
 own timestamps (phone videos have variable frame rates), and are rotated as the file's
 rotation metadata says. OpenCV opens and checks every source; for tracking, a plain 4:2:0 file
 can instead be decoded by PyAV into :class:`PlanarFrame` objects that are converted to colour only
-where the tracker looks (converting whole frames was a quarter of the cost of decoding them).
+where the tracker looks (converting whole frames was a third of the cost of decoding them).
 """
 from __future__ import annotations
 

@@ -208,18 +208,13 @@ class FaceTracker:
 
     def _rgb(self, frame: np.ndarray | PlanarFrame, box: tuple[int, int, int, int]) -> np.ndarray:
         """(h, w, 3) uint8 RGB of ``box`` (x0, y0, x1, y1) of the frame as MediaPipe must see it: unmirrored."""
-        import cv2
-
-        from .video import PlanarFrame
+        from .video import rgb_box
 
         x0, y0, x1, y1 = box
         if self.settings.mirrored:
             width = frame.shape[1]
             x0, x1 = width - x1, width - x0
-        if isinstance(frame, PlanarFrame):
-            rgb = frame.rgb(x0, y0, x1, y1)
-        else:
-            rgb = cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0:x1]), cv2.COLOR_BGR2RGB)
+        rgb = rgb_box(frame, x0, y0, x1, y1)
         return np.ascontiguousarray(rgb[:, ::-1]) if self.settings.mirrored else rgb
 
     def _unmirror(self, face: np.ndarray, width: int) -> np.ndarray:

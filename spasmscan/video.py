@@ -332,6 +332,14 @@ def _read_ahead(items: Iterator, depth: int) -> Iterator:
         worker.join()  # the decoder must be idle before the caller may release the capture
 
 
+def rgb_box(frame: np.ndarray | PlanarFrame, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """(y1 - y0, x1 - x0, 3) uint8 RGB, C-contiguous, of columns x0:x1, rows y0:y1 of a BGR
+    (H, W, 3) frame or a :class:`PlanarFrame`."""
+    if isinstance(frame, PlanarFrame):
+        return frame.rgb(x0, y0, x1, y1)
+    return cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0:x1]), cv2.COLOR_BGR2RGB)
+
+
 @contextlib.contextmanager
 def opencv_threads(count: int) -> Iterator[None]:
     """Limit OpenCV's own worker threads to ``count`` for the duration: when every core runs a
@@ -374,18 +382,10 @@ def _planar_frames(container, stream, start_s: float | None, name: str) -> Itera
     try:
         if start_s:
             container.seek(first_pts + int(start_s / time_base), stream=stream)
-        packets = container.demux(stream)
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                return
-            except av.error.FFmpegError as error:
-                logger.warning("%s: reading stopped (%s)", name, error)
-                return
+        for packet in container.demux(stream):
             try:
                 decoded = packet.decode()
-            except av.error.FFmpegError:
+            except av.error.FFmpegError:  # a damaged packet
                 continue
             for frame in decoded:
                 t = math.nan if frame.pts is None else (frame.pts - first_pts) * time_base
@@ -393,6 +393,8 @@ def _planar_frames(container, stream, start_s: float | None, name: str) -> Itera
                     yield t, PlanarFrame(frame.to_ndarray())
                 else:  # the stream changed format on the way
                     yield t, frame.to_ndarray(format="bgr24")
+    except av.error.FFmpegError as error:  # the container itself broke off
+        logger.warning("%s: reading stopped (%s)", name, error)
     finally:
         container.close()
 

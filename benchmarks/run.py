@@ -26,7 +26,7 @@ from pathlib import Path
 
 from batch import write_face_clip  # benchmarks/batch.py: the same generated face clips
 
-REPEATS = 3  # the host's speed changes by up to 2x within minutes: medians of interleaved runs steady it
+REPEATS = 3  # the host's speed changes by up to 3x within minutes: medians of interleaved runs steady it
 MESH_ALONE_FRAMES = 240  # frames decoded into memory first, then tracked (bounded: 1080p frames are 6 MB)
 
 
@@ -172,6 +172,8 @@ def main() -> None:
     parser.add_argument("--measure", nargs=2, metavar=("KIND", "VIDEO"), help=argparse.SUPPRESS)
     parser.add_argument("--options", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, got {args.repeat}")
 
     if args.measure:
         kind, path = args.measure

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .classify import (MAX_EYE_NOISE, MIN_FACE_FRACTION, MIN_TRACKED_S, Verdict, binomial_sf, classify,
-                       clinical_measures)
+from .classify import Verdict, asymmetry_noise, binomial_sf, classify, clinical_measures
 from .events import Events, detect_events
 from .landmarks import LandmarkSeries
+from .settings import DEFAULT_SETTINGS, AnalysisSettings
 from .signals import Signals, compute_signals
 
 logger = logging.getLogger(__name__)
@@ -18,6 +18,7 @@ LOW_COVERAGE_FRACTION = 0.8  # flag recordings with the face tracked in fewer fr
 HEAD_SHIFT_IOD = 0.5  # flag head travel beyond this many inter-ocular distances from its median place
 HEAD_ROLL_RANGE_DEG = 15.0  # ... or a roll range wider than this (5th to 95th percentile)
 HEAD_SCALE_RANGE = 0.2  # ... or a change of face size by more than this share (leaning in or out)
+SHORT_RECORDING_S = 10.0  # a mild spasm (3/min) shows no episode in this long more than half the time: flagged, still judged
 
 LABEL_TEXT = {
     "primary_hfs": "primary hemifacial spasm",
@@ -61,21 +62,25 @@ class Analysis:
         return 100.0 * self.series.face_fraction
 
 
-def analyze_series(series: LandmarkSeries, *, segments: tuple = (), session: dict | None = None) -> Analysis:
+def analyze_series(series: LandmarkSeries, *, settings: AnalysisSettings | None = None, segments: tuple = (),
+                   session: dict | None = None) -> Analysis:
     """Run the array stages on a tracked series.
 
+    settings: the analysis thresholds (default :class:`~spasmscan.settings.AnalysisSettings`()),
+    shared by event detection and classification.
     segments: the examination steps (name "rest" or a prompted action, start_s, end_s) when
     the recording followed a protocol; one-sided events are then also counted per kind of step.
     session: live-mode figures kept with the result.
     """
     signals = compute_signals(series.points, series.times_s, landmark_ids=series.landmark_ids)
-    events = detect_events(signals)
-    verdict = classify(events, signals)
+    settings = settings or DEFAULT_SETTINGS
+    events = detect_events(signals, settings=settings)
+    verdict = classify(events, signals, settings=settings)
     measures = clinical_measures(events, signals)
     if segments:
         measures.update(protocol_measures(events, segments))
         verdict = protocol_verdict(verdict, events, segments)
-    flags = quality_flags(signals)
+    flags = quality_flags(signals, events, settings=settings)
     logger.info("%s: %s (%s side, confidence %.2f); flags %s", series.source, verdict.label, verdict.side,
                 verdict.confidence, flags)
     return Analysis(series=series, signals=signals, events=events, verdict=verdict, measures=measures,
@@ -132,16 +137,16 @@ def protocol_measures(events: Events, segments: tuple, *, mask: np.ndarray | Non
     return {"protocol_rest_twitches": int(in_rest.sum()), "protocol_action_twitches": int(in_action.sum())}
 
 
-def quality_flags(signals: Signals) -> tuple:
+def quality_flags(signals: Signals, events: Events, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> tuple:
     """Names of the problems of a recording: low_face_coverage, short_recording, head_motion,
-    restless_eyes (the eyes' opening varies too much to see twitches)."""
+    restless_eyes (the two eyes' openings differ too much from moment to moment to see twitches)."""
     flags = []
     n = signals.times_s.size
-    if n == 0 or np.mean(signals.face_present) < max(LOW_COVERAGE_FRACTION, MIN_FACE_FRACTION):
+    if n == 0 or np.mean(signals.face_present) < max(LOW_COVERAGE_FRACTION, settings.min_face_fraction):
         flags.append("low_face_coverage")
-    if signals.tracked_s < MIN_TRACKED_S:
+    if signals.tracked_s < SHORT_RECORDING_S:
         flags.append("short_recording")
-    if max(signals.noise.get(f"eye_aperture_{side}", 0.0) for side in ("left", "right")) > MAX_EYE_NOISE:
+    if asymmetry_noise(signals, events) > settings.max_asymmetry_noise:
         flags.append("restless_eyes")
     roll = signals.values.get("head_roll_deg", np.array([]))
     scale = signals.values.get("head_scale", np.array([]))
@@ -159,7 +164,7 @@ FLAG_TEXT = {
     "low_face_coverage": "the face was not tracked in part of the video",
     "short_recording": "the recording is short",
     "head_motion": "the head moved a lot (movement is compensated, but check the result)",
-    "restless_eyes": "the eyes' opening varies a lot (crying, laughing, squinting): twitches may be missed",
+    "restless_eyes": "the two eyes' openings differ a lot from moment to moment: one-sided twitches may be missed",
 }
 
 

@@ -1,22 +1,25 @@
 """Classification of a recording: primary hemifacial spasm, synkinesis, none or indeterminate.
 
 The unit is the one-sided episode: a one-sided event, or a burst of them less than
-EPISODE_GAP_S apart. The decision rests on stated statistics for the affected side:
+``episode_gap_s`` apart. Every threshold comes from one :class:`~spasmscan.settings.AnalysisSettings`,
+the same the events were detected with. The decision rests on stated statistics per side:
 
-- time-locking: of n episodes, k start inside the windows at the onsets of the patient's voluntary
-  movements (blinks, brow raises, smiles, held eye closures), which cover a share q of the
-  tracked time, and move a region that voluntary movement does not drive (synkinesis is one
-  muscle group carried along by the voluntary movement of another: the mouth corner with a
-  blink, the eye with a smile; an eye that stays shut after a blink is no synkinesis). Episodes
-  that ignore the voluntary movements give k at most Binomial(n, q); synkinesis gives k far
-  above n q (one-sided binomial test; its p-value is reported);
-- rest: the r = n - k episodes synkinesis does not explain: those outside the windows, in m
-  minutes at rest, and those in a window that only prolong the voluntary movement's own region.
-  Synkinesis leaves only false detections there, at most FALSE_ALARM_PER_MIN; primary hemifacial
-  spasm goes on regardless (Poisson test of r against FALSE_ALARM_PER_MIN x m, where m also counts
-  the windows' time when episodes inside them are among the r: false alarms can fall there too);
-- steadiness: synkinesis comes with nearly every voluntary movement that drives it. When neither
-  test decides and the k episodes came with fewer than STEADY_SHARE of the voluntary movements of
+- time-locking: k of n episodes overlap a voluntary movement (blink, brow raise, smile, held eye
+  closure; its span widened by the lead and lag tolerances, since co-contraction varies in lag and
+  outlasts the movement) that drives another region than the episode moves (synkinesis is one
+  muscle group carried along by the voluntary movement of another: the mouth corner with a blink,
+  the eye with a smile; an eye that stays shut after a blink is no synkinesis). The p-value is the
+  share of circular shifts of the episode train that meet such movements at least k times: it keeps
+  the train's own timing and the movements' lengths, whatever the lag. Synkinesis is decided first,
+  and its side is weighed by the time-locked episodes only;
+- rest: the r = n - k episodes synkinesis does not explain, in m minutes at rest (plus the
+  windows' time when some of them fell inside a window). Synkinesis leaves only false detections
+  there, at most ``false_alarm_per_min``; primary hemifacial spasm goes on regardless (Poisson test);
+- strength of evidence: one or two bursts at rest whose twitches false alarms would give less than
+  ``strong_alpha`` of the time give primary hemifacial spasm with a capped confidence and a request
+  to record longer; weaker hints give 'indeterminate' with the side;
+- steadiness: synkinesis comes with most voluntary movements that drive it. When neither test
+  decides and the k episodes came with fewer than ``steady_share`` of the voluntary movements of
   their kinds, they met those by chance: all n episodes are tested against false alarms.
 
 Confidence of a positive verdict = (1 - p_side) (1 - p_class): p_side is the chance of episodes
@@ -32,39 +35,23 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import bdtrc, pdtrc
 
-from .errors import ParameterError
-from .events import COUPLE_AFTER_S, COUPLE_BEFORE_S, Events, coupling_windows
-from .regions import SIDES
+from .events import Events, coupling_windows
+from .regions import SIDES, mirror_side
+from .settings import DEFAULT_SETTINGS, AnalysisSettings
+from .signals import robust_noise
 
 logger = logging.getLogger(__name__)
 
 LABELS = ("primary_hfs", "synkinesis", "none", "indeterminate")
 
-MIN_TRACKED_S = 10.0  # below this a recording holds about two blinks: too little to judge coupling or rate
-MIN_FACE_FRACTION = 0.5  # with the face tracked in less than this share of frames the evidence is too thin
-MAX_EYE_NOISE = 0.15  # eye opening SD (share of the open eye) above which a twitch (a 10-30% closure) drowns
-MIN_EPISODES = 3  # fewer one-sided episodes on a side can be chance; three is the least a binomial test can weigh
-MIN_SIDE_SHARE = 0.75  # a spasm keeps to one side: at least this share of the one-sided episodes is on it
-EPISODE_GAP_S = 0.5  # one-sided events closer than this are one episode (clonic bursts run at 2-6 Hz)
-COUPLING_ALPHA = 0.05  # synkinesis: the time-locking test must reach this level
-SYNKINESIS_MIN_SHARE = 0.75  # ... and most episodes must start inside the voluntary windows
-# One-sided detections at rest without any spasm: the detector is held to the stated target of at
-# most 0.5/min, checked on every evaluation (0.00/min on the none and hard-negative clips of the
-# held-out sets). With a margin above it (1.0/min) a mild spasm, 2-3 episodes at rest in the half
-# minute a blinking, smiling patient spends at rest in a 60 s clip, could not be told from false alarms.
-FALSE_ALARM_PER_MIN = 0.5
-REST_ALPHA = 0.05  # primary HFS: more episodes at rest than false alarms explain, at this level
-# Fewer than MIN_EPISODES on a side, yet false alarms give that many twitches less than one time in five:
-# a hint of a spasm, too thin to judge; 'indeterminate' asks for a longer recording instead of 'none'.
-SUGGESTIVE_ALPHA = 0.2
-# Synkinesis accompanies the voluntary movement driving it nearly every time ("the mouth corner pulls with
-# every blink"); episodes that come with fewer than this share of the movements of their kinds met them
-# by chance, and a spasm that ignores the voluntary movements is tested on all its episodes.
-STEADY_SHARE = 0.5
-REFERENCE_RATE_PER_MIN = 3.0  # a mild spasm (the range is 0.3-25/min): 'none' is as sure as it would have shown
 # The region each voluntary movement drives itself; a one-sided movement carried along by it must
 # move another region to count as synkinesis.
 DRIVEN_REGION = {"blink": "eye", "eye_closure": "eye", "brow_raise": "brow", "smile": "mouth"}
+EPISODE_REGIONS = (frozenset({"eye"}), frozenset({"mouth"}), frozenset({"eye", "mouth"}))
+PERMUTATION_SEED = 0  # the circular shifts are drawn from a fixed seed: the same recording, the same p-value
+# Shifts at least this long: a shorter one leaves an episode on the movement it came with (a smile
+# lasts 1-3 s, the tolerances add half a second), which is no test of chance.
+MIN_SHIFT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -72,8 +59,8 @@ class Verdict:
     """The decision for one recording.
 
     label: one of LABELS. side: "left", "right" or "none" (patient's side). confidence: 0..1.
-    coupling_p_value: p-value of the test that one-sided events are time-locked to voluntary
-    movements (NaN when there were too few to test). reason: one sentence. evidence: plain
+    coupling_p_value: p-value of the test that one-sided episodes are time-locked to voluntary
+    movements (NaN when there were none to test). reason: one sentence. evidence: plain
     sentences a clinician reads.
     """
 
@@ -87,67 +74,140 @@ class Verdict:
 
 @dataclass(frozen=True)
 class CouplingTest:
-    """The statistics of one side: k of n one-sided episodes start inside voluntary windows that
-    cover a share q of the tracked time and move another region than that voluntary movement; the
-    other n - k (rest_episodes) are tested against false alarms in rest_minutes (the time at rest,
-    plus the windows' time when some of them fell inside a window). The k start with ``accompanied``
-    of the ``of_kinds`` voluntary movements of their kinds."""
+    """The statistics of one side: k of n one-sided episodes overlap voluntary movements (widened by
+    the lead and lag tolerances; their windows cover a share q of the tracked time) that drive another
+    region than the episode moves; p_value is the share of circular shifts of the episode train that
+    meet such movements as often. The other n - k (rest_episodes) are tested against false alarms in
+    rest_minutes (the time at rest, plus the windows' time when some of them fell inside a window:
+    false alarms can fall there too). The k meet ``accompanied`` of the ``of_kinds`` voluntary
+    movements of their kinds; ``rest_detections`` counts the one-sided events of the rest episodes."""
 
     side: str
     n_episodes: int
     n_inside: int
     window_share: float
-    p_value: float  # time-locking: P(K >= k) for K ~ Binomial(n, q); NaN when n == 0
+    p_value: float  # time-locking: circular-shift permutation p-value; NaN when n == 0
     rest_episodes: int
     rest_minutes: float
-    rest_p_value: float  # P(R >= r) for R ~ Poisson(FALSE_ALARM_PER_MIN x rest_minutes)
+    rest_p_value: float  # P(R >= r) for R ~ Poisson(false_alarm_per_min x rest_minutes)
     prolonging: int = 0  # of the rest_episodes, those inside a window that move only its own region
-    accompanied: int = 0  # voluntary movements the n_inside episodes start with
+    accompanied: int = 0  # voluntary movements the n_inside episodes come with
     of_kinds: int = 0  # voluntary movements of those movements' kinds (blinks, smiles, ...)
+    rest_detections: int = 0  # one-sided events in the rest episodes (a burst counts by its twitches)
 
     @property
     def rest_rate_per_min(self) -> float:
         return self.rest_episodes / self.rest_minutes if self.rest_minutes > 0 else float("nan")
 
 
-def episode_starts(events: Events, side: str, *, gap_s: float = EPISODE_GAP_S) -> np.ndarray:
-    """Indices of ``side``'s one-sided events that start an episode (no event of that side ended
-    less than ``gap_s`` before)."""
+def side_episodes(events: Events, side: str, *, gap_s: float = DEFAULT_SETTINGS.episode_gap_s) -> list[np.ndarray]:
+    """``side``'s one-sided events grouped into episodes: each an array of event indices, in onset
+    order; an event starting ``gap_s`` or more after every earlier one of the side ended starts a new one."""
     mine = np.flatnonzero(events.one_sided & (events.side == side))
-    starts, reach = [], -np.inf
+    groups, reach = [], -np.inf
     for i in mine[np.argsort(events.start_s[mine], kind="stable")]:
         if events.start_s[i] - reach >= gap_s:
-            starts.append(i)
+            groups.append([])
+        groups[-1].append(int(i))
         reach = max(reach, events.end_s[i])
-    return np.array(starts, dtype=np.int64)
+    return [np.array(g, dtype=np.int64) for g in groups]
 
 
-def coupling_test(events: Events, signals, side: str, *, before_s: float = COUPLE_BEFORE_S,
-                  after_s: float = COUPLE_AFTER_S) -> CouplingTest:
+def episode_starts(events: Events, side: str, *, gap_s: float = DEFAULT_SETTINGS.episode_gap_s) -> np.ndarray:
+    """Indices of ``side``'s one-sided events that start an episode (see :func:`side_episodes`)."""
+    return np.array([g[0] for g in side_episodes(events, side, gap_s=gap_s)], dtype=np.int64)
+
+
+def _span_mask(times: np.ndarray, starts, ends) -> np.ndarray:
+    """(n,) bool: frames inside any of the [start, end] spans (seconds)."""
+    change = np.zeros(times.size + 1, dtype=np.int64)
+    np.add.at(change, np.searchsorted(times, np.asarray(starts), "left"), 1)
+    np.add.at(change, np.searchsorted(times, np.asarray(ends), "right"), -1)
+    return np.cumsum(change)[:-1] > 0
+
+
+def carrier_masks(events: Events, times: np.ndarray, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> dict:
+    """Episode regions (a frozenset of "eye", "mouth") -> (n,) bool frames inside the widened span of
+    a voluntary movement that drives another region (DRIVEN_REGION), so could carry such an episode."""
+    lo, hi = coupling_windows(events, settings=settings)
+    kinds = events.kind[events.voluntary].astype(str)
+    masks = {}
+    for regions in EPISODE_REGIONS:
+        carries = np.array([bool(regions - {DRIVEN_REGION.get(k, "")}) for k in kinds], dtype=bool)
+        masks[regions] = _span_mask(times, lo[carries], hi[carries])
+    return masks
+
+
+def _episode_regions(events: Events, episode: np.ndarray) -> frozenset:
+    return frozenset(r for i in episode for r in str(events.region[i]).split("+") if r in ("eye", "mouth"))
+
+
+def _shifted_hits(mask: np.ndarray, first: np.ndarray, last: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """(len(shifts), k) bool: whether frames [first, last] of each of k spans, moved circularly by each
+    shift (frames), hold a True of ``mask``."""
+    n = mask.size
+    doubled = np.concatenate(([0], np.cumsum(np.concatenate((mask, mask)), dtype=np.int64)))
+    a = (first[None, :] + shifts[:, None]) % n
+    b = a + np.minimum(last - first, n - 1)[None, :]
+    return doubled[b + 1] - doubled[a] > 0
+
+
+def permutation_shifts(n_frames: int, fps: float, *, count: int) -> np.ndarray:
+    """(count,) circular shifts in frames, each at least MIN_SHIFT_S from no shift either way (all
+    shifts when the recording is too short for that), from the fixed PERMUTATION_SEED."""
+    margin = int(round(MIN_SHIFT_S * fps)) if fps > 0 else 0
+    if n_frames <= 2 * margin + 1:
+        margin = 0
+    return np.random.default_rng(PERMUTATION_SEED).integers(1 + margin, max(n_frames - margin, 2 + margin), count)
+
+
+def coupling_test(events: Events, signals, side: str, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> CouplingTest:
     """Time-locking and rest statistics of ``side``'s one-sided episodes."""
-    in_window = window_mask(events, signals, before_s=before_s, after_s=after_s)
+    times = signals.times_s
     tracked = signals.face_present
+    lo, hi = coupling_windows(events, settings=settings)
+    in_window = _span_mask(times, lo, hi)
     frames = int(np.count_nonzero(tracked))
     share = float(np.count_nonzero(in_window & tracked)) / frames if frames else float("nan")
-    starts = episode_starts(events, side)
-    n = int(starts.size)
-    carried = carried_along(events)[starts]
-    k = int(np.count_nonzero(carried))
-    same_region = int(np.count_nonzero(events.coupled_to[starts] >= 0)) - k  # in a window, but not synkinetic
-    if n and 0.0 < share < 1.0:
-        p_value = binomial_sf(k, n, share)
-    elif n:
-        p_value = 1.0 if share >= 1.0 or k == 0 else 0.0
-    else:
+    episodes = side_episodes(events, side, gap_s=settings.episode_gap_s)
+    n = len(episodes)
+    masks = carrier_masks(events, times, settings=settings)
+    first = np.array([np.searchsorted(times, events.start_s[e].min(), "left") for e in episodes], dtype=np.int64)
+    last = np.array([max(np.searchsorted(times, events.end_s[e].max(), "right") - 1, 0) for e in episodes],
+                    dtype=np.int64)
+    first = np.minimum(first, last)
+    regions = [_episode_regions(events, e) for e in episodes]
+    carried = np.zeros(n, dtype=bool)
+    near = np.zeros(n, dtype=bool)  # overlaps some voluntary movement, carrying it or not
+    for k in range(n):
+        carried[k] = bool(masks.get(regions[k], np.zeros(0, bool))[first[k]:last[k] + 1].any()) if regions[k] else False
+        near[k] = bool(in_window[first[k]:last[k] + 1].any())
+    observed = int(np.count_nonzero(carried))
+    if n == 0:
         p_value = float("nan")
+    elif observed == 0:
+        p_value = 1.0
+    else:
+        shifts = permutation_shifts(times.size, signals.fps, count=int(settings.permutations))
+        hits = np.zeros((shifts.size, n), dtype=bool)
+        for group in set(regions):
+            if group in masks:
+                columns = np.array([r == group for r in regions])
+                hits[:, columns] = _shifted_hits(masks[group], first[columns], last[columns], shifts)
+        p_value = float((1 + np.count_nonzero(hits.sum(axis=1) >= observed)) / (shifts.size + 1))
+    same_region = int(np.count_nonzero(near & ~carried))  # in a window, but only prolonging its own region
     exposed = tracked if same_region else tracked & ~in_window
-    rest_minutes = float(np.count_nonzero(exposed)) / signals.fps / 60.0
-    rest_p = poisson_sf(n - k, FALSE_ALARM_PER_MIN * rest_minutes)
-    partners = np.unique(events.coupled_to[starts[carried]])
-    kinds = np.isin(events.kind, events.kind[partners]) & events.voluntary
-    return CouplingTest(side=side, n_episodes=n, n_inside=k, window_share=share, p_value=p_value,
-                        rest_episodes=n - k, rest_minutes=rest_minutes, rest_p_value=rest_p, prolonging=same_region,
-                        accompanied=int(partners.size), of_kinds=int(np.count_nonzero(kinds)))
+    rest_minutes = float(np.count_nonzero(exposed)) / signals.fps / 60.0 if signals.fps > 0 else 0.0
+    rest_episodes = n - observed
+    rest_p = poisson_sf(rest_episodes, settings.false_alarm_per_min * rest_minutes)
+    partners = np.unique([events.coupled_to[i] for k in np.flatnonzero(carried) for i in episodes[k]
+                          if events.coupled_to[i] >= 0]).astype(np.int64)
+    kinds = np.isin(events.kind, events.kind[partners]) & events.voluntary if partners.size else np.zeros(0, bool)
+    detections = sum(len(episodes[k]) for k in np.flatnonzero(~carried))
+    return CouplingTest(side=side, n_episodes=n, n_inside=observed, window_share=share, p_value=p_value,
+                        rest_episodes=rest_episodes, rest_minutes=rest_minutes, rest_p_value=rest_p,
+                        prolonging=same_region, accompanied=int(partners.size), of_kinds=int(np.count_nonzero(kinds)),
+                        rest_detections=int(detections))
 
 
 def binomial_sf(k: int, n: int, p: float) -> float:
@@ -162,7 +222,7 @@ def poisson_sf(r: int, mu: float) -> float:
 
 
 def carried_along(events: Events) -> np.ndarray:
-    """(k,) bool: one-sided events time-locked to a voluntary movement (coupled_to) that move a region
+    """(k,) bool: one-sided events coupled to a voluntary movement (coupled_to) that move a region
     this voluntary movement does not drive itself (DRIVEN_REGION): what synkinesis looks like."""
     out = np.zeros(len(events), dtype=bool)
     for i in np.flatnonzero(events.one_sided & (events.coupled_to >= 0)):
@@ -171,44 +231,45 @@ def carried_along(events: Events) -> np.ndarray:
     return out
 
 
-def window_mask(events: Events, signals, *, before_s: float = COUPLE_BEFORE_S,
-                after_s: float = COUPLE_AFTER_S) -> np.ndarray:
-    """(n,) bool: frames inside the window of some voluntary event."""
-    times = signals.times_s
-    mask = np.zeros(times.shape, dtype=bool)
-    for lo, hi in zip(*coupling_windows(events, before_s=before_s, after_s=after_s)):
-        mask |= (times >= lo) & (times <= hi)
-    return mask
+def window_mask(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> np.ndarray:
+    """(n,) bool: frames inside the widened span of some voluntary event."""
+    return _span_mask(signals.times_s, *coupling_windows(events, settings=settings))
 
 
-def classify(events: Events, signals, *, min_tracked_s: float = MIN_TRACKED_S,
-             min_face_fraction: float = MIN_FACE_FRACTION, min_episodes: int = MIN_EPISODES) -> Verdict:
+def classify(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> Verdict:
     """Verdict from :class:`~spasmscan.events.Events` and :class:`~spasmscan.signals.Signals`.
 
-    min_tracked_s: seconds of tracked face needed to decide. min_face_fraction: share of frames
-    with a tracked face needed. min_episodes: one-sided episodes needed on the affected side.
+    settings: the thresholds (:class:`~spasmscan.settings.AnalysisSettings`), the same the events
+    were detected with.
     """
-    if min_tracked_s < 0 or not 0 <= min_face_fraction <= 1 or min_episodes < 1:
-        raise ParameterError("min_tracked_s must be >= 0, min_face_fraction in [0, 1], min_episodes >= 1")
     n_frames = signals.times_s.size
     face_fraction = float(np.mean(signals.face_present)) if n_frames else 0.0
     tracked_s = signals.tracked_s if n_frames else 0.0
-    if tracked_s < min_tracked_s:
+    if tracked_s < settings.min_tracked_s:
         return Verdict("indeterminate", "none", 0.0, float("nan"),
                        f"the recording has only {tracked_s:.1f} s of tracked face; at least "
-                       f"{min_tracked_s:.0f} s are needed to judge", ())
-    if face_fraction < min_face_fraction:
+                       f"{settings.min_tracked_s:.0f} s are needed to judge", ())
+    if face_fraction < settings.min_face_fraction:
         return Verdict("indeterminate", "none", 0.0, float("nan"),
                        f"the face was tracked in only {100 * face_fraction:.0f}% of the frames; at least "
-                       f"{100 * min_face_fraction:.0f}% are needed", ())
-
-    eye_noise = max(signals.noise.get(f"eye_aperture_{side}", 0.0) for side in SIDES)
-    if eye_noise > MAX_EYE_NOISE:
+                       f"{100 * settings.min_face_fraction:.0f}% are needed", ())
+    asymmetry = asymmetry_noise(signals, events)
+    if asymmetry > settings.max_asymmetry_noise:
         return Verdict("indeterminate", "none", 0.0, float("nan"),
-                       f"the eyes' opening varies too much at rest (SD {eye_noise:.2f} of the open eye; crying, "
-                       "laughing or squinting?) to tell twitches from expressions", ())
+                       f"the two eyes' openings differ too much from moment to moment (SD {asymmetry:.2f} of the "
+                       "open eye) to tell a one-sided twitch from the tracking's noise", ())
 
-    tests = {side: coupling_test(events, signals, side) for side in SIDES}
+    tests = {side: coupling_test(events, signals, side, settings=settings) for side in SIDES}
+    synkinetic = _synkinesis(tests, settings)
+    if synkinetic is not None:
+        side = synkinetic
+        test, other = tests[side], tests[mirror_side(side)]
+        side_p = binomial_sf(test.n_inside, test.n_inside + other.n_inside, 0.5)
+        return Verdict("synkinesis", side, round((1.0 - side_p) * (1.0 - test.p_value), 3), test.p_value,
+                       f"{test.n_inside} of {test.n_episodes} one-sided {side} episodes come with voluntary movements "
+                       f"of another region, whose spans cover {100 * test.window_share:.0f}% of the time "
+                       f"(circular-shift p = {test.p_value:.2g}): time-locked",
+                       tuple(_evidence(events, signals, tests, side)))
     counts = {side: tests[side].n_episodes for side in SIDES}
     side = max(SIDES, key=lambda s: (counts[s], s == "left"))
     total = sum(counts.values())
@@ -216,55 +277,90 @@ def classify(events: Events, signals, *, min_tracked_s: float = MIN_TRACKED_S,
     test = tests[side]
     evidence = tuple(_evidence(events, signals, tests, side))
     where = f"({counts['left']} left, {counts['right']} right) in {tracked_s:.0f} s"
-    false_alarms = FALSE_ALARM_PER_MIN * tracked_s / 60.0  # false detections expected in this much spasm-free video
+    one_sided = counts[side] >= settings.min_side_share * total
 
-    if counts[side] < min_episodes:
-        # False alarms are single detections: a burst counts by its twitches, which false alarms rarely give.
-        detections = int(np.count_nonzero(events.one_sided & (events.side == side)))
-        chance_p = poisson_sf(detections, false_alarms)
-        if chance_p <= SUGGESTIVE_ALPHA and counts[side] >= MIN_SIDE_SHARE * total:
+    if counts[side] < settings.min_episodes:
+        # False alarms are single detections: one or two bursts at rest count by their twitches.
+        chance_p = poisson_sf(test.rest_detections, settings.false_alarm_per_min * tracked_s / 60.0)
+        burst = f"{test.rest_detections} twitch{'es' if test.rest_detections != 1 else ''}"
+        episodes = f"{counts[side]} one-sided {side} episode{'s' if counts[side] != 1 else ''}"
+        if one_sided and test.rest_detections >= settings.min_episodes and chance_p <= settings.strong_alpha:
+            return Verdict("primary_hfs", side,
+                           round(min(settings.few_episodes_confidence, (1.0 - side_p) * (1.0 - chance_p)), 3),
+                           test.p_value, f"{episodes} ({burst}) at rest {where}, far more than false detections "
+                           f"give (p = {chance_p:.2g}); a longer recording at rest (2-3 minutes) would confirm it",
+                           evidence)
+        if one_sided and test.rest_detections > 0 and chance_p <= settings.suggestive_alpha:
             return Verdict("indeterminate", side, round(1.0 - side_p, 3), test.p_value,
-                           f"only {counts[side]} one-sided {side} episode{'s' if counts[side] != 1 else ''} "
-                           f"({detections} twitches) {where}: more than false detections usually give "
+                           f"only {episodes} ({burst}) at rest {where}: more than false detections usually give "
                            f"(p = {chance_p:.2g}), too few to judge; a longer recording at rest (2-3 minutes) "
                            "would decide", evidence)
-        return Verdict("none", "none", _none_confidence(counts[side], tracked_s / 60.0, min_episodes),
-                       test.p_value, f"fewer than {min_episodes} one-sided episodes on either side {where}",
+        return Verdict("none", "none", _none_confidence(counts[side], tracked_s / 60.0, settings),
+                       test.p_value, f"fewer than {settings.min_episodes} one-sided episodes on either side {where}",
                        evidence)
-    if counts[side] < MIN_SIDE_SHARE * total:
+    if not one_sided:
         return Verdict("none", "none", round(1.0 - counts[side] / total, 3), test.p_value,
                        f"one-sided episodes occur on both sides alike {where}: a spasm of one side would "
                        "favour it", evidence)
-    inside = (f"{test.n_inside} of {test.n_episodes} one-sided {side} episodes start within voluntary movements "
-              "moving another region,")
-    windows = f"whose windows cover {100 * test.window_share:.0f}% of the time"
-    if test.p_value <= COUPLING_ALPHA and test.n_inside >= SYNKINESIS_MIN_SHARE * test.n_episodes:
-        return Verdict("synkinesis", side, round((1.0 - side_p) * (1.0 - test.p_value), 3), test.p_value,
-                       f"{inside} {windows} (binomial p = {test.p_value:.2g}): time-locked", evidence)
-    if test.rest_p_value <= REST_ALPHA:
+    if test.rest_p_value <= settings.rest_alpha:
         return Verdict("primary_hfs", side, round((1.0 - side_p) * (1.0 - test.rest_p_value), 3), test.p_value,
                        f"{test.rest_episodes} of {test.n_episodes} one-sided {side} episodes "
                        f"({test.rest_rate_per_min:.1f}/min) happen at rest"
                        + (f" or only prolong a voluntary movement of their own region ({test.prolonging} of them)"
                           if test.prolonging else "") +
                        f", independent of voluntary movements (time-locking p = {test.p_value:.2g})", evidence)
-    all_p = poisson_sf(test.n_episodes, false_alarms)
-    if test.accompanied < STEADY_SHARE * test.of_kinds and all_p <= REST_ALPHA:
+    all_p = poisson_sf(test.n_episodes, settings.false_alarm_per_min * tracked_s / 60.0)
+    if test.accompanied < settings.steady_share * test.of_kinds and all_p <= settings.rest_alpha:
         return Verdict("primary_hfs", side, round((1.0 - side_p) * (1.0 - all_p), 3), test.p_value,
                        f"{test.n_episodes} one-sided {side} episodes in {tracked_s:.0f} s, more than false detections "
-                       f"explain (p = {all_p:.2g}); the {test.n_inside} that start with a voluntary movement came with "
+                       f"explain (p = {all_p:.2g}); the {test.n_inside} that meet a voluntary movement came with "
                        f"only {test.accompanied} of {test.of_kinds} such movements: by chance, not synkinesis "
                        f"(time-locking p = {test.p_value:.2g})", evidence)
     return Verdict("indeterminate", side, round(1.0 - side_p, 3), test.p_value,
-                   f"{inside} {windows} (p = {test.p_value:.2g}) and {test.rest_episodes} at rest: neither "
-                   "clearly time-locked nor clearly at rest", evidence)
+                   f"{test.n_inside} of {test.n_episodes} one-sided {side} episodes come with voluntary movements "
+                   f"(p = {test.p_value:.2g}) and {test.rest_episodes} at rest: neither clearly time-locked nor "
+                   "clearly at rest", evidence)
 
 
-def _none_confidence(count: int, minutes: float, min_episodes: int) -> float:
-    """Confidence in 'none': the chance that a mild spasm (REFERENCE_RATE_PER_MIN) would have shown
+REST_MARGIN_S = 0.1  # the asymmetry at rest is read this far from every detected event (their ramps)
+MIN_REST_SHARE = 0.2  # ... when at least this share of the frames is left; else over all frames
+
+
+def asymmetry_noise(signals, events: Events) -> float:
+    """Robust SD of the left-right difference of the eye openings (share of the open eye) at rest,
+    away from every detected event: what a one-sided closure must stand out of. Expressions that
+    move both eyes cancel in it; frequent spasms do not inflate it. 0 when unknown."""
+    difference = signals.values.get("eye_asymmetry")
+    if difference is None:
+        return 0.0
+    known = np.isfinite(difference)
+    rest = known & ~_span_mask(signals.times_s, events.start_s - REST_MARGIN_S, events.end_s + REST_MARGIN_S)
+    level = robust_noise(difference[rest if rest.mean() >= MIN_REST_SHARE else known])
+    return float(level) if np.isfinite(level) else 0.0
+
+
+def _synkinesis(tests: dict, settings: AnalysisSettings) -> str | None:
+    """The side whose episodes are time-locked to voluntary movements of other regions, or None. The
+    sides are weighed by those time-locked episodes alone: stray events of the other side do not
+    make a synkinesis 'both sides alike'."""
+    def locked(s: str) -> bool:
+        t = tests[s]
+        return (t.n_inside >= settings.min_episodes and t.p_value <= settings.coupling_alpha
+                and t.n_inside >= settings.synkinesis_min_share * t.n_episodes)
+
+    candidates = [s for s in SIDES if locked(s)]
+    if not candidates:
+        return None
+    side = min(candidates, key=lambda s: (tests[s].p_value, -tests[s].n_inside))
+    inside = tests[side].n_inside + tests[mirror_side(side)].n_inside
+    return side if tests[side].n_inside >= settings.min_side_share * inside else None
+
+
+def _none_confidence(count: int, minutes: float, settings: AnalysisSettings) -> float:
+    """Confidence in 'none': the chance that a mild spasm (reference_rate_per_min) would have shown
     at least ``min_episodes`` episodes in this time, times the share of ``min_episodes`` not seen."""
-    seen_if_spasm = poisson_sf(min_episodes, REFERENCE_RATE_PER_MIN * minutes)
-    return round(seen_if_spasm * (1.0 - count / min_episodes), 3)
+    seen_if_spasm = poisson_sf(settings.min_episodes, settings.reference_rate_per_min * minutes)
+    return round(seen_if_spasm * (1.0 - count / settings.min_episodes), 3)
 
 
 def _evidence(events: Events, signals, tests: dict, side: str) -> list[str]:

@@ -401,8 +401,10 @@ def simulate(out, label, side, duration_s, fps, seed, base, size, twitch_rate, s
 @click.option("--no-cache", is_flag=True, help="Track again instead of reusing cached landmarks.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Where landmark caches live (default: $SPASMSCAN_CACHE_DIR or ~/.cache/spasmscan).")
+@click.option("--method", type=click.Choice(["analysis", "baseline"]), default="analysis", show_default=True,
+              help="Score the analysis, or the simple left-right difference baseline it must beat.")
 @click.option("--force", is_flag=True, help="Overwrite the CSV files.")
-def evaluate(directory, out_csv, tolerance_s, frame_step, no_cache, cache_dir, force) -> None:
+def evaluate(directory, out_csv, tolerance_s, frame_step, no_cache, cache_dir, method, force) -> None:
     """Score spasmscan on every video in DIRECTORY that has a truth file (clip.mp4 + clip.json):
     classification accuracy, confusion matrix, affected side, twitch and blink detection."""
     import os
@@ -417,7 +419,7 @@ def evaluate(directory, out_csv, tolerance_s, frame_step, no_cache, cache_dir, f
     clips = find_clips(directory)
     with click.progressbar(length=len(clips), label="clips", file=sys.stderr) as bar:
         analyze = default_analyze(settings=tracker_settings(None, None, False, frame_step), cache_dir=cache_dir,
-                                  use_cache=not no_cache)
+                                  use_cache=not no_cache, method=method)
         result = evaluate_clips(clips, analyze=analyze,
                                 tolerance_s=tolerance_s, on_clip=lambda score: bar.update(1))
     click.echo(result.text())

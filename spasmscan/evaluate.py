@@ -173,17 +173,26 @@ def find_clips(directory: str | os.PathLike) -> list[tuple[str, Truth]]:
     return clips
 
 
-def default_analyze(*, settings=None, cache_dir=None, use_cache: bool = True) -> Callable[[str], object]:
+METHODS = ("analysis", "baseline")  # the analysis, and the simple reference it must beat (spasmscan.baseline)
+
+
+def default_analyze(*, settings=None, cache_dir=None, use_cache: bool = True,
+                    method: str = "analysis") -> Callable[[str], object]:
     """Track (or load the cached landmarks of) a clip with tracker ``settings`` (default: the
-    defaults) and analyse it."""
+    defaults) and analyse it with ``method``: "analysis" (the analysis stages) or "baseline"
+    (:func:`spasmscan.baseline.baseline_analysis`)."""
+    if method not in METHODS:
+        raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
 
     def analyze(video: str):
         from .analysis import analyze_series
+        from .baseline import baseline_analysis
         from .landmarks import TrackerSettings
         from .pipeline import video_landmarks
 
-        return analyze_series(video_landmarks(video, settings=settings or TrackerSettings(), cache_dir=cache_dir,
-                                              use_cache=use_cache))
+        series = video_landmarks(video, settings=settings or TrackerSettings(), cache_dir=cache_dir,
+                                 use_cache=use_cache)
+        return baseline_analysis(series) if method == "baseline" else analyze_series(series)
 
     return analyze
 
@@ -375,3 +384,64 @@ def evaluate_directory(directory: str | os.PathLike, *, analyze: Callable[[str],
                        on_clip: Callable[[ClipScore], None] | None = None) -> Evaluation:
     """:func:`evaluate_clips` on every video with a truth file under ``directory``."""
     return evaluate_clips(find_clips(directory), analyze=analyze, tolerance_s=tolerance_s, on_clip=on_clip)
+
+
+LENGTH_BINS_S = (20.0, 45.0)  # clip lengths are reported short (< 20 s), medium and long (>= 45 s)
+CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.9, 1.0001)  # calibration: share right among verdicts in each band
+
+
+def clip_group(clip: ClipScore, by: str) -> str:
+    """The group of ``clip`` by "face" (the truth's base), "renderer", "length" or "label"."""
+    truth = clip.truth
+    if by == "face":
+        return os.path.splitext(os.path.basename(truth.base))[0]
+    if by == "renderer":
+        return str(getattr(truth, "renderer", "mesh"))
+    if by == "length":
+        low, high = LENGTH_BINS_S
+        return (f"< {low:.0f} s" if truth.duration_s < low else f">= {high:.0f} s" if truth.duration_s >= high
+                else f"{low:.0f}-{high:.0f} s")
+    if by == "label":
+        return truth.label
+    raise ParameterError(f"by must be face, renderer, length or label, got {by!r}")
+
+
+def grouped(evaluation: Evaluation, by: str) -> dict:
+    """Group name -> :class:`Evaluation` of that group's clips, sorted by name."""
+    groups: dict[str, list] = {}
+    for clip in evaluation.clips:
+        groups.setdefault(clip_group(clip, by), []).append(clip)
+    return {name: Evaluation(clips=groups[name]) for name in sorted(groups)}
+
+
+def summary_row(evaluation: Evaluation) -> dict:
+    """The headline figures of an evaluation: clips, accuracy, side, twitch and blink F1, false
+    twitches per minute on 'none' clips (NaN where a figure has no clips)."""
+    return {"clips": len(evaluation.judged), "accuracy": evaluation.accuracy, "side": evaluation.side_accuracy,
+            "twitch_f1": evaluation.family("twitch").f1, "blink_f1": evaluation.family("blink").f1,
+            "false_per_min": evaluation.false_twitches_per_min_at_none}
+
+
+def calibration(evaluation: Evaluation) -> list[tuple[float, float, int, float]]:
+    """(low, high, verdicts, share right) of the verdicts whose confidence falls in each CONFIDENCE_BINS band."""
+    rows = []
+    for low, high in zip(CONFIDENCE_BINS[:-1], CONFIDENCE_BINS[1:]):
+        band = [c for c in evaluation.judged if low <= c.confidence < high]
+        right = sum(c.predicted == c.truth.label for c in band)
+        rows.append((low, min(high, 1.0), len(band), right / len(band) if band else float("nan")))
+    return rows
+
+
+def comparison_table(evaluations: dict, by: str) -> str:
+    """A text table: one row per group of ``by``; each cell gives every method's figure, in the
+    order of ``evaluations`` (method name -> Evaluation of the same clips), separated by "/"."""
+    methods = list(evaluations)
+    columns = ("accuracy", "side", "twitch_f1", "blink_f1", "false_per_min")
+    tables = {m: grouped(e, by) for m, e in evaluations.items()}
+    width = 5 * len(methods) + 1
+    lines = [f"{by + ' (' + ' / '.join(methods) + ')':34s} {'clips':>5s}" + "".join(f" {c:>{width}s}" for c in columns)]
+    for name in tables[methods[0]]:
+        rows = [summary_row(tables[m][name]) for m in methods]
+        cells = ["/".join(_fmt(row[c]) for row in rows) for c in columns]
+        lines.append(f"{name[:34]:34s} {rows[0]['clips']:5d}" + "".join(f" {cell:>{width}s}" for cell in cells))
+    return "\n".join(lines)

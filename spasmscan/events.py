@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
-from .errors import ParameterError
 from .regions import SIDES
+from .settings import DEFAULT_SETTINGS, AnalysisSettings
 from .signals import robust_noise
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ VOLUNTARY_KINDS = ("blink", "brow_raise", "smile", "eye_closure")  # eye_closure
 INVOLUNTARY_KINDS = ("twitch", "tonic_spasm")
 EVENT_KINDS = VOLUNTARY_KINDS + INVOLUNTARY_KINDS
 
-NOISE_K = 4.0  # an event must stand this many robust noise SDs clear of the baseline: rare in noise alone
 HYSTERESIS = 0.5  # an event spans the frames above this share of its threshold: full onset and offset
 EYE_FLOOR = 0.06  # min closure (fraction of open aperture): below it the lid landmarks jitter on real faces
 EYE_ONE_SIDED_FLOOR = 0.06  # min left-right closure difference: the asymmetry noise of real faces is 0.02-0.03
@@ -55,14 +54,7 @@ RAMP_LOW, RAMP_HIGH = 0.25, 0.75  # a rise's steep part, in shares of its peak: 
 OUTLAST_S = 0.1  # a one-sided closure during a blink must hold this long after the other eye reopened
 LAG_TOLERANCE_S = 0.04  # one blink's eyes may be tracked a frame apart: compare with the other's peak this near
 MERGE_GAP_S = 0.1  # one-sided eye and mouth movements of a side this close together are one event
-TONIC_MIN_S = 1.0  # a one-sided closure held this long is a tonic spasm, shorter ones are clonic twitches
 MIN_REST_SHARE = 0.2  # noise is read at rest when at least this share of the frames is at rest
-COUPLE_BEFORE_S = 0.15  # a one-sided onset this soon before a voluntary movement belongs to it (detection jitter)
-COUPLE_AFTER_S = 0.3  # ... or this long after the voluntary movement's end (synkinetic pulls lag and outlast)
-# ... but no later than this after its onset: a synkinetic contraction starts with the voluntary movement
-# driving it (the slack is onset jitter of both detections); one starting in the middle of a long smile
-# or brow raise is not carried along by it.
-ONSET_LOCK_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -73,7 +65,7 @@ class Events:
     e.g. squeezing or a squinting smile). side: "left", "right" or "both" (patient's side). region: "eye",
     "mouth", "brow" or "eye+mouth". start_s, end_s: seconds. amplitude: peak size in the
     signal's relative units. coupled_to: index (into these same arrays) of the voluntary event
-    a one-sided event is time-locked to, -1 when none.
+    a one-sided event overlaps (within the settings' lead and lag tolerances), -1 when none.
     """
 
     kind: np.ndarray
@@ -113,16 +105,14 @@ class Events:
         return np.isin(self.kind, VOLUNTARY_KINDS)
 
 
-def detect_events(signals, *, noise_k: float = NOISE_K, tonic_min_s: float = TONIC_MIN_S,
-                  couple_before_s: float = COUPLE_BEFORE_S, couple_after_s: float = COUPLE_AFTER_S) -> Events:
+def detect_events(signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> Events:
     """All events in ``signals`` (a :class:`spasmscan.signals.Signals`), sorted by onset.
 
-    noise_k: thresholds in robust noise SDs. tonic_min_s: one-sided events at least this long
-    are tonic spasms. couple_before_s, couple_after_s: a one-sided event whose onset lies in
-    [voluntary start - before, voluntary end + after] is coupled to that voluntary event.
+    settings: its noise_k (thresholds in robust noise SDs), tonic_min_s (one-sided events at least
+    this long are tonic spasms) and lead/lag tolerances (a one-sided event overlapping a voluntary
+    movement widened by them is coupled to it) are used here.
     """
-    if noise_k <= 0 or tonic_min_s <= 0 or couple_before_s < 0 or couple_after_s < 0:
-        raise ParameterError("noise_k and tonic_min_s must be > 0, the coupling margins >= 0")
+    noise_k, tonic_min_s = settings.noise_k, settings.tonic_min_s
     times = signals.times_s
     if times.size < 2:
         return Events.empty()
@@ -147,19 +137,19 @@ def detect_events(signals, *, noise_k: float = NOISE_K, tonic_min_s: float = TON
                             onset_level=ONSET_NOISE_SHARE * pull_noise)
     # One-sided movements are judged against their noise at rest, away from voluntary movements,
     # which synkinesis may fill with one-sided movement.
-    rest = _rest_frames(times, rows, margin_s=couple_after_s)
+    rest = _rest_frames(times, rows, margin_s=settings.lag_tolerance_s)
     held = np.zeros(times.shape, dtype=bool)  # both eyes held closed: uneven reopening is voluntary too
     smiling = np.zeros(times.shape, dtype=bool)  # both corners pulled: one pulling more is a lopsided smile
     for kind, _, _, start, end, _ in rows:
         if kind == "eye_closure":
             held |= (times >= start) & (times < end)
         if kind == "smile":
-            smiling |= (times >= start - couple_before_s) & (times < end)
+            smiling |= (times >= start - settings.lead_tolerance_s) & (times < end)
     lopsided = {s: _zero_gaps(v) for s, v in one_sided_pull(signals, rest).items()}
     rows += _one_sided(times, frame_s, closure, lopsided, rest=rest, held=held, smiling=smiling, noise_k=noise_k,
                        blink_threshold=blink_threshold, tonic_min_s=tonic_min_s, fps=signals.fps)
     events = _to_events(rows)
-    events = couple(events, before_s=couple_before_s, after_s=couple_after_s)
+    events = couple(events, settings=settings)
     logger.debug("events: %s", {k: int(np.sum(events.kind == k)) for k in EVENT_KINDS})
     return events
 
@@ -408,26 +398,23 @@ def _to_events(rows: list[tuple]) -> Events:
                   coupled_to=np.full(len(rows), -1, dtype=np.int64))
 
 
-def coupling_windows(events: Events, *, before_s: float = COUPLE_BEFORE_S, after_s: float = COUPLE_AFTER_S,
-                     lock_s: float = ONSET_LOCK_S) -> tuple[np.ndarray, np.ndarray]:
-    """(start_s, end_s) of the windows at the onset of every voluntary event, in event order: from
-    ``before_s`` before it to ``after_s`` after its end, but at most ``lock_s`` after its onset."""
+def coupling_windows(events: Events, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> tuple[np.ndarray, np.ndarray]:
+    """(start_s, end_s) of every voluntary event, in event order, widened by the settings' lead and
+    lag tolerances: a co-contraction may start a little before the movement and outlast it."""
     voluntary = events.voluntary
-    start = events.start_s[voluntary]
-    return start - before_s, np.minimum(events.end_s[voluntary] + after_s, start + lock_s)
+    return events.start_s[voluntary] - settings.lead_tolerance_s, events.end_s[voluntary] + settings.lag_tolerance_s
 
 
-def couple(events: Events, *, before_s: float = COUPLE_BEFORE_S, after_s: float = COUPLE_AFTER_S) -> Events:
-    """``events`` with coupled_to set: each one-sided event to the voluntary event whose window holds
-    its onset (the one with the nearest onset when several do), else -1."""
+def couple(events: Events, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> Events:
+    """``events`` with coupled_to set: each one-sided event to the voluntary event whose widened
+    span (:func:`coupling_windows`) it overlaps (the one with the nearest onset when several do), else -1."""
     coupled = np.full(len(events), -1, dtype=np.int64)
     voluntary_index = np.flatnonzero(events.voluntary)
-    lo, hi = coupling_windows(events, before_s=before_s, after_s=after_s)
+    lo, hi = coupling_windows(events, settings=settings)
     for i in np.flatnonzero(events.one_sided):
-        onset = events.start_s[i]
-        inside = (lo <= onset) & (onset <= hi)
-        if inside.any():
-            candidates = voluntary_index[inside]
-            coupled[i] = candidates[np.argmin(np.abs(events.start_s[candidates] - onset))]
+        overlapping = (lo <= events.end_s[i]) & (events.start_s[i] <= hi)
+        if overlapping.any():
+            candidates = voluntary_index[overlapping]
+            coupled[i] = candidates[np.argmin(np.abs(events.start_s[candidates] - events.start_s[i]))]
     return Events(kind=events.kind, side=events.side, region=events.region, start_s=events.start_s,
                   end_s=events.end_s, amplitude=events.amplitude, coupled_to=coupled)

@@ -43,6 +43,17 @@ MOVEMENT_PERCENTILE = 35.0  # baseline of brows, mouth corners, cheeks: their mo
 NOISE_CLIP = 3.0  # noise is re-estimated without values beyond this many SDs: Gaussian noise rarely goes there
 NOISE_CLIP_ROUNDS = 10  # sigma clipping settles within a few rounds
 MIN_PRESENT_FRACTION = 0.2  # a baseline window needs this share of tracked frames to be trusted
+# Turning or nodding the head foreshortens the two eyes (and the two halves of the mouth) differently, and
+# people talking turn and nod all the time: the signals of both sides are freed of the part the head's
+# pose explains (a robust linear fit on the nose ridge's offset from the eyes), fitted at rest.
+POSE_CORRECTED = ("eye_aperture", "mouth_corner_lateral")
+# ... but only when the head does turn or nod: the whole mesh deforms a little when one eye closes (the
+# pose proxies move by about 0.004 IOD in a one-sided spasm of the development portrait), and a fit on
+# pose that varies no more than that would take the spasm itself for pose.
+POSE_MIN_SD = 0.02
+POSE_LANDMARK = 197  # the upper nose ridge: in the face's mid-plane, clear of every expression
+MIN_POSE_FIT_FRAMES = 50  # fewer frames (2 s at 25 fps) do not tell pose from movement
+POSE_FIT_CLIP = 3.0  # frames further than this many robust SDs from the fit are movements, not pose
 
 # Only regions.MEASURED_LANDMARKS are aligned: the other landmarks are never used.
 _COLUMN_OF = {landmark: column for column, landmark in enumerate(regions.MEASURED_LANDMARKS)}
@@ -64,6 +75,8 @@ UNITS = {
     "head_roll_deg": "head roll in the image, degrees",
     "head_scale": "inter-ocular distance in pixels",
     "head_shift": "head displacement from its median position, inter-ocular distances",
+    "head_yaw": "nose-ridge offset towards the patient's left from between the inner eye corners, IOD (head turn)",
+    "head_pitch": "nose-ridge offset below the inner eye corners' midpoint, IOD (head nod)",
 }
 
 
@@ -170,6 +183,14 @@ def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=Non
             base = running_percentile(filled, times_s, window_s=baseline_window_s, percentile=MOVEMENT_PERCENTILE)
             values[name] = filled - base
             noise[name] = robust_noise(filled - base)
+    pose = np.column_stack([values["head_yaw"], values["head_pitch"]])
+    turning = max(robust_noise(pose[:, 0]), robust_noise(pose[:, 1])) > POSE_MIN_SD
+    for base in POSE_CORRECTED if turning else ():
+        centre = 1.0 if base == "eye_aperture" else 0.0
+        for side in regions.SIDES:
+            name = f"{base}_{side}"
+            values[name] = centre + without_pose(values[name] - centre, pose)
+            noise[name] = robust_noise(values[name] - centre)
     values["eye_asymmetry"] = values["eye_aperture_right"] - values["eye_aperture_left"]
     noise["eye_asymmetry"] = robust_noise(values["eye_asymmetry"])
     units = {name: _unit_of(name) for name in values}
@@ -274,6 +295,38 @@ def _raw_measures(aligned: np.ndarray) -> dict:
         out[f"mouth_corner_lateral_{side}"] = outward * (x[:, corner] - lip_centre_x)
         out[f"mouth_corner_vertical_{side}"] = -y[:, corner]
         out[f"cheek_height_{side}"] = -y[:, _columns(regions.CHEEK[side])].mean(axis=1)
+    inner = aligned[:, _columns((regions.EYE_INNER_CORNER["left"], regions.EYE_INNER_CORNER["right"]))].mean(axis=1)
+    nose = aligned[:, _COLUMN_OF[POSE_LANDMARK]]
+    out["head_yaw"] = nose[:, 0] - inner[:, 0]
+    out["head_pitch"] = nose[:, 1] - inner[:, 1]
+    return out
+
+
+def without_pose(values: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """``values`` (n,) minus its robust linear fit on the centred ``pose`` features (n, p): the part
+    of a signal that head turns and nods explain, fitted on the frames within POSE_FIT_CLIP robust
+    SDs of the fit (movements are left out). Unchanged when fewer than MIN_POSE_FIT_FRAMES frames
+    have every value."""
+    finite = np.isfinite(values) & np.all(np.isfinite(pose), axis=1)
+    if np.count_nonzero(finite) < MIN_POSE_FIT_FRAMES:
+        return values
+    features = pose[finite] - np.median(pose[finite], axis=0)
+    target = values[finite]
+    keep = np.ones(target.shape, dtype=bool)
+    coefficients = np.zeros(features.shape[1])
+    for _ in range(3):
+        design = np.column_stack([np.ones(np.count_nonzero(keep)), features[keep]])
+        solution, *_ = np.linalg.lstsq(design, target[keep], rcond=None)
+        coefficients = solution[1:]
+        residual = target - solution[0] - features @ coefficients
+        sigma = robust_noise(residual)
+        if not sigma > 0:
+            break
+        keep = np.abs(residual - np.median(residual)) <= POSE_FIT_CLIP * sigma
+        if np.count_nonzero(keep) < MIN_POSE_FIT_FRAMES:
+            break
+    out = values.copy()
+    out[finite] = target - features @ coefficients
     return out
 
 

@@ -70,7 +70,7 @@ def test_quiet_face_with_blinks_is_none():
 
 
 def test_short_or_poorly_tracked_recordings_are_indeterminate_and_flagged():
-    points, times = synthetic_series(5.0, noise_px=0.3)
+    points, times = synthetic_series(4.0, noise_px=0.3)
     short = analyze_series(series_of(points, times))
     assert short.verdict.label == "indeterminate"
     assert "short_recording" in short.quality_flags
@@ -93,7 +93,7 @@ def test_summary_text_tells_verdict_side_and_evidence():
 
 def test_quality_flags_of_a_clean_recording_are_empty():
     analysis = analyze_series(series_of(*synthetic_series(20.0, noise_px=0.3)))
-    assert quality_flags(analysis.signals) == ()
+    assert quality_flags(analysis.signals, analysis.events) == ()
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,14 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest, poisson
 
-from spasmscan.classify import (FALSE_ALARM_PER_MIN, LABELS, MEASURE_KEYS, carried_along, classify, clinical_measures,
-                                coupling_test, episode_starts)
+from spasmscan.classify import (LABELS, MEASURE_KEYS, MIN_SHIFT_S, carried_along, classify, clinical_measures,
+                                coupling_test, episode_starts, permutation_shifts)
 from spasmscan.errors import ParameterError
-from spasmscan.events import COUPLE_AFTER_S, COUPLE_BEFORE_S, Events, couple
+from spasmscan.events import Events, couple
+from spasmscan.settings import DEFAULT_SETTINGS, AnalysisSettings
 from spasmscan.signals import Signals
+
+FALSE_ALARM_PER_MIN = DEFAULT_SETTINGS.false_alarm_per_min
 
 FPS = 30.0
 
@@ -36,7 +39,9 @@ def blinks(starts):
     return [("blink", "both", "eye", s, 0.2) for s in starts]
 
 
-BLINK_TIMES = np.arange(1.5, 60.0, 4.0)  # 15 blinks a minute
+# 15 blinks a minute, irregular as real blinking is (a strictly periodic train would meet a periodic
+# train of co-contractions again at every shift by a whole period)
+BLINK_TIMES = np.arange(1.5, 60.0, 4.0) + np.random.default_rng(7).uniform(-0.8, 0.8, 15)
 
 
 def hfs(side="left", n=12, seed=0):
@@ -73,7 +78,7 @@ def test_movements_locked_to_voluntary_ones_are_synkinesis(side):
     verdict = classify(events_from(synkinesis(side)), recording())
     assert verdict.label == "synkinesis"
     assert verdict.side == side
-    assert verdict.coupling_p_value < 1e-6
+    assert verdict.coupling_p_value <= 2.0 / (DEFAULT_SETTINGS.permutations + 1)
     assert verdict.confidence > 0.9
 
 
@@ -84,16 +89,45 @@ def test_hfs_twitches_that_happen_to_hit_blinks_stay_hfs():
     assert verdict.side == "right"
 
 
-def test_coupling_statistic_is_the_binomial_test_against_window_share():
+def shifted_overlaps(episodes, windows, shift_s: float, period_s: float) -> int:
+    """Episodes ((start, end) s) that overlap a window ((start, end) s) once moved by ``shift_s``
+    around a recording of ``period_s``: the permutation test's statistic, by interval arithmetic."""
+    count = 0
+    for start, end in episodes:
+        a = (start + shift_s) % period_s
+        pieces = [(a, a + end - start)] if a + end - start <= period_s else [(a, period_s), (0.0, a + end - start - period_s)]
+        count += any(lo <= b and a2 <= hi for a2, b in pieces for lo, hi in windows)
+    return count
+
+
+def test_coupling_statistic_is_a_circular_shift_permutation_test():
     events = events_from(hfs("left", n=8) + [("twitch", "left", "mouth", t + 0.05, 0.1) for t in BLINK_TIMES[:4]])
     signals = recording()
     test = coupling_test(events, signals, "left")
-    window = 0.2 + COUPLE_BEFORE_S + COUPLE_AFTER_S
-    assert test.window_share == pytest.approx(len(BLINK_TIMES) * window / 60.0, rel=0.05)
+    lead, lag = DEFAULT_SETTINGS.lead_tolerance_s, DEFAULT_SETTINGS.lag_tolerance_s
+    assert test.window_share == pytest.approx(len(BLINK_TIMES) * (0.2 + lead + lag) / 60.0, rel=0.05)
     assert (test.n_episodes, test.n_inside, test.rest_episodes) == (12, 4, 8)
-    expected = binomtest(4, 12, test.window_share, alternative="greater").pvalue
-    assert test.p_value == pytest.approx(expected)
+    # Only the mouth pulls can be carried by blinks (the eye twitches prolong the blinks' own region):
+    # shift the train, count the mouth pulls meeting a blink's widened span.
+    mouth = [(s, e) for k, s, e in zip(events.region, events.start_s, events.end_s) if k == "mouth"]
+    windows = [(t - lead, t + 0.2 + lag) for t in BLINK_TIMES]
+    shifts = permutation_shifts(signals.times_s.size, FPS, count=DEFAULT_SETTINGS.permutations) / FPS
+    assert shifts.min() >= MIN_SHIFT_S and shifts.max() <= 60.0 - MIN_SHIFT_S
+    as_often = sum(shifted_overlaps(mouth, windows, k, 60.0) >= 4 for k in shifts)
+    assert test.p_value == pytest.approx((1 + as_often) / (1 + shifts.size), abs=0.01)
+    assert test.p_value < 0.05  # four of four mouth pulls meet a blink: 16% of the time is in a blink's span
     assert test.rest_p_value == pytest.approx(poisson.sf(7, FALSE_ALARM_PER_MIN * test.rest_minutes))
+
+
+def test_a_lagging_outlasting_co_contraction_is_time_locked():
+    """Mouth pulls starting 0.2 s after each blink and lasting twice as long, and eye narrowings that
+    start late in a brow raise and end after it: synkinesis, not spasms at rest."""
+    rows = blinks(BLINK_TIMES) + [("twitch", "right", "mouth", t + 0.2, 0.4) for t in BLINK_TIMES]
+    for t in (10.0, 30.0, 50.0):
+        rows += [("brow_raise", "both", "brow", t, 1.0), ("twitch", "right", "eye", t + 0.7, 0.6)]
+    verdict = classify(events_from(rows), recording())
+    assert (verdict.label, verdict.side) == ("synkinesis", "right")
+    assert verdict.confidence > 0.9
 
 
 def test_an_eye_that_outlasts_a_blink_is_not_carried_along_by_it():
@@ -120,7 +154,10 @@ def test_a_burst_is_one_episode():
     events = events_from(blinks(BLINK_TIMES) + burst)
     assert len(episode_starts(events, "left")) == 1
     verdict = classify(events, recording())
-    assert verdict.label == "indeterminate"  # one burst is too little to call a spasm, too much to call none
+    # five twitches at rest in one burst: false alarms (single detections) would give that one time in 6000
+    assert (verdict.label, verdict.side) == ("primary_hfs", "left")
+    assert verdict.confidence <= DEFAULT_SETTINGS.few_episodes_confidence
+    assert "longer recording" in verdict.reason and "confirm" in verdict.reason
 
 
 def test_hfs_with_many_voluntary_movements_stays_hfs():
@@ -160,10 +197,17 @@ def two_bursts(side="right"):
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
-def test_two_episodes_in_a_minute_ask_for_a_longer_recording(side):
+def test_two_bursts_in_a_minute_are_a_spasm_to_confirm(side):
     verdict = classify(events_from(two_bursts(side)), recording())
-    assert (verdict.label, verdict.side) == ("indeterminate", side)
-    assert "too few to judge" in verdict.reason and "longer recording" in verdict.reason
+    assert (verdict.label, verdict.side) == ("primary_hfs", side)
+    assert 0.3 < verdict.confidence <= DEFAULT_SETTINGS.few_episodes_confidence
+    assert "would confirm" in verdict.reason
+
+
+def test_two_bursts_with_blinks_are_not_a_spasm_at_rest():
+    """The same six mouth twitches, each with a blink: carried along, not at rest."""
+    rows = blinks(BLINK_TIMES) + [("twitch", "right", "mouth", BLINK_TIMES[k] + 0.05, 0.2) for k in (3, 10)]
+    assert classify(events_from(rows), recording()).label != "primary_hfs"
 
 
 def test_one_burst_in_a_minute_asks_for_a_longer_recording_one_twitch_is_none():
@@ -190,9 +234,9 @@ def test_scattered_events_on_both_sides_are_none():
 
 def test_short_recording_is_indeterminate():
     rows = [("twitch", "left", "eye", t, 0.1) for t in (0.5, 2.0, 3.5)]
-    verdict = classify(events_from(rows), recording(5.0))
+    verdict = classify(events_from(rows), recording(4.0))
     assert verdict.label == "indeterminate"
-    assert "5.0 s" in verdict.reason
+    assert "4.0 s" in verdict.reason
 
 
 def test_little_tracked_face_is_indeterminate():
@@ -250,8 +294,10 @@ def test_jankovic_estimate_grows_with_the_spasm():
 
 
 def test_bad_options_are_refused():
-    with pytest.raises(ParameterError):
-        classify(events_from(hfs()), recording(), min_episodes=0)
+    for bad in ({"min_episodes": 0}, {"noise_k": 0.0}, {"rest_alpha": 2.0}, {"lag_tolerance_s": float("nan")},
+                {"permutations": 5}):
+        with pytest.raises(ParameterError, match=next(iter(bad))):
+            AnalysisSettings(**bad)
 
 
 @pytest.mark.parametrize("n", [1, 3, 10, 40])

@@ -161,3 +161,28 @@ def test_onset_errors_are_absolute_values():
     score = score_family(truth, events, "twitch")
     assert np.allclose(sorted(score.onset_errors_s), [0.05, 0.1])
     assert score.max_onset_error_s == pytest.approx(0.1)
+
+
+def test_grouped_tables_split_by_face_renderer_and_length():
+    from spasmscan.evaluate import calibration, comparison_table, grouped, summary_row
+
+    def clip(base, duration_s, predicted, confidence):
+        truth = Truth(label="primary_hfs", side="left", fps=30.0, duration_s=duration_s, width=64, height=48, seed=1,
+                      base=base, base_events_known=True, events=(SimEvent("twitch", "left", "eye", 5.0, 5.1, 0.5),))
+        return score_clip(base, truth, analysis_of(predicted, "left", [("twitch", "left", "eye", 5.02, 5.1, -1)])
+                          ) if predicted else None
+
+    clips = [clip("a.mp4", 15.0, "primary_hfs", 0.9), clip("a.mp4", 60.0, "none", 0.9),
+             clip("portrait.png", 30.0, "primary_hfs", 0.9)]
+    for c, confidence in zip(clips, (0.95, 0.6, 0.8)):
+        c.confidence = confidence
+    evaluation = Evaluation(clips=clips)
+    faces = grouped(evaluation, "face")
+    assert list(faces) == ["a", "portrait"]
+    assert summary_row(faces["a"])["accuracy"] == 0.5 and summary_row(faces["portrait"])["accuracy"] == 1.0
+    assert list(grouped(evaluation, "length")) == ["20-45 s", "< 20 s", ">= 45 s"]
+    assert list(grouped(evaluation, "renderer")) == ["mesh"]
+    bands = {(low, high): (n, share) for low, high, n, share in calibration(evaluation)}
+    assert bands[(0.5, 0.7)] == (1, 0.0) and bands[(0.9, 1.0)] == (1, 1.0) and bands[(0.7, 0.9)] == (1, 1.0)
+    table = comparison_table({"analysis": evaluation, "baseline": evaluation}, "face")
+    assert "0.50/0.50" in table.splitlines()[1] and table.splitlines()[2].startswith("portrait")

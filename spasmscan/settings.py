@@ -1,0 +1,75 @@
+"""The analysis settings: every threshold and window that event detection and classification share.
+
+One :class:`AnalysisSettings` is passed to :func:`spasmscan.events.detect_events` and
+:func:`spasmscan.classify.classify` alike, so the coupling windows the events are labelled with are
+the ones the classification tests. Times are in seconds, rates per minute of tracked face, sizes
+in the signals' relative units; each field says why it has its default. The shape constants of the
+detectors themselves (hysteresis, ramp shares, merge gaps) stay beside their code in ``events``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from .errors import ParameterError
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Thresholds and windows of the analysis (see the comment on each field for its reason)."""
+
+    # -- detection
+    noise_k: float = 4.0  # an event stands this many robust noise SDs clear of its baseline: rare in noise alone
+    tonic_min_s: float = 1.0  # a one-sided closure held this long is a tonic spasm, shorter ones clonic twitches
+    # -- coupling: a one-sided episode overlapping a voluntary movement widened by these is carried along by it
+    lead_tolerance_s: float = 0.15  # co-contraction may start 0.1 s before the movement's detected onset, plus jitter
+    lag_tolerance_s: float = 0.3  # ... or trail its end by 0.2 s and more (it outlasts the movement), plus jitter
+    permutations: int = 999  # circular shifts of the episode train for the time-locking test (p >= 0.001)
+    # -- what a recording must give to be judged
+    min_tracked_s: float = 5.0  # below this a recording holds about one blink: no baseline to compare sides against
+    min_face_fraction: float = 0.5  # with the face tracked in less than this share of frames the evidence is too thin
+    # A full one-sided closure moves the tracked lids by only about a third (face-mesh notes): with the
+    # left-right difference of the eye openings this noisy at rest, even it would not stand noise_k SDs clear.
+    max_asymmetry_noise: float = 0.09
+    # -- classification
+    min_episodes: int = 3  # fewer one-sided episodes can be chance; three is the least a test can weigh
+    min_side_share: float = 0.75  # a spasm keeps to one side: at least this share of the one-sided episodes is on it
+    episode_gap_s: float = 0.5  # one-sided events closer than this are one episode (clonic bursts run at 2-6 Hz)
+    coupling_alpha: float = 0.05  # synkinesis: episodes meet voluntary movements more often than chance, at this level
+    synkinesis_min_share: float = 0.7  # ... and most of that side's episodes come with voluntary movements
+    # One-sided detections at rest without any spasm: the detector is held to the target of at most
+    # 0.5/min on real faces without spasm; above it a mild spasm could not be told from false alarms.
+    false_alarm_per_min: float = 0.5
+    rest_alpha: float = 0.05  # primary HFS: more episodes at rest than false alarms explain, at this level
+    # Fewer than min_episodes episodes (one or two bursts), yet false alarms would give that many one-sided
+    # twitches at rest this rarely: strong evidence from a short recording, a verdict asking to confirm it.
+    strong_alpha: float = 1e-3
+    few_episodes_confidence: float = 0.6  # the most confidence a verdict from one or two bursts may claim
+    suggestive_alpha: float = 0.2  # weaker than that, yet rarer than one time in five: 'indeterminate, record longer'
+    # Synkinesis accompanies most voluntary movements of the kinds that drive it (60-100% of them); a train
+    # that met fewer than this share met them by chance and is tested as a spasm.
+    steady_share: float = 0.5
+    reference_rate_per_min: float = 3.0  # a mild spasm (0.3-25/min): 'none' is as sure as such a spasm would have shown
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value)) or value < 0:
+                raise ParameterError(f"{f.name} must be a finite number >= 0, got {value!r}")
+        for name in ("noise_k", "tonic_min_s", "episode_gap_s", "false_alarm_per_min"):
+            if getattr(self, name) <= 0:
+                raise ParameterError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("min_face_fraction", "min_side_share", "synkinesis_min_share", "coupling_alpha", "rest_alpha",
+                     "strong_alpha", "suggestive_alpha", "steady_share", "few_episodes_confidence"):
+            if getattr(self, name) > 1:
+                raise ParameterError(f"{name} must be at most 1, got {getattr(self, name)!r}")
+        if self.min_episodes < 1 or int(self.min_episodes) != self.min_episodes:
+            raise ParameterError(f"min_episodes must be a whole number >= 1, got {self.min_episodes!r}")
+        if self.permutations < 19 or int(self.permutations) != self.permutations:
+            raise ParameterError(f"permutations must be a whole number >= 19, got {self.permutations!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+DEFAULT_SETTINGS = AnalysisSettings()

@@ -203,7 +203,7 @@ def test_csv_module_reads_back_awkward_text(tmp_path):
 def test_existing_reports_are_not_overwritten_without_force(tmp_path, analysis):
     write_reports(analysis, tmp_path)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    with pytest.raises(OutputError, match="--force") as error:
+    with pytest.raises(OutputError, match="force=True") as error:
         write_reports(make_analysis(label="none"), tmp_path)
     assert "patient 01.summary.csv" in str(error.value)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -1,4 +1,4 @@
-"""Batch benchmark (issue 6): wall time of ``spasmscan batch`` over the same clips with 1 and 2 jobs.
+"""Batch benchmark: wall time of ``spasmscan batch`` over the same clips with 1 and 2 jobs.
 
 Run from the repository root::
 

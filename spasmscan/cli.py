@@ -123,7 +123,7 @@ def _stderr_is_terminal() -> bool:
 FRAME_STEP_OPTION = click.option(
     "--frame-step", type=click.IntRange(min=1), default=1, show_default=True,
     help="Track every Nth frame only: about N times faster, but twitches shorter than N frames can be missed "
-         "(README, Performance, gives the accuracy cost).")
+         "(docs/accuracy.md gives the accuracy cost).")
 
 
 def tracker_options(func):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Renders an accuracy set of issue 4: 30 portrait clips and 2 on a real face video, seeds FIRST..FIRST+31.
+# Renders an accuracy set (docs/accuracy.md): 30 portrait clips and 2 on a real face video, seeds FIRST..FIRST+31.
 #   bash benchmarks/accuracy_set.sh OUT [FIRST]   then   spasmscan evaluate OUT/portrait  and  OUT/realbase
-# Held-out sets: 7000, 8000, 9000, 10000 and 11000 (the README figures; 6000 and 5000 were earlier ones).
+# Held-out sets used up: 5000 to 11000 (docs/accuracy.md gives their figures).
 # Development: 4000 and below. A new held-out set needs fresh seeds (12000 and up).
 set -euo pipefail
 S=${SPASMSCAN:-spasmscan}

@@ -1,4 +1,4 @@
-"""Batch benchmark (issue 6): wall time of ``spasmscan batch`` over the same clips with 1 and 2 jobs.
+"""Batch benchmark: wall time of ``spasmscan batch`` over the same clips with 1 and 2 jobs.
 
 Run from the repository root::
 
@@ -19,35 +19,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the clip writer the batch tests use
+import face_clips  # noqa: E402
 
 
 def write_face_clip(path: Path, *, width: int, height: int, fps: float, seconds: float, seed: int) -> Path:
-    """A portrait (the public-domain astronaut) turning its head slightly; ``seed`` varies drift and light."""
-    import cv2
-    from skimage import data
-
+    """A portrait clip turning its head slightly, written once and reused; ``seed`` varies drift and light."""
     if path.exists():
         return path
-    rng = np.random.default_rng(seed)
-    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[30:330, 120:360]
-    scale = 0.6 * height / face.shape[0]
-    face = cv2.resize(face, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    canvas = np.full((height, width, 3), 90, np.uint8)
-    y0, x0 = (height - face.shape[0]) // 2, (width - face.shape[1]) // 2
-    canvas[y0:y0 + face.shape[0], x0:x0 + face.shape[1]] = face
-    canvas = cv2.convertScaleAbs(canvas, alpha=rng.uniform(0.85, 1.1))
-    phase = rng.uniform(0, 2 * np.pi)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.part.mp4")
-    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    for index in range(int(round(seconds * fps))):
-        angle = 2.0 * np.sin(phase + index / fps * np.pi / 2)
-        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0 + 0.02 * np.cos(index / fps))
-        writer.write(cv2.warpAffine(canvas, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE))
-    writer.release()
-    os.replace(partial, path)
-    return path
+    return face_clips.write_face_clip(path, width=width, height=height, fps=fps, seconds=seconds, seed=seed,
+                                      face_fraction=0.6, turns_per_s=0.25, zoom=0.02)
 
 
 def run_batch(clips_dir: Path, out_dir: Path, jobs: int) -> float:

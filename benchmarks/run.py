@@ -1,4 +1,4 @@
-"""Speed and memory benchmark of spasmscan (issue 9).
+"""Speed and memory benchmark of spasmscan (docs/performance.md).
 
 Run from the repository root (``make benchmark``)::
 
@@ -143,7 +143,7 @@ def shown(figures: dict) -> str:
 
 
 def verdicts(rows: list, growth: list, cached: dict) -> list[str]:
-    """Issue 9's targets, each with the medians it is judged on and whether they meet it."""
+    """The speed and memory targets (docs/performance.md), each with the medians it is judged on and whether they meet it."""
     ratios = [row["analyze_ratio"] for row in rows]
     real_time = [row["analyze_x_real_time"]["median"] for row in rows if row["clip"].startswith("720p30")]
     real_time += [row["x_real_time"]["median"] for row in growth]
@@ -166,7 +166,7 @@ def cli_seconds(*arguments: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="short clips: a smoke run, not the README figures")
+    parser.add_argument("--quick", action="store_true", help="short clips: a smoke run, not the documented figures")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "spasmscan-bench")
     parser.add_argument("--repeat", type=int, default=REPEATS, help="runs of every measurement (median reported)")
     parser.add_argument("--measure", nargs=2, metavar=("KIND", "VIDEO"), help=argparse.SUPPRESS)

@@ -38,7 +38,7 @@ class Analysis:
     verdict: Verdict
     measures: dict
     quality_flags: tuple = ()
-    segments: tuple = ()  # examination steps (spasmscan.live.Segment) when the recording followed a protocol
+    segments: tuple = ()  # examination steps (spasmscan.protocol.Segment) when the recording followed a protocol
     session: dict = field(default_factory=dict)  # live-mode figures: frames dropped, processing rate, latency
 
     @property
@@ -60,6 +60,13 @@ class Analysis:
     @property
     def face_frames_pct(self) -> float:
         return 100.0 * self.series.face_fraction
+
+    def to_dataframes(self, *, file: str | None = None):
+        """``(summary, events, signals)`` as pandas DataFrames with the CSV reports' columns
+        (needs pandas: ``pip install 'spasmscan[pandas]'``); see :func:`spasmscan.api.dataframes`."""
+        from .api import dataframes
+
+        return dataframes(self, file=file)
 
 
 def analyze_series(series: LandmarkSeries, *, settings: AnalysisSettings | None = None, segments: tuple = (),

@@ -26,7 +26,8 @@ from typing import Callable, Iterable, Sequence
 from . import __version__
 from .cache import file_digest
 from .errors import InputNotFoundError, OutputError, ParameterError, SpasmscanError
-from .landmarks import TrackerSettings, silence_native_stderr, usable_cores
+from .landmarks import TrackerSettings
+from .runtime import silence_native_stderr, usable_cores
 from .report import (EVENT_COLUMNS, SUMMARY_COLUMNS, atomic_path, event_rows, summary_row, write_csv,
                      write_reports)
 from .video import is_video_path

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import sys
 
 import click
@@ -13,6 +14,18 @@ from .errors import ParameterError, SpasmscanError
 EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
 EXIT_BATCH_FAILED = 8  # some videos of a batch failed; their rows in summary.csv say why
+
+PARAMETER_FLAGS = {  # library messages name parameters; the one-line error names the options instead
+    "force=True": "--force", "out_dir": "--out", "frame_step": "--frame-step", "start_s": "--start", "end_s": "--end",
+}
+_PARAMETER = re.compile(r"(?<!['\"\w])(" + "|".join(map(re.escape, PARAMETER_FLAGS)) + r")(?!['\"\w])")
+
+
+def cli_message(error: Exception) -> str:
+    """``error``'s message with the library's parameter names replaced by the command's options
+    (quoted names, such as the keys of a protocol file, stay as they are)."""
+    return _PARAMETER.sub(lambda match: PARAMETER_FLAGS[match.group(1)], str(error))
+
 
 EPILOG = """\b
 Examples:
@@ -40,7 +53,7 @@ class _Cli(click.Group):
         except SpasmscanError as error:
             if debug:
                 raise
-            click.echo(f"spasmscan: error: {error}", err=True)
+            click.echo(f"spasmscan: error: {cli_message(error)}", err=True)
             ctx.exit(error.exit_code)
         except KeyboardInterrupt:
             if debug:
@@ -65,7 +78,7 @@ class _Cli(click.Group):
 def cli(ctx: click.Context, verbose: int, debug: bool) -> None:
     """Detect one-sided facial spasm in face videos: primary hemifacial spasm or synkinesis."""
     if verbose < 2 and ctx.invoked_subcommand != "batch":  # batch workers (which inherit stderr) do it themselves
-        from .landmarks import silence_native_stderr
+        from .runtime import silence_native_stderr
 
         silence_native_stderr()
     level = logging.WARNING - 10 * min(verbose, 2)
@@ -110,7 +123,7 @@ def _stderr_is_terminal() -> bool:
 FRAME_STEP_OPTION = click.option(
     "--frame-step", type=click.IntRange(min=1), default=1, show_default=True,
     help="Track every Nth frame only: about N times faster, but twitches shorter than N frames can be missed "
-         "(README, Performance, gives the accuracy cost).")
+         "(docs/accuracy.md gives the accuracy cost).")
 
 
 def tracker_options(func):
@@ -182,7 +195,7 @@ def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_di
 
     segments = ()
     if protocol is not None:
-        from .live import load_protocol
+        from .protocol import load_protocol
         segments = load_protocol(protocol, start_s=start_s or 0.0)
 
     update, close = progress_bar("tracking")
@@ -294,7 +307,9 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, json_report
         check_overwrite(report_paths(out_dir, stem, json=json_report, plot=plot), force=force)
     if record is not None:
         live_mode.check_record_path(record, force=force)
-    segments = live_mode.load_protocol(protocol) if protocol else ()
+    from .protocol import load_protocol
+
+    segments = load_protocol(protocol) if protocol else ()
     stop = threading.Event()
     window = None if no_window else live_mode.open_window()
     running = live_mode.RunningVerdict(segments)

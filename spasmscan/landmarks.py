@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import logging
 import math
-import os
 import sys
 import threading
 import types
@@ -47,7 +46,7 @@ class TrackerSettings:
 
     def __post_init__(self):
         if not isinstance(self.frame_step, int) or self.frame_step < 1:
-            raise ParameterError(f"--frame-step must be a whole number >= 1, got {self.frame_step}")
+            raise ParameterError(f"frame_step must be a whole number >= 1, got {self.frame_step}")
 
     def key(self) -> str:
         step = f"-fs{self.frame_step}" if self.frame_step != 1 else ""  # keeps earlier caches valid
@@ -357,31 +356,6 @@ def _stacked(blocks: list[np.ndarray], rows: int, columns: int) -> np.ndarray:
         out[start:start + len(block)] = block
         start += len(block)
     return out
-
-
-def silence_native_stderr() -> None:
-    """Send what native code writes to this process's stderr (MediaPipe's notices, several per
-    video) to the null device, while Python's own messages (logging, tracebacks, click) keep going
-    to the real stderr. Does nothing when ``sys.stderr`` is not file descriptor 2 (captured, or
-    silenced already). Processes started afterwards inherit the null device as their stderr."""
-    try:
-        if sys.stderr.fileno() != 2:
-            return
-    except (AttributeError, OSError, ValueError):  # a stand-in without a file descriptor
-        return
-    sys.stderr.flush()
-    sys.stderr = os.fdopen(os.dup(2), "w", buffering=1)
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
-    os.close(null)
-
-
-def usable_cores() -> int:
-    """The number of cores this process may use: how many trackers (or batch jobs) to run at once."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def require_face(series: LandmarkSeries) -> LandmarkSeries:

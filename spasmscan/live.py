@@ -16,7 +16,6 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Callable
 
@@ -25,6 +24,7 @@ import numpy as np
 from .errors import ParameterError, SpasmscanError
 from .events import Events, detect_events
 from .landmarks import FaceTracker, LandmarkSeries, TrackerSettings
+from .protocol import Segment, load_protocol, segment_at, segments_document  # noqa: F401  (live.load_protocol)
 from .regions import SERIES_LANDMARKS
 from .signals import compute_signals
 from .video import VideoSource
@@ -37,70 +37,6 @@ SETTLE_S = 0.2  # an event is reported once it ended this long ago, so its end n
 VERDICT_EVERY_S = 2.0  # the running verdict is refreshed this often (it runs over the whole session)
 REPORTED_MATCH_S = 0.15  # an event found again within this onset distance is the one already reported
 MAX_DELAY_S = DETECT_EVERY_S + SETTLE_S  # bound from an event's end to its report (+1 frame), besides processing
-
-
-# -- guided examination --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Segment:
-    """A part of the examination: ``name`` is "rest" or a prompted action; times in seconds."""
-
-    name: str
-    start_s: float
-    end_s: float
-    prompt: str = ""
-
-    @property
-    def is_rest(self) -> bool:
-        return self.name == "rest"
-
-
-def load_protocol(name_or_path: str, *, start_s: float = 0.0) -> tuple[Segment, ...]:
-    """Segments of a protocol, in seconds of the recording.
-
-    ``name_or_path`` is a packaged protocol name ("standard") or a JSON file with either
-    ``{"steps": [{"segment", "duration_s", "prompt"}, ...]}`` (durations, one after another,
-    placed from ``start_s`` on) or ``{"segments": [{"name", "start_s", "end_s"}, ...]}``
-    (times in the recording, as ``live --record`` saves them; ``start_s`` does not move them).
-    """
-    if os.path.exists(name_or_path):
-        text = Path(name_or_path).read_text(encoding="utf-8")
-    else:
-        try:
-            text = resources.files("spasmscan").joinpath(f"data/protocol_{name_or_path}.json").read_text("utf-8")
-        except (FileNotFoundError, OSError):
-            raise ParameterError(f"protocol {name_or_path!r}: no such file or packaged protocol "
-                                 "(packaged: 'standard')") from None
-    try:
-        document = json.loads(text)
-        if "segments" in document:
-            segments = tuple(Segment(str(s["name"]), float(s["start_s"]), float(s["end_s"]),
-                                     str(s.get("prompt", ""))) for s in document["segments"])
-        else:
-            segments, clock = [], start_s
-            for step in document["steps"]:
-                duration = float(step["duration_s"])
-                segments.append(Segment(str(step["segment"]), clock, clock + duration, str(step.get("prompt", ""))))
-                clock += duration
-            segments = tuple(segments)
-    except (ValueError, KeyError, TypeError) as error:
-        raise ParameterError(f"protocol {name_or_path}: not a protocol file ({error}); see "
-                             "spasmscan/data/protocol_standard.json for the format") from None
-    if not segments or any(not (math.isfinite(s.start_s) and s.end_s > s.start_s) for s in segments):
-        raise ParameterError(f"protocol {name_or_path}: segments need positive durations")
-    return segments
-
-
-def segments_document(segments: tuple[Segment, ...]) -> dict:
-    """The JSON form ``load_protocol`` reads back (absolute times)."""
-    return {"segments": [{"name": s.name, "start_s": round(s.start_s, 4), "end_s": round(s.end_s, 4),
-                          "prompt": s.prompt} for s in segments]}
-
-
-def segment_at(segments: tuple[Segment, ...], time_s: float) -> Segment | None:
-    for segment in segments:
-        if segment.start_s <= time_s < segment.end_s:
-            return segment
-    return None
 
 
 # -- frame hand-over -----------------------------------------------------------------------------
@@ -383,7 +319,7 @@ def check_record_path(path: str | os.PathLike, *, force: bool) -> None:
     targets = [Path(path), protocol_path(path)]
     existing = [str(p) for p in targets if p.exists()]
     if existing and not force:
-        raise OutputError(f"{', '.join(existing)} already exists; use --force to overwrite")
+        raise OutputError(f"{', '.join(existing)} already exists; use force=True to overwrite")
     if not Path(path).suffix.lower() == ".mp4":
         raise ParameterError(f"{path}: the recording is written as MP4; give it a .mp4 name")
 

@@ -21,7 +21,8 @@ from . import cache
 from .analysis import Analysis, analyze_series
 from .errors import NoVideoStreamError
 from .landmarks import (MATCH_RADIUS_FACE_WIDTHS, REACQUIRE_AFTER_S, LandmarkSeries, TrackerSettings, face_center,
-                        require_face, track_frames, usable_cores)
+                        require_face, track_frames)
+from .runtime import usable_cores
 from .video import VideoSource, opencv_threads
 
 logger = logging.getLogger(__name__)
@@ -225,7 +226,7 @@ def analyze_video(source: str | int | os.PathLike, *, settings: TrackerSettings 
                   content_digest: str | None = None) -> Analysis:
     """Track (or load cached landmarks for) ``source`` and run the array stages on it.
 
-    ``segments``: the examination steps (:class:`spasmscan.live.Segment`) when the recording
+    ``segments``: the examination steps (:class:`spasmscan.protocol.Segment`) when the recording
     followed a protocol. ``workers``, ``content_digest``: see :func:`video_landmarks`.
     """
     series = video_landmarks(source, settings=settings, cache_dir=cache_dir, use_cache=use_cache,

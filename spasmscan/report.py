@@ -165,11 +165,11 @@ def check_overwrite(paths: Iterable[Path], *, force: bool) -> None:
         return
     existing = [Path(path) for path in paths if os.path.lexists(path)]
     if len(existing) == 1:
-        raise OutputError(f"{existing[0]}: already exists; use --force to replace it, or choose another --out folder")
+        raise OutputError(f"{existing[0]}: already exists; use force=True to replace it, or choose another out_dir folder")
     if existing:
         names = ", ".join(path.name for path in existing)
-        raise OutputError(f"{existing[0].parent}: {names} already exist; use --force to replace them, "
-                          "or choose another --out folder")
+        raise OutputError(f"{existing[0].parent}: {names} already exist; use force=True to replace them, "
+                          "or choose another out_dir folder")
 
 
 @contextlib.contextmanager
@@ -287,15 +287,6 @@ def _json_text(analysis, *, file: str) -> str:
                          separators=(",", ":")) + "\n"  # compact: the signals can hold millions of numbers
 
 
-def write_json(path: str | os.PathLike, analysis, *, file: str, force: bool = False) -> Path:
-    """Write :func:`report_document` as one UTF-8 JSON document, atomically."""
-    path = Path(path)
-    with atomic_path(path, force=force) as temporary:
-        _write_text(temporary, _json_text(analysis, file=file))
-    logger.info("wrote %s", path)
-    return path
-
-
 # -- all reports of one analysis ------------------------------------------------------------------
 def report_paths(out_dir: str | os.PathLike, stem: str, *, json: bool = False, plot: bool = False,
                  annotate: bool = False) -> list[Path]:
@@ -334,7 +325,7 @@ def write_reports(analysis, out_dir: str | os.PathLike, *, stem: str | None = No
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(f"{out_dir}: cannot create the output folder ({error.strerror or error}); "
-                          "choose a writable --out folder") from error
+                          "choose a writable out_dir folder") from error
     writers = [
         lambda target: _write_csv_file(target, [summary_row(analysis, file=file)], SUMMARY_COLUMNS),
         lambda target: _write_csv_file(target, event_rows(analysis, file=file), EVENT_COLUMNS),

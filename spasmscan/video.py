@@ -110,11 +110,11 @@ class VideoSource:
         if isinstance(source, str) and source.isdigit() and not os.path.exists(source):
             source = int(source)
         if start_s is not None and (not math.isfinite(start_s) or start_s < 0):
-            raise ParameterError(f"--start must be a time in seconds >= 0, got {start_s}")
+            raise ParameterError(f"start_s must be a time in seconds >= 0, got {start_s}")
         if end_s is not None and start_s is not None and end_s <= start_s:
-            raise ParameterError(f"--end ({end_s} s) must come after --start ({start_s} s)")
+            raise ParameterError(f"end_s ({end_s} s) must come after start_s ({start_s} s)")
         if not isinstance(frame_step, int) or frame_step < 1:
-            raise ParameterError(f"--frame-step must be a whole number >= 1, got {frame_step}")
+            raise ParameterError(f"frame_step must be a whole number >= 1, got {frame_step}")
         self.source = source
         self.frame_step = frame_step
         self.live = _is_live(source)

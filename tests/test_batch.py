@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import face_clips
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -27,28 +28,10 @@ CLIP_SECONDS = 2.0
 
 # -- clips -----------------------------------------------------------------------------------------
 def write_face_clip(path: Path, *, seed: int, seconds: float = CLIP_SECONDS) -> Path:
-    """A portrait (the public-domain astronaut) drifting slightly; ``seed`` changes the drift and light."""
-    import cv2
-    from skimage import data
-
-    rng = np.random.default_rng(seed)
+    """A small portrait clip drifting slightly; ``seed`` changes the drift and light."""
     width, height = CLIP_SIZE
-    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[30:330, 120:360]
-    scale = 0.8 * height / face.shape[0]
-    face = cv2.resize(face, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    canvas = np.full((height, width, 3), 90, np.uint8)
-    y0, x0 = (height - face.shape[0]) // 2, (width - face.shape[1]) // 2
-    canvas[y0:y0 + face.shape[0], x0:x0 + face.shape[1]] = face
-    canvas = cv2.convertScaleAbs(canvas, alpha=rng.uniform(0.85, 1.1))
-    phase = rng.uniform(0, 2 * np.pi)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), CLIP_FPS, (width, height))
-    for index in range(int(seconds * CLIP_FPS)):
-        angle = 2.0 * np.sin(phase + index / CLIP_FPS * np.pi)
-        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
-        writer.write(cv2.warpAffine(canvas, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE))
-    writer.release()
-    return path
+    return face_clips.write_face_clip(path, width=width, height=height, fps=CLIP_FPS, seconds=seconds, seed=seed,
+                                      face_fraction=0.8, turns_per_s=0.5)
 
 
 def write_faceless_clip(path: Path) -> Path:

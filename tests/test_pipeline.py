@@ -124,7 +124,7 @@ def test_frame_step_tracks_every_nth_frame(one_pass):
 
 @pytest.mark.parametrize("step", [0, -1, 1.5])
 def test_frame_step_must_be_a_whole_positive_number(step):
-    with pytest.raises(ParameterError, match="frame-step"):
+    with pytest.raises(ParameterError, match="frame_step"):
         TrackerSettings(frame_step=step)
 
 

@@ -20,14 +20,14 @@ from spasmscan.report import (EVENT_COLUMNS, SUMMARY_COLUMNS, csv_cell, event_ro
 
 from fake_analysis import make_analysis
 
-ISSUE_SUMMARY_COLUMNS = (
+DOCUMENTED_SUMMARY_COLUMNS = (
     "file, duration_s, fps, frames, face_frames_pct, classification, affected_side, confidence, twitches_per_min, "
     "twitches_left, twitches_right, rest_twitches, coupled_twitches, coupling_p_value, blinks, blinks_per_min, "
     "brow_raises, spasm_time_pct, longest_spasm_s, spread_to_mouth, jrs_frequency_estimate, quality_flags, "
     "spasmscan_version").split(", ")
-ISSUE_EVENT_COLUMNS = "file, event, side, region, start_s, end_s, duration_s, amplitude, coupled_to".split(", ")
+DOCUMENTED_EVENT_COLUMNS = "file, event, side, region, start_s, end_s, duration_s, amplitude, coupled_to".split(", ")
 INJECTION = '=HYPERLINK("http://evil.example","click")'
-README = Path(__file__).resolve().parents[1] / "README.md"
+REPORTS_DOC = Path(__file__).resolve().parents[1] / "docs" / "reports.md"
 
 
 def read_csv(path: Path) -> tuple[list[str], list[dict]]:
@@ -54,8 +54,8 @@ def written(analysis, tmp_path_factory):
 
 
 def test_columns_are_the_issues_in_order():
-    assert SUMMARY_COLUMNS[:len(ISSUE_SUMMARY_COLUMNS)] == tuple(ISSUE_SUMMARY_COLUMNS)
-    assert EVENT_COLUMNS == tuple(ISSUE_EVENT_COLUMNS)
+    assert SUMMARY_COLUMNS[:len(DOCUMENTED_SUMMARY_COLUMNS)] == tuple(DOCUMENTED_SUMMARY_COLUMNS)
+    assert EVENT_COLUMNS == tuple(DOCUMENTED_EVENT_COLUMNS)
     assert set(MEASURE_KEYS) <= set(SUMMARY_COLUMNS)
 
 
@@ -124,14 +124,12 @@ def test_every_signal_column_has_a_unit(analysis):
     assert units["time_s"] == "s"
 
 
-def test_readme_documents_every_column_with_a_unit():
-    text = README.read_text(encoding="utf-8")
-    assert "## Reports" in text
-    section = text.split("## Reports", 1)[1].split("\n## ", 1)[0]
-    table_rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([a-z_]+)` \| ([^|]*) \|", section, re.M)}
+def test_the_reports_doc_documents_every_column_with_a_unit():
+    text = REPORTS_DOC.read_text(encoding="utf-8")
+    table_rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([a-z_]+)` \| ([^|]*) \|", text, re.M)}
     for column in SUMMARY_COLUMNS + EVENT_COLUMNS + ("time_s", "face_present"):
-        assert column in table_rows, f"README's Reports section does not document {column}"
-        assert table_rows[column].strip(), f"README gives no unit for {column}"
+        assert column in table_rows, f"docs/reports.md does not document {column}"
+        assert table_rows[column].strip(), f"docs/reports.md gives no unit for {column}"
 
 
 def test_json_holds_the_same_content(written, analysis):
@@ -203,7 +201,7 @@ def test_csv_module_reads_back_awkward_text(tmp_path):
 def test_existing_reports_are_not_overwritten_without_force(tmp_path, analysis):
     write_reports(analysis, tmp_path)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    with pytest.raises(OutputError, match="--force") as error:
+    with pytest.raises(OutputError, match="force=True") as error:
         write_reports(make_analysis(label="none"), tmp_path)
     assert "patient 01.summary.csv" in str(error.value)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

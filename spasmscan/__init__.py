@@ -32,7 +32,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 _PUBLIC = {  # name -> the module that defines it
     "analyze": "api", "analyze_landmarks": "api", "track": "api", "Tables": "api",
     "Analysis": "analysis", "summary_text": "analysis",
-    "LandmarkSeries": "landmarks", "TrackerSettings": "landmarks",
+    "LandmarkSeries": "landmarks", "TrackerSettings": "landmarks", "AnalysisSettings": "settings",
     "Verdict": "classify", "Events": "events", "Signals": "signals",
     "Segment": "protocol", "load_protocol": "protocol",
     "write_reports": "report",

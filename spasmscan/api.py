@@ -41,7 +41,7 @@ def analyze(source: str | int | os.PathLike, *, start_s: float | None = None, en
 
     The keywords are those of :func:`track`; ``settings`` is that of :func:`analyze_landmarks`.
     """
-    _check_settings(settings)
+    _check_settings(settings)  # before the tracking, which takes long
     series = track(source, start_s=start_s, end_s=end_s, mirrored=mirrored, frame_step=frame_step,
                    cache_dir=cache_dir, use_cache=use_cache)
     return analyze_landmarks(series, settings=settings)
@@ -52,19 +52,21 @@ def analyze_landmarks(series: LandmarkSeries, *, segments: tuple = (), settings=
     events, verdict and measures, without touching the video again.
 
     ``segments``: the examination steps (:func:`spasmscan.protocol.load_protocol`) when the
-    recording followed a protocol. ``settings``: reserved for the analysis' settings; only None
-    (the defaults) is accepted.
+    recording followed a protocol. ``settings``: the analysis thresholds, an
+    :class:`~spasmscan.settings.AnalysisSettings` (None: the defaults).
     """
     _check_settings(settings)
     if not isinstance(series, LandmarkSeries):
         raise ParameterError(f"series must be a LandmarkSeries (from spasmscan.track or Analysis.series), "
                              f"got {type(series).__name__}")
-    return analyze_series(series, segments=segments)
+    return analyze_series(series, segments=segments, settings=settings)
 
 
 def _check_settings(settings) -> None:
-    if settings is not None:
-        raise ParameterError("settings: only the default analysis settings (settings=None) are available")
+    from .settings import AnalysisSettings
+
+    if settings is not None and not isinstance(settings, AnalysisSettings):
+        raise ParameterError(f"settings must be a spasmscan.AnalysisSettings or None, got {type(settings).__name__}")
 
 
 class Tables(NamedTuple):

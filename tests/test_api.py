@@ -89,12 +89,20 @@ def test_dataframes_without_pandas_say_how_to_install_it(monkeypatch):
         make_analysis().to_dataframes()
 
 
-def test_settings_other_than_the_defaults_are_refused():
+def test_settings_must_be_analysis_settings_and_reach_both_stages():
     series = make_analysis().series
     with pytest.raises(ParameterError, match="settings"):
         spasmscan.analyze_landmarks(series, settings={"alpha": 0.01})
     with pytest.raises(ParameterError, match="settings"):
         spasmscan.analyze("samples/normal.mp4", settings=object())
+    from test_signals import pulse, synthetic_series
+
+    twitches = [pulse(t, 0.2, 0.5) for t in (4.0, 9.0, 14.0)]
+    points, times = synthetic_series(20.0, closure={"left": lambda t: sum(p(t) for p in twitches)}, noise_px=0.2)
+    series = spasmscan.LandmarkSeries(times_s=times, points=points, width=640, height=480, fps=30.0)
+    default = spasmscan.analyze_landmarks(series)
+    deaf = spasmscan.analyze_landmarks(series, settings=spasmscan.AnalysisSettings(noise_k=50.0))
+    assert np.count_nonzero(default.events.one_sided) == 3 and not deaf.events.one_sided.any()
 
 
 def test_analyze_landmarks_wants_a_series():

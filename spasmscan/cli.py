@@ -344,7 +344,7 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, json_report
 @click.option("--size", default=None, metavar="WxH",
               help="Output size, e.g. 640x480 (default: 640x480 for a portrait, the video's size for a video base).")
 @click.option("--twitch-rate", type=float, default=None,
-              help="primary_hfs: spasm episodes per minute (default: random, 3-25).")
+              help="primary_hfs: spasm episodes per minute (default: random, 0.3-25, log-uniform).")
 @click.option("--mouth/--no-mouth", "spread_to_mouth", default=None,
               help="primary_hfs: spasms spread to the mouth corner, or not (default: random).")
 @click.option("--hard-negative", is_flag=True,

@@ -32,6 +32,7 @@ MOVED_PX = 0.05  # a landmark moved less than this (pixels) counts as still: its
 MAX_GAP_S = 0.3  # gaps in a base video's tracking up to this long are bridged by interpolation
 BLOCK_MARGIN_S = 0.5  # no event this close to a stretch where a base video's face is lost
 FOURCC = "mp4v"  # MPEG-4 part 2: every OpenCV build can write it
+MAX_HELD_BASE_BYTES = 2 << 30  # a base video played backward is held in memory up to this size (22 s at 576x768: 0.7 GB)
 
 
 @dataclass(frozen=True)
@@ -235,11 +236,16 @@ class _NuisanceMaker:
 
 
 def _base_indices(base: _Base, times_s: np.ndarray) -> np.ndarray:
-    """(n,) index of the base frame shown at each output time (a video base loops)."""
+    """(n,) index of the base frame shown at each output time: a video base shorter than the clip
+    plays forward, then backward, then forward again (ping-pong: no jump at the loop point)."""
     if not base.is_video:
         return np.zeros(times_s.shape, dtype=int)
     m = base.points.shape[0]
-    return (np.floor(times_s * base.fps + 1e-6).astype(int)) % m
+    step = np.floor(times_s * base.fps + 1e-6).astype(int)
+    if m < 2:
+        return np.zeros(times_s.shape, dtype=int)
+    phase = step % (2 * (m - 1))
+    return np.where(phase < m, phase, 2 * (m - 1) - phase)
 
 
 def _blocked_spans(face_lost: np.ndarray, times_s: np.ndarray, frame_s: float) -> tuple:
@@ -280,7 +286,9 @@ def simulate_video(out_path: str | os.PathLike, *, label: str, side: str, durati
     schedule_options = options
     if face_lost.any():
         schedule_options = replace(options, blocked_s=options.blocked_s + _blocked_spans(face_lost, times, 1.0 / fps))
+    parameters = {}  # a given list of events has no drawn parameters
     if events is None:
+        parameters = simulate.clip_parameters(label, seed=seed, options=options)
         events = simulate.make_schedule(label, side, duration_s, seed=seed, options=schedule_options)
     channels = simulate.channel_values(events, times)
     reference = loaded.points[np.flatnonzero(np.isfinite(loaded.points[:, 0, 0]))[0]]
@@ -313,14 +321,27 @@ def simulate_video(out_path: str | os.PathLike, *, label: str, side: str, durati
     os.replace(partial, out_path)
     truth = simulate.Truth(label=label, side=side, fps=float(fps), duration_s=frame_count / fps, width=out_w,
                            height=out_h, seed=int(seed), base=_base_name(base),
-                           base_events_known=not loaded.is_video, events=tuple(events))
+                           base_events_known=not loaded.is_video, events=tuple(events),
+                           parameters=parameters)
     simulate.write_truth(truth, simulate.truth_path(out_path))
     logger.info("%s: %d frames, %d events", out_path, frame_count, len(events))
     return truth
 
 
 def _frames_at(base: _Base, indices: np.ndarray):
-    """Fitted base frames at the given indices (in order; a lower index restarts the video)."""
+    """Fitted base frames at the given indices. A base played backward (ping-pong) is held in
+    memory when it fits MAX_HELD_BASE_BYTES; else a lower index restarts the video."""
+    backward = bool(np.any(np.diff(indices) < 0))
+    first = next(iter(base.frames()))
+    if backward and first.nbytes * (int(indices.max()) + 1) <= MAX_HELD_BASE_BYTES:
+        held = []
+        for frame in base.frames():
+            if len(held) > indices.max():
+                break
+            held.append(frame)
+        for index in indices:
+            yield held[min(int(index), len(held) - 1)]  # fewer decoded frames than tracked: the last one
+        return
     frames = base.frames()
     current, position = None, -1
     for index in indices:

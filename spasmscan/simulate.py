@@ -53,18 +53,27 @@ TALK_S = (1.0, 4.0)  # a stretch of talking
 TALK_JAW_IOD = (0.04, 0.10)  # jaw opening while talking
 TALK_HZ = (3.0, 5.0)  # syllable rate
 TWITCH_S = (0.05, 0.3)  # one clonic twitch
-TWITCH_CLOSURE = (0.35, 0.75)  # a clonic twitch closes the eye partly
+TWITCH_CLOSURE = (0.15, 0.75)  # a clonic twitch closes the eye partly: from a flicker to a clear squeeze
 BURST_SIZE = (2, 6)  # clonic twitches in one burst
 BURST_HZ = (2.0, 6.0)  # their repetition rate
 TONIC_S = (1.0, 3.0)  # a tonic spasm holds the eye closed this long
 TONIC_CLOSURE = (0.7, 0.95)  # ... mostly closed
-TWITCH_RATE_PER_MIN = (0.3, 25.0)  # primary HFS: one-sided spasm episodes per minute
+TWITCH_RATE_PER_MIN = (0.3, 25.0)  # primary HFS: one-sided spasm episodes per minute (drawn log-uniform)
+MAX_TWITCH_RATE_PER_MIN = 60.0  # a stated rate above this is no longer episodes but a continuous spasm
 CHEEK_LIFT_IOD = (0.015, 0.04)  # orbicularis oculi spasm lifts the cheek
 BROW_PULL_DOWN_IOD = (0.01, 0.03)  # ... and pulls the brow down
 SPASM_MOUTH_PULL_IOD = (0.04, 0.08)  # spread to the mouth: the corner pulls up and out
 SYNKINESIS_MOUTH_IOD = (0.04, 0.08)  # synkinetic mouth-corner pull with each voluntary movement
 SYNKINESIS_EYE_NARROWING = (0.2, 0.4)  # synkinetic eye narrowing with brow raises and smiles
-SYNKINESIS_JITTER_S = 0.05  # synkinetic onsets follow the voluntary onset within this
+SYNKINESIS_LAG_S = (-0.1, 0.2)  # co-contraction onset after the voluntary movement's: may lead a little or trail
+SYNKINESIS_LENGTH_SHARE = (0.8, 2.0)  # co-contraction length over the movement's: may end early or outlast it
+SYNKINESIS_SHARE = (0.6, 1.0)  # per clip: share of the voluntary movements that carry a co-contraction
+BLINK_SYNKINESIS_LAG_S = (0.0, 0.08)  # a mouth pull with a blink starts this long after the blink
+BLINK_SYNKINESIS_EXTRA_S = (0.1, 0.3)  # ... and lasts this much longer than the blink
+SYNKINESIS_DRIVERS = ("blink", "eye_closure", "brow_raise", "smile")  # movements that carry a co-contraction
+EYE_CLOSURE_S = (0.6, 2.0)  # a prompted or held eye closure, both eyes
+EYE_CLOSURE_CLOSURE = (0.9, 1.0)  # ... the lids meet or nearly
+EYE_CLOSURE_CHEEK_IOD = 0.01  # squeezing the eyes shut lifts both cheeks a little
 MAX_CLOSURE = 0.97  # summed closures are capped: the lids never pass each other
 
 
@@ -102,7 +111,7 @@ def _smooth_ramp(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SimEvent:
-    """One true event. kind: blink, brow_raise, smile, talk, twitch or tonic_spasm. side: "left",
+    """One true event. kind: blink, eye_closure, brow_raise, smile, talk, twitch or tonic_spasm. side: "left",
     "right" (patient's) or "both". region: eye, mouth, brow or eye+mouth. amplitude: peak closure
     share for eye events, IOD for brow and mouth events. coupled_to: index of the voluntary event a
     synkinetic twitch rides on, -1 when none."""
@@ -135,6 +144,7 @@ class Truth:
     base: str
     base_events_known: bool
     events: tuple
+    parameters: dict = field(default_factory=dict, hash=False)  # the clip's drawn rates and shares (clip_parameters)
 
     def to_json(self) -> dict:
         data = {"spasmscan_truth": TRUTH_VERSION}
@@ -173,7 +183,8 @@ def read_truth(path: str | os.PathLike) -> Truth:
         return Truth(label=data["label"], side=data["side"], fps=float(data["fps"]),
                      duration_s=float(data["duration_s"]), width=int(data["width"]), height=int(data["height"]),
                      seed=int(data["seed"]), base=str(data["base"]),
-                     base_events_known=bool(data["base_events_known"]), events=events)
+                     base_events_known=bool(data["base_events_known"]), events=events,
+                     parameters=dict(data.get("parameters", {})))
     except (ValueError, KeyError, TypeError) as error:
         if isinstance(error, ParameterError):
             raise
@@ -190,7 +201,7 @@ class ScheduleOptions:
     twitch_rate_per_min: float | None = None  # primary HFS spasm episodes per minute
     spread_to_mouth: bool | None = None  # primary HFS: spasms also pull the mouth corner
     blink_rate_per_min: float | None = None
-    voluntary_movements: bool = True  # brow raises, smiles and talking besides the blinks
+    voluntary_movements: bool = True  # brow raises, smiles, eye closures and talking besides the blinks
     blocked_s: tuple = ()  # (start, end) spans where no event may fall (e.g. the face leaves a base video)
 
 
@@ -203,15 +214,20 @@ def make_schedule(label: str, side: str, duration_s: float, *, seed: int,
     check_label_side(label, side)
     if not (math.isfinite(duration_s) and duration_s > 0):
         raise ParameterError(f"duration must be a positive number of seconds, got {duration_s}")
+    drawn = clip_parameters(label, seed=seed, options=options)
     rng = np.random.default_rng(seed)
     timeline = _Timeline(LEAD_IN_S, duration_s - TAIL_S, options.blocked_s)
-    voluntary = _voluntary_events(rng, timeline, duration_s, label, options)
+    voluntary = _voluntary_events(rng, timeline, label, drawn["blink_rate_per_min"], options)
     involuntary: list[tuple[SimEvent, int]] = []  # (event, index into voluntary or -1)
     if label == "primary_hfs":
-        involuntary = [(e, -1) for e in _spasm_episodes(rng, timeline, duration_s, side, voluntary, options)]
+        involuntary = [(e, -1) for e in _spasm_episodes(rng, timeline, side, voluntary,
+                                                        rate_per_min=drawn["twitch_rate_per_min"],
+                                                        spread=drawn["spread_to_mouth"])]
     elif label == "synkinesis":
-        involuntary = [(_synkinetic(rng, v, side), i) for i, v in enumerate(voluntary)
-                       if v.kind in ("blink", "brow_raise", "smile")]
+        drivers = [i for i, v in enumerate(voluntary) if v.kind in SYNKINESIS_DRIVERS]
+        count = min(len(drivers), max(1, round(drawn["synkinesis_share"] * len(drivers))))
+        chosen = sorted(int(i) for i in rng.choice(drivers, size=count, replace=False)) if drivers else []
+        involuntary = [(_synkinetic(rng, voluntary[i], side, timeline), i) for i in chosen]
     order = sorted(range(len(voluntary)), key=lambda i: voluntary[i].start_s)
     rows = [(voluntary[i], None) for i in order] + [(e, i) for e, i in involuntary]
     rows.sort(key=lambda row: row[0].start_s)
@@ -223,6 +239,30 @@ def make_schedule(label: str, side: str, duration_s: float, *, seed: int,
         events.append(event)
     logger.debug("schedule %s/%s: %d events", label, side, len(events))
     return events
+
+
+def clip_parameters(label: str, *, seed: int, options: ScheduleOptions = ScheduleOptions()) -> dict:
+    """The clip-wide draws of a schedule, from their own random stream of ``seed`` (what the truth
+    file states under "parameters"): blink_rate_per_min; for primary HFS twitch_rate_per_min
+    (log-uniform in TWITCH_RATE_PER_MIN) and spread_to_mouth; for synkinesis synkinesis_share.
+    Values set in ``options`` are taken as given."""
+    rng = np.random.default_rng([seed, 2])
+    blink, rate, spread, share = (_u(rng, BLINK_RATE_PER_MIN), float(np.exp(_u(rng, np.log(TWITCH_RATE_PER_MIN)))),
+                                  bool(rng.random() < 0.5), _u(rng, SYNKINESIS_SHARE))
+    blink = options.blink_rate_per_min or blink
+    if label == "synkinesis":
+        blink = max(blink, 12.0)  # enough blinks to show the time-locking
+    drawn = {"blink_rate_per_min": round(blink, 4)}
+    if label == "primary_hfs":
+        rate = options.twitch_rate_per_min or rate
+        if not (TWITCH_RATE_PER_MIN[0] <= rate <= MAX_TWITCH_RATE_PER_MIN):
+            raise ParameterError(f"twitch rate must be {TWITCH_RATE_PER_MIN[0]}-{MAX_TWITCH_RATE_PER_MIN:g} per minute, "
+                                 f"got {rate}")
+        drawn.update(twitch_rate_per_min=round(rate, 4),
+                     spread_to_mouth=options.spread_to_mouth if options.spread_to_mouth is not None else spread)
+    elif label == "synkinesis":
+        drawn["synkinesis_share"] = round(share, 4)
+    return drawn
 
 
 def check_label_side(label: str, side: str) -> None:
@@ -265,15 +305,17 @@ def _u(rng, bounds) -> float:
     return float(rng.uniform(*bounds))
 
 
-def _voluntary_events(rng, timeline: _Timeline, duration_s: float, label: str,
+def _voluntary_events(rng, timeline: _Timeline, label: str, rate: float,
                       options: ScheduleOptions) -> list[SimEvent]:
-    """Blinks (at a resting rate) and, when wanted, brow raises, smiles and talking."""
+    """Blinks (``rate`` per minute) and, when wanted, brow raises, smiles, eye closures and talking."""
     events = []
     usable_s = max(timeline.last_s - timeline.first_s, 0.0)
     if options.voluntary_movements:
         minutes = usable_s / 60.0
-        counts = {"brow_raise": rng.poisson(max(4.0 * minutes, 0.5)) + (1 if options.hard_negative else 0),
-                  "smile": rng.poisson(max(3.0 * minutes, 0.5)) + (1 if options.hard_negative else 0),
+        extra = 1 if options.hard_negative else 0
+        counts = {"brow_raise": rng.poisson(max(4.0 * minutes, 0.5)) + extra,
+                  "smile": rng.poisson(max(3.0 * minutes, 0.5)) + extra,
+                  "eye_closure": rng.poisson(max(1.5 * minutes, 0.3)) + extra,
                   "talk": rng.poisson(max(2.0 * minutes, 0.3)) if not options.hard_negative else 0}
         if label == "synkinesis":  # the coupling must be shown: at least one raise and one smile
             counts["brow_raise"] = max(counts["brow_raise"], 1)
@@ -283,9 +325,6 @@ def _voluntary_events(rng, timeline: _Timeline, duration_s: float, label: str,
                 event = _make_voluntary(rng, timeline, kind, options)
                 if event is not None:
                     events.append(event)
-    rate = options.blink_rate_per_min or _u(rng, BLINK_RATE_PER_MIN)
-    if label == "synkinesis":
-        rate = max(rate, 12.0)  # enough blinks to show the time-locking
     t = timeline.first_s + rng.exponential(60.0 / rate) * 0.5
     length = _u(rng, BLINK_S)
     while t + length < timeline.last_s:
@@ -301,7 +340,7 @@ def _voluntary_events(rng, timeline: _Timeline, duration_s: float, label: str,
 
 
 def _make_voluntary(rng, timeline: _Timeline, kind: str, options: ScheduleOptions) -> SimEvent | None:
-    length = _u(rng, {"brow_raise": BROW_RAISE_S, "smile": SMILE_S}.get(kind, TALK_S))
+    length = _u(rng, {"brow_raise": BROW_RAISE_S, "smile": SMILE_S, "eye_closure": EYE_CLOSURE_S, "talk": TALK_S}[kind])
     start = timeline.place(rng, length, lane="voluntary", gap_s=0.5)
     if start is None:
         return None
@@ -321,6 +360,15 @@ def _make_voluntary(rng, timeline: _Timeline, kind: str, options: ScheduleOption
                         Motion(f"eye_close_{s}", start, start + length, narrowing * _u(rng, (0.85, 1.15)), ramp, ramp),
                         Motion(f"cheek_{s}", start, start + length, 0.4 * pull, ramp, ramp)]
         return SimEvent("smile", "both", "mouth", start, start + length, pull, motions=tuple(motions))
+    if kind == "eye_closure":
+        closure = _u(rng, EYE_CLOSURE_CLOSURE)
+        scale = _eye_scales(rng, options.hard_negative)
+        rise, fall = min(0.15, length / 4), min(0.25, length / 3)
+        motions = []
+        for s in regions.SIDES:
+            motions += [Motion(f"eye_close_{s}", start, start + length, closure * scale[s], rise, fall),
+                        Motion(f"cheek_{s}", start, start + length, EYE_CLOSURE_CHEEK_IOD, rise, fall)]
+        return SimEvent("eye_closure", "both", "eye", start, start + length, closure, motions=tuple(motions))
     jaw = _u(rng, TALK_JAW_IOD)
     hz = _u(rng, TALK_HZ)
     motions = (Motion("jaw", start, start + length, jaw, 0.15, 0.15, wobble_hz=hz),)
@@ -332,14 +380,21 @@ def _make_voluntary(rng, timeline: _Timeline, kind: str, options: ScheduleOption
 def _blink(rng, start: float, length: float, hard_negative: bool) -> SimEvent:
     """A bilateral blink: fast close (~35%), short hold, slower reopening; sides differ a little."""
     closure = _u(rng, BLINK_CLOSURE)
-    scale = {s: 1.0 - _u(rng, (0.0, BLINK_SIDE_DIFFERENCE)) for s in regions.SIDES}
-    if hard_negative:
-        weaker = str(rng.choice(regions.SIDES))
-        scale[weaker] = scale[regions.mirror_side(weaker)] * (1.0 - _u(rng, HARD_NEGATIVE_WEAKER_EYE))
+    scale = _eye_scales(rng, hard_negative)
     rise, fall = 0.35 * length, 0.55 * length
     motions = tuple(Motion(f"eye_close_{s}", start + _u(rng, (0.0, 0.01)), start + length,
                            closure * scale[s], rise, fall) for s in regions.SIDES)
     return SimEvent("blink", "both", "eye", start, start + length, closure, motions=motions)
+
+
+def _eye_scales(rng, hard_negative: bool) -> dict[str, float]:
+    """Side -> share of a bilateral closure that eye makes: nearly even, one eye clearly weaker in
+    hard negatives."""
+    scale = {s: 1.0 - _u(rng, (0.0, BLINK_SIDE_DIFFERENCE)) for s in regions.SIDES}
+    if hard_negative:
+        weaker = str(rng.choice(regions.SIDES))
+        scale[weaker] = scale[regions.mirror_side(weaker)] * (1.0 - _u(rng, HARD_NEGATIVE_WEAKER_EYE))
+    return scale
 
 
 def _twitch(rng, start: float, length: float, side: str, *, closure: float, mouth: bool,
@@ -356,22 +411,22 @@ def _twitch(rng, start: float, length: float, side: str, *, closure: float, mout
                     motions=tuple(motions))
 
 
-def _spasm_episodes(rng, timeline: _Timeline, duration_s: float, side: str, voluntary: list[SimEvent],
-                    options: ScheduleOptions) -> list[SimEvent]:
+def _spasm_episodes(rng, timeline: _Timeline, side: str, voluntary: list[SimEvent], *, rate_per_min: float,
+                    spread: bool) -> list[SimEvent]:
     """Primary HFS: single twitches, bursts and tonic spasms at random times (independent of voluntary
-    movements); about one episode in ten rides on a blink (that eye closes harder and longer)."""
-    rate = options.twitch_rate_per_min or float(np.exp(rng.uniform(np.log(3.0), np.log(TWITCH_RATE_PER_MIN[1]))))
-    if not (TWITCH_RATE_PER_MIN[0] <= rate <= 60.0):
-        raise ParameterError(f"twitch rate must be {TWITCH_RATE_PER_MIN[0]}-60 per minute, got {rate}")
-    spread = options.spread_to_mouth if options.spread_to_mouth is not None else bool(rng.random() < 0.5)
+    movements); about one episode in ten rides on a blink (that eye closes harder and longer). A clip
+    with a single episode (low rates, short clips) gets a burst or a tonic spasm."""
     usable_s = max(timeline.last_s - timeline.first_s, 0.0)
-    count = max(1, int(rng.poisson(rate * usable_s / 60.0)))
+    count = max(1, int(rng.poisson(rate_per_min * usable_s / 60.0)))
     blinks = [e for e in voluntary if e.kind == "blink"]
     events: list[SimEvent] = []
     for _ in range(count):
         mouth = spread and rng.random() < 0.7
-        shape = rng.choice(["single", "burst", "tonic"], p=[0.4, 0.4, 0.2])
-        if blinks and rng.random() < 0.1:  # rides on a blink: same onset, harder and longer closure
+        if count == 1:
+            shape = rng.choice(["burst", "tonic"], p=[0.7, 0.3])
+        else:
+            shape = rng.choice(["single", "burst", "tonic"], p=[0.4, 0.4, 0.2])
+        if count > 1 and blinks and rng.random() < 0.1:  # rides on a blink: same onset, harder and longer closure
             blink = blinks[int(rng.integers(len(blinks)))]
             start, length = blink.start_s + 0.02, blink.end_s - blink.start_s + _u(rng, (0.15, 0.3))
             if timeline.free(start, start + length, lane="spasm", gap_s=0.3):
@@ -399,22 +454,28 @@ def _spasm_episodes(rng, timeline: _Timeline, duration_s: float, side: str, volu
     return events
 
 
-def _synkinetic(rng, voluntary: SimEvent, side: str) -> SimEvent:
-    """The affected side's mouth corner (and, with brow raises and smiles, its eye) moving with a
-    voluntary movement: same onset within SYNKINESIS_JITTER_S, lasting as long or a little longer."""
-    start = max(voluntary.start_s + _u(rng, (-SYNKINESIS_JITTER_S, SYNKINESIS_JITTER_S)), 0.0)
-    length = max((voluntary.end_s - voluntary.start_s) * _u(rng, (1.0, 1.3)), 0.2)
-    rise = min(0.4 * length, 0.3)
-    fall = min(0.6 * length, 0.4)
+def _synkinetic(rng, voluntary: SimEvent, side: str, timeline: _Timeline) -> SimEvent:
+    """The affected side's mouth corner (and, with brow raises and smiles, its eye) co-contracting
+    with a voluntary movement: onset SYNKINESIS_LAG_S after it, lasting SYNKINESIS_LENGTH_SHARE of
+    it (with a blink: BLINK_SYNKINESIS_LAG_S after, BLINK_SYNKINESIS_EXTRA_S longer); kept in the clip."""
+    length = voluntary.end_s - voluntary.start_s
+    if voluntary.kind == "blink":
+        lag, length = _u(rng, BLINK_SYNKINESIS_LAG_S), length + _u(rng, BLINK_SYNKINESIS_EXTRA_S)
+    else:
+        lag, length = _u(rng, SYNKINESIS_LAG_S), length * _u(rng, SYNKINESIS_LENGTH_SHARE)
+    start = max(voluntary.start_s + lag, timeline.first_s)
+    end = min(start + max(length, 0.2), timeline.last_s)
+    rise = min(0.4 * (end - start), 0.3)
+    fall = min(0.6 * (end - start), 0.4)
     pull = _u(rng, SYNKINESIS_MOUTH_IOD)
-    motions = [Motion(f"mouth_{side}", start, start + length, pull, rise, fall)]
+    motions = [Motion(f"mouth_{side}", start, end, pull, rise, fall)]
     region, amplitude = "mouth", pull
-    if voluntary.kind != "blink":
+    if voluntary.kind in ("brow_raise", "smile"):  # blinks and eye closures shut the eye already
         narrowing = _u(rng, SYNKINESIS_EYE_NARROWING)
-        motions += [Motion(f"eye_close_{side}", start, start + length, narrowing, rise, fall),
-                    Motion(f"cheek_{side}", start, start + length, 0.02, rise, fall)]
+        motions += [Motion(f"eye_close_{side}", start, end, narrowing, rise, fall),
+                    Motion(f"cheek_{side}", start, end, 0.02, rise, fall)]
         region, amplitude = "eye+mouth", narrowing
-    return SimEvent("twitch", side, region, start, start + length, amplitude, motions=tuple(motions))
+    return SimEvent("twitch", side, region, start, end, amplitude, motions=tuple(motions))
 
 
 def channel_values(events, times_s: np.ndarray) -> dict[str, np.ndarray]:

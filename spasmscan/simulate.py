@@ -30,7 +30,8 @@ from .errors import InputNotFoundError, ParameterError
 logger = logging.getLogger(__name__)
 
 LABELS = ("none", "primary_hfs", "synkinesis")
-TRUTH_VERSION = 1
+TRUTH_VERSION = 2  # 2 added "renderer"; version 1 files (all rendered by "mesh") are still read
+READABLE_TRUTH_VERSIONS = (1, 2)
 CHANNELS = tuple(f"{base}_{side}" for base in ("eye_close", "brow", "cheek", "mouth") for side in regions.SIDES) + ("jaw",)
 
 # Timing (seconds) and rates: typical clinical ranges.
@@ -78,6 +79,41 @@ MAX_CLOSURE = 0.97  # summed closures are capped: the lids never pass each other
 
 
 @dataclass(frozen=True)
+class MotionProfile:
+    """How the face moves under one rendering model (a row of MOTION_PROFILES). Lengths in eye widths."""
+
+    upper_lid_share: float  # a closing eye: the upper lid travels this share of the gap, the lower lid the rest
+    lower_skin_reach: float  # skin below the lower lid follows it this far down
+    cheek_radius: float  # a cheek lift spreads this far around the cheek points
+    cheek_inward: float  # ... and moves the skin this much towards the nose for each unit up (bunching)
+    mouth_up_share: float  # a mouth-corner pull's direction: this much up for each unit outward
+    spasm_rise: tuple  # (share of its length, at most seconds) an involuntary contraction takes to rise
+    spasm_fall: tuple  # ... and to relax
+
+
+# One row per renderer: the same schedule moves the face differently under each.
+MOTION_PROFILES = {
+    # upper lid does most of the closing, cheek lifts straight up, corner pulls about 33 degrees
+    # above outward, symmetric cosine ramps
+    "mesh": MotionProfile(upper_lid_share=0.85, lower_skin_reach=0.4, cheek_radius=0.6, cheek_inward=0.0,
+                          mouth_up_share=0.65, spasm_rise=(0.4, 0.3), spasm_fall=(0.6, 0.4)),
+    # lids squeeze from both sides (the lower lid rises 40 % of the gap), the skin below the eye bunches
+    # up and inward, the corner pulls mostly outward (about 17 degrees up), fast rise and slow relaxation
+    "field": MotionProfile(upper_lid_share=0.6, lower_skin_reach=0.7, cheek_radius=0.45, cheek_inward=0.6,
+                           mouth_up_share=0.3, spasm_rise=(0.15, 0.06), spasm_fall=(0.85, 0.7)),
+}
+RENDERERS = tuple(MOTION_PROFILES)
+DEFAULT_RENDERER = "mesh"
+
+
+def motion_profile(renderer: str) -> MotionProfile:
+    """The row of MOTION_PROFILES for ``renderer``; ParameterError for an unknown name."""
+    if renderer not in MOTION_PROFILES:
+        raise ParameterError(f"renderer must be one of {', '.join(RENDERERS)}, got {renderer!r}")
+    return MOTION_PROFILES[renderer]
+
+
+@dataclass(frozen=True)
 class Motion:
     """One channel moving: ramps to ``peak`` over ``rise_s``, holds, relaxes over ``fall_s``.
 
@@ -95,15 +131,15 @@ class Motion:
     def at(self, times_s: np.ndarray) -> np.ndarray:
         """(n,) channel value at ``times_s`` (seconds)."""
         t = np.asarray(times_s, dtype=np.float64)
-        up = _smooth_ramp((t - self.start_s) / max(self.rise_s, 1e-6))
-        down = _smooth_ramp((self.end_s - t) / max(self.fall_s, 1e-6))
+        up = smooth_ramp((t - self.start_s) / max(self.rise_s, 1e-6))
+        down = smooth_ramp((self.end_s - t) / max(self.fall_s, 1e-6))
         value = self.peak * np.minimum(up, down)
         if self.wobble_hz > 0:
             value = value * (0.5 - 0.5 * np.cos(2 * np.pi * self.wobble_hz * (t - self.start_s)))
         return value
 
 
-def _smooth_ramp(x: np.ndarray) -> np.ndarray:
+def smooth_ramp(x: np.ndarray) -> np.ndarray:
     """0 for x <= 0, 1 for x >= 1, a cosine ramp between."""
     x = np.clip(x, 0.0, 1.0)
     return 0.5 - 0.5 * np.cos(np.pi * x)
@@ -145,6 +181,7 @@ class Truth:
     base_events_known: bool
     events: tuple
     parameters: dict = field(default_factory=dict, hash=False)  # the clip's drawn rates and shares (clip_parameters)
+    renderer: str = DEFAULT_RENDERER  # the rendering model (a key of MOTION_PROFILES)
 
     def to_json(self) -> dict:
         data = {"spasmscan_truth": TRUTH_VERSION}
@@ -175,7 +212,7 @@ def read_truth(path: str | os.PathLike) -> Truth:
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
-        if data.get("spasmscan_truth") != TRUTH_VERSION:
+        if data.get("spasmscan_truth") not in READABLE_TRUTH_VERSIONS:
             raise ParameterError(f"{path}: not a spasmscan truth file (no \"spasmscan_truth\": {TRUTH_VERSION})")
         events = tuple(SimEvent(kind=e["kind"], side=e["side"], region=e["region"], start_s=float(e["start_s"]),
                                 end_s=float(e["end_s"]), amplitude=float(e["amplitude"]),
@@ -184,7 +221,7 @@ def read_truth(path: str | os.PathLike) -> Truth:
                      duration_s=float(data["duration_s"]), width=int(data["width"]), height=int(data["height"]),
                      seed=int(data["seed"]), base=str(data["base"]),
                      base_events_known=bool(data["base_events_known"]), events=events,
-                     parameters=dict(data.get("parameters", {})))
+                     parameters=dict(data.get("parameters", {})), renderer=str(data.get("renderer", DEFAULT_RENDERER)))
     except (ValueError, KeyError, TypeError) as error:
         if isinstance(error, ParameterError):
             raise
@@ -206,11 +243,13 @@ class ScheduleOptions:
 
 
 def make_schedule(label: str, side: str, duration_s: float, *, seed: int,
-                  options: ScheduleOptions = ScheduleOptions()) -> list[SimEvent]:
+                  options: ScheduleOptions = ScheduleOptions(), renderer: str = DEFAULT_RENDERER) -> list[SimEvent]:
     """Events of a clip of ``duration_s`` seconds, sorted by onset, with ``coupled_to`` resolved.
 
     label: none, primary_hfs or synkinesis. side: the affected side (left/right; none for "none").
+    renderer: whose motion profile shapes the involuntary contractions' ramps (same times and sizes).
     """
+    profile = motion_profile(renderer)
     check_label_side(label, side)
     if not (math.isfinite(duration_s) and duration_s > 0):
         raise ParameterError(f"duration must be a positive number of seconds, got {duration_s}")
@@ -222,12 +261,12 @@ def make_schedule(label: str, side: str, duration_s: float, *, seed: int,
     if label == "primary_hfs":
         involuntary = [(e, -1) for e in _spasm_episodes(rng, timeline, side, voluntary,
                                                         rate_per_min=drawn["twitch_rate_per_min"],
-                                                        spread=drawn["spread_to_mouth"])]
+                                                        spread=drawn["spread_to_mouth"], profile=profile)]
     elif label == "synkinesis":
         drivers = [i for i, v in enumerate(voluntary) if v.kind in SYNKINESIS_DRIVERS]
         count = min(len(drivers), max(1, round(drawn["synkinesis_share"] * len(drivers))))
         chosen = sorted(int(i) for i in rng.choice(drivers, size=count, replace=False)) if drivers else []
-        involuntary = [(_synkinetic(rng, voluntary[i], side, timeline), i) for i in chosen]
+        involuntary = [(_synkinetic(rng, voluntary[i], side, timeline, profile), i) for i in chosen]
     order = sorted(range(len(voluntary)), key=lambda i: voluntary[i].start_s)
     rows = [(voluntary[i], None) for i in order] + [(e, i) for e, i in involuntary]
     rows.sort(key=lambda row: row[0].start_s)
@@ -256,8 +295,8 @@ def clip_parameters(label: str, *, seed: int, options: ScheduleOptions = Schedul
     if label == "primary_hfs":
         rate = options.twitch_rate_per_min or rate
         if not (TWITCH_RATE_PER_MIN[0] <= rate <= MAX_TWITCH_RATE_PER_MIN):
-            raise ParameterError(f"twitch rate must be {TWITCH_RATE_PER_MIN[0]}-{MAX_TWITCH_RATE_PER_MIN:g} per minute, "
-                                 f"got {rate}")
+            raise ParameterError(f"twitch rate must be {TWITCH_RATE_PER_MIN[0]}-{MAX_TWITCH_RATE_PER_MIN:g} "
+                                 f"per minute, got {rate}")
         drawn.update(twitch_rate_per_min=round(rate, 4),
                      spread_to_mouth=options.spread_to_mouth if options.spread_to_mouth is not None else spread)
     elif label == "synkinesis":
@@ -397,11 +436,16 @@ def _eye_scales(rng, hard_negative: bool) -> dict[str, float]:
     return scale
 
 
-def _twitch(rng, start: float, length: float, side: str, *, closure: float, mouth: bool,
+def _ramps(length_s: float, profile: MotionProfile) -> tuple[float, float]:
+    """Rise and fall (seconds) of an involuntary contraction lasting ``length_s``."""
+    return (min(profile.spasm_rise[0] * length_s, profile.spasm_rise[1]),
+            min(profile.spasm_fall[0] * length_s, profile.spasm_fall[1]))
+
+
+def _twitch(rng, start: float, length: float, side: str, *, closure: float, mouth: bool, profile: MotionProfile,
             kind: str = "twitch") -> SimEvent:
     """A one-sided orbicularis oculi contraction: partial closure, cheek up, brow down (+ mouth corner)."""
-    rise = min(0.4 * length, 0.3)
-    fall = min(0.6 * length, 0.4)
+    rise, fall = _ramps(length, profile)
     motions = [Motion(f"eye_close_{side}", start, start + length, closure, rise, fall),
                Motion(f"cheek_{side}", start, start + length, _u(rng, CHEEK_LIFT_IOD) * closure, rise, fall),
                Motion(f"brow_{side}", start, start + length, -_u(rng, BROW_PULL_DOWN_IOD) * closure, rise, fall)]
@@ -412,7 +456,7 @@ def _twitch(rng, start: float, length: float, side: str, *, closure: float, mout
 
 
 def _spasm_episodes(rng, timeline: _Timeline, side: str, voluntary: list[SimEvent], *, rate_per_min: float,
-                    spread: bool) -> list[SimEvent]:
+                    spread: bool, profile: MotionProfile) -> list[SimEvent]:
     """Primary HFS: single twitches, bursts and tonic spasms at random times (independent of voluntary
     movements); about one episode in ten rides on a blink (that eye closes harder and longer). A clip
     with a single episode (low rates, short clips) gets a burst or a tonic spasm."""
@@ -431,14 +475,15 @@ def _spasm_episodes(rng, timeline: _Timeline, side: str, voluntary: list[SimEven
             start, length = blink.start_s + 0.02, blink.end_s - blink.start_s + _u(rng, (0.15, 0.3))
             if timeline.free(start, start + length, lane="spasm", gap_s=0.3):
                 timeline.take(start, start + length, lane="spasm")
-                events.append(_twitch(rng, start, length, side, closure=_u(rng, TWITCH_CLOSURE), mouth=mouth))
+                events.append(_twitch(rng, start, length, side, closure=_u(rng, TWITCH_CLOSURE), mouth=mouth,
+                                      profile=profile))
             continue
         if shape == "tonic":
             length = _u(rng, TONIC_S)
             start = timeline.place(rng, length + 0.6, lane="spasm", gap_s=0.4)
             if start is not None:
                 events.append(_twitch(rng, start, length, side, closure=_u(rng, TONIC_CLOSURE), mouth=mouth,
-                                      kind="tonic_spasm"))
+                                      profile=profile, kind="tonic_spasm"))
             continue
         n = 1 if shape == "single" else int(rng.integers(BURST_SIZE[0], BURST_SIZE[1] + 1))
         period = 1.0 / _u(rng, BURST_HZ)
@@ -450,11 +495,11 @@ def _spasm_episodes(rng, timeline: _Timeline, side: str, voluntary: list[SimEven
         for k in range(n):
             onset = start + k * period + _u(rng, (-0.1, 0.1)) * period * (k > 0)
             events.append(_twitch(rng, onset, max(lengths[k], 0.05), side, closure=_u(rng, TWITCH_CLOSURE),
-                                  mouth=mouth))
+                                  mouth=mouth, profile=profile))
     return events
 
 
-def _synkinetic(rng, voluntary: SimEvent, side: str, timeline: _Timeline) -> SimEvent:
+def _synkinetic(rng, voluntary: SimEvent, side: str, timeline: _Timeline, profile: MotionProfile) -> SimEvent:
     """The affected side's mouth corner (and, with brow raises and smiles, its eye) co-contracting
     with a voluntary movement: onset SYNKINESIS_LAG_S after it, lasting SYNKINESIS_LENGTH_SHARE of
     it (with a blink: BLINK_SYNKINESIS_LAG_S after, BLINK_SYNKINESIS_EXTRA_S longer); kept in the clip."""
@@ -465,8 +510,7 @@ def _synkinetic(rng, voluntary: SimEvent, side: str, timeline: _Timeline) -> Sim
         lag, length = _u(rng, SYNKINESIS_LAG_S), length * _u(rng, SYNKINESIS_LENGTH_SHARE)
     start = max(voluntary.start_s + lag, timeline.first_s)
     end = min(start + max(length, 0.2), timeline.last_s)
-    rise = min(0.4 * (end - start), 0.3)
-    fall = min(0.6 * (end - start), 0.4)
+    rise, fall = _ramps(end - start, profile)
     pull = _u(rng, SYNKINESIS_MOUTH_IOD)
     motions = [Motion(f"mouth_{side}", start, end, pull, rise, fall)]
     region, amplitude = "mouth", pull
@@ -492,20 +536,17 @@ def channel_values(events, times_s: np.ndarray) -> dict[str, np.ndarray]:
 
 # -- landmark motion -----------------------------------------------------------------------------
 
-UPPER_LID_SHARE = 0.85  # a closing eye: the upper lid travels this share of the gap, the lower lid the rest
 LID_SKIN_REACH = 0.8  # skin above the upper lid follows it up to this many eye widths above
-LOWER_SKIN_REACH = 0.4  # skin below the lower lid follows it this many eye widths down
 CORNER_TAPER = 0.25  # beyond the eye corners the lid motion fades over this many eye widths
-CHEEK_RADIUS = 0.6  # cheek lift spreads over this many eye widths around the cheek points
 BROW_FOREHEAD_REACH = 1.5  # a brow raise lifts the forehead up to this many eye widths above the brow
 MOUTH_RADIUS_IOD = 0.25  # a mouth-corner pull spreads over this many IOD around the corner
-MOUTH_UP_SHARE = 0.65  # the pull's direction: this much up for each unit outward (about 33 degrees)
+MEASURED_MOUTH_UP_SHARE = MOTION_PROFILES["mesh"].mouth_up_share  # landmark_measures reads pulls along this
 JAW_WIDTH_IOD = 0.6  # the jaw's lateral spread around the mouth centre when it opens
 
 
 def _fade(x: np.ndarray) -> np.ndarray:
     """1 at x <= 0, 0 at x >= 1, smooth between."""
-    return 1.0 - _smooth_ramp(x)
+    return 1.0 - smooth_ramp(x)
 
 
 def face_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -523,13 +564,15 @@ def face_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return across, down, iod
 
 
-def move_landmarks(points: np.ndarray, values: dict[str, float]) -> np.ndarray:
-    """(478, 2) landmarks displaced by one frame's channel ``values`` (name -> float, see CHANNELS).
+def move_landmarks(points: np.ndarray, values: dict[str, float], *, renderer: str = DEFAULT_RENDERER) -> np.ndarray:
+    """(478, 2) landmarks displaced by one frame's channel ``values`` (name -> float, see CHANNELS),
+    the way ``renderer``'s motion profile moves a face.
 
-    Eye closure moves the upper lid down and the lower lid a little up, squeezes everything
-    between them (iris included) and drags the skin above and below along; brow, cheek, mouth
-    and jaw channels move smooth neighbourhoods of their landmarks.
+    Eye closure moves the upper lid down and the lower lid up, squeezes everything between them
+    (iris included) and drags the skin above and below along; brow, cheek, mouth and jaw channels
+    move smooth neighbourhoods of their landmarks.
     """
+    profile = motion_profile(renderer)
     points = np.asarray(points, dtype=np.float64)
     across, down, iod = face_frame(points)
     shift = np.zeros_like(points)
@@ -537,13 +580,13 @@ def move_landmarks(points: np.ndarray, values: dict[str, float]) -> np.ndarray:
         closure = float(values.get(f"eye_close_{side}", 0.0))
         brow = float(values.get(f"brow_{side}", 0.0))
         if closure > 0 or brow != 0:
-            shift += _eye_and_brow_shift(points, side, down, closure, brow * iod)
+            shift += _eye_and_brow_shift(points, side, down, closure, brow * iod, profile)
         cheek = float(values.get(f"cheek_{side}", 0.0))
         if cheek != 0:
-            shift += _cheek_shift(points, side, down, cheek * iod)
+            shift += _cheek_shift(points, side, across, down, cheek * iod, profile)
         mouth = float(values.get(f"mouth_{side}", 0.0))
         if mouth != 0:
-            shift += _mouth_shift(points, side, across, down, mouth * iod, iod)
+            shift += _mouth_shift(points, side, across, down, mouth * iod, iod, profile.mouth_up_share)
     jaw = float(values.get("jaw", 0.0))
     if jaw != 0:
         shift += _jaw_shift(points, across, down, jaw * iod, iod)
@@ -572,17 +615,18 @@ def _lid_curve(u: np.ndarray, v: np.ndarray, indices, query: np.ndarray) -> np.n
     return np.interp(np.clip(query, 0.0, 1.0), knots_u[order], knots_v[order])
 
 
-def _eye_and_brow_shift(points, side: str, down: np.ndarray, closure: float, brow_px: float) -> np.ndarray:
+def _eye_and_brow_shift(points, side: str, down: np.ndarray, closure: float, brow_px: float,
+                        profile: MotionProfile) -> np.ndarray:
     u, v, width, normal = _eye_coordinates(points, side, down)
     upper = _lid_curve(u, v, regions.UPPER_LID[side], u)
     lower = _lid_curve(u, v, regions.LOWER_LID[side], u)
     gap = np.maximum(lower - upper, 0.0)
     lateral = _fade(np.maximum(-u, u - 1.0) / CORNER_TAPER)  # 1 inside the eye's span, fading beyond the corners
-    d_up = closure * UPPER_LID_SHARE * gap
-    d_low = -closure * (1.0 - UPPER_LID_SHARE) * gap
+    d_up = closure * profile.upper_lid_share * gap
+    d_low = -closure * (1.0 - profile.upper_lid_share) * gap
     between = np.clip((v - upper) / np.maximum(gap, 1e-6), 0.0, 1.0)
     dv = np.where(v < upper, d_up * _fade((upper - v) / (LID_SKIN_REACH * width)),
-                  np.where(v > lower, d_low * _fade((v - lower) / (LOWER_SKIN_REACH * width)),
+                  np.where(v > lower, d_low * _fade((v - lower) / (profile.lower_skin_reach * width)),
                            d_up + (d_low - d_up) * between))
     dv = dv * lateral
     if brow_px != 0:
@@ -591,7 +635,7 @@ def _eye_and_brow_shift(points, side: str, down: np.ndarray, closure: float, bro
         brow_v = np.interp(u, u[brow_idx][order], v[brow_idx][order])
         span = np.maximum(upper - brow_v, 1e-6)
         # 0 at the upper lid, 1 at the brow, 1 above it fading over the forehead
-        weight = np.where(v >= brow_v, _smooth_ramp((upper - v) / span),
+        weight = np.where(v >= brow_v, smooth_ramp((upper - v) / span),
                           _fade((brow_v - v) / (BROW_FOREHEAD_REACH * width)))
         brow_lateral = _fade(np.maximum(u[brow_idx].min() - u, u - u[brow_idx].max()) / 0.3)
         dv = dv - brow_px * weight * brow_lateral * (v < lower)
@@ -601,18 +645,22 @@ def _eye_and_brow_shift(points, side: str, down: np.ndarray, closure: float, bro
     return shift
 
 
-def _cheek_shift(points, side: str, down: np.ndarray, lift_px: float) -> np.ndarray:
+def _cheek_shift(points, side: str, across: np.ndarray, down: np.ndarray, lift_px: float,
+                 profile: MotionProfile) -> np.ndarray:
     center = points[list(regions.CHEEK[side])].mean(axis=0)
     width = float(np.linalg.norm(points[regions.EYE_INNER_CORNER[side]] - points[regions.EYE_OUTER_CORNER[side]]))
-    distance = np.linalg.norm(points - center, axis=1) / (CHEEK_RADIUS * width)
+    distance = np.linalg.norm(points - center, axis=1) / (profile.cheek_radius * width)
     weight = _fade(distance)
-    return -lift_px * weight[:, None] * down[None, :]
+    inward = -across if side == "left" else across  # towards the nose (the patient's left is towards +across)
+    direction = -down + profile.cheek_inward * inward
+    return lift_px * weight[:, None] * direction[None, :]
 
 
-def _mouth_shift(points, side: str, across: np.ndarray, down: np.ndarray, pull_px: float, iod: float):
+def _mouth_shift(points, side: str, across: np.ndarray, down: np.ndarray, pull_px: float, iod: float,
+                 up_share: float):
     corner = points[regions.MOUTH_CORNER[side]]
     outward = across if side == "left" else -across  # the patient's left is towards +across
-    direction = outward - MOUTH_UP_SHARE * down
+    direction = outward - up_share * down
     direction = direction / np.linalg.norm(direction)
     distance = np.linalg.norm(points - corner, axis=1) / (MOUTH_RADIUS_IOD * iod)
     weight = np.exp(-0.5 * distance ** 2) * (distance < 3.0)
@@ -624,7 +672,7 @@ def _jaw_shift(points, across: np.ndarray, down: np.ndarray, open_px: float, iod
     rel = points - center
     below = rel @ down
     lip_gap = max(float((points[regions.INNER_LOWER_LIP] - points[regions.INNER_UPPER_LIP]) @ down), 1.0)
-    vertical = _smooth_ramp((below + lip_gap) / (2 * lip_gap))  # 0 above the upper lip's inside, 1 below the lower
+    vertical = smooth_ramp((below + lip_gap) / (2 * lip_gap))  # 0 above the upper lip's inside, 1 below the lower
     lateral = np.exp(-0.5 * ((rel @ across) / (JAW_WIDTH_IOD * iod)) ** 2)
     return open_px * (vertical * lateral)[:, None] * down[None, :]
 
@@ -662,7 +710,7 @@ def landmark_measures(points: np.ndarray) -> dict[str, np.ndarray]:
         brow = points[:, list(regions.BROW_UPPER[side])].mean(axis=1)
         out[f"brow_{side}"] = -np.einsum("ij,ij->i", brow - corners[side], down) / iod
         outward = across if side == "left" else -across
-        direction = outward - MOUTH_UP_SHARE * down
+        direction = outward - MEASURED_MOUTH_UP_SHARE * down
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
         corner = points[:, regions.MOUTH_CORNER[side]] - middle
         out[f"mouth_{side}"] = np.einsum("ij,ij->i", corner, direction) / iod

@@ -116,7 +116,8 @@ def test_synkinesis_moves_with_most_voluntary_movements_and_never_at_rest(seed):
         assert simulate.LEAD_IN_S <= e.start_s and e.end_s <= 40.0 - simulate.TAIL_S
         if parent.kind == "blink":
             assert 0.0 <= lag <= 0.08 + 1e-9 and e.region == "mouth"
-            assert parent_length + 0.1 - 1e-6 <= length <= parent_length + 0.3 + 1e-6 or e.end_s == 40.0 - simulate.TAIL_S
+            extra = length - parent_length
+            assert 0.1 - 1e-6 <= extra <= 0.3 + 1e-6 or e.end_s == 40.0 - simulate.TAIL_S
         else:
             assert -0.1 - 1e-9 <= lag <= 0.2 + 1e-9 or e.start_s == simulate.LEAD_IN_S
             assert (0.8 * parent_length - 1e-6 <= length <= 2.0 * parent_length + 1e-6 or length == 0.2
@@ -173,15 +174,22 @@ def test_truth_file_round_trip_and_malformed_file(tmp_path):
     events = tuple(make_schedule("synkinesis", "right", 20.0, seed=8))
     truth = simulate.Truth(label="synkinesis", side="right", fps=25.0, duration_s=20.0, width=480, height=360,
                            seed=8, base="x.png", base_events_known=True, events=events,
-                           parameters=simulate.clip_parameters("synkinesis", seed=8))
+                           parameters=simulate.clip_parameters("synkinesis", seed=8), renderer="field")
     path = tmp_path / "clip.json"
     simulate.write_truth(truth, path)
     data = json.loads(path.read_text())
-    assert data["spasmscan_truth"] == 1 and data["label"] == "synkinesis" and len(data["events"]) == len(events)
+    assert data["spasmscan_truth"] == 2 and data["label"] == "synkinesis" and len(data["events"]) == len(events)
+    assert data["renderer"] == "field"
     assert set(data["events"][0]) == {"kind", "side", "region", "start_s", "end_s", "amplitude", "coupled_to"}
     again = simulate.read_truth(path)
     assert again.to_json() == truth.to_json()  # times and amplitudes are stored to 4 decimals
-    assert 0.6 <= again.parameters["synkinesis_share"] <= 1.0
+    assert 0.6 <= again.parameters["synkinesis_share"] <= 1.0 and again.renderer == "field"
+    old = {k: v for k, v in data.items() if k not in ("renderer", "parameters")} | {"spasmscan_truth": 1}
+    path.write_text(json.dumps(old))  # a version 1 file: rendered before there was a second renderer
+    assert simulate.read_truth(path).renderer == "mesh" and simulate.read_truth(path).events == again.events
+    path.write_text(json.dumps(data | {"spasmscan_truth": 3}))
+    with pytest.raises(ParameterError, match="not a spasmscan truth file"):
+        simulate.read_truth(path)
     path.write_text('{"spasmscan_truth": 1, "label": "none"}')
     with pytest.raises(ParameterError, match="malformed"):
         simulate.read_truth(path)

@@ -10,6 +10,7 @@ compression follow, and the frames go to an MPEG-4 file with the ground truth be
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -39,6 +40,7 @@ FIELD_STEP_IOD = 1 / 16  # grid spacing of the field before upsampling: about ha
 FIELD_MIN_STEP_PX = 2  # ... but no finer than this
 FIELD_BORDER_POINTS = 6  # zero-displacement points on each side of the field's box
 FIELD_REGULARISATION = 1e-6  # thin-plate smoothing on unit-scaled coordinates: near-exact at the landmarks
+TRACKED_BASES_KEPT = 2  # tracked base videos kept per process: clips rendered in a row on one face track it once
 MAX_HELD_BASE_BYTES = 2 << 30  # a base video played backward is held in memory up to this (22 s 576x768: 0.7 GB)
 
 
@@ -108,7 +110,9 @@ def _still_base(path: str, width: int | None, height: int | None) -> _Base:
                  is_video=False)
 
 
-def _video_base(path: str, width: int | None, height: int | None) -> _Base:
+@functools.lru_cache(maxsize=TRACKED_BASES_KEPT)
+def _video_base(path: str, width: int | None, height: int | None, modified_ns: int) -> _Base:
+    """A face video tracked once per process for each size and file version (``modified_ns``)."""
     with VideoSource(path) as video:
         info = video.info
     width, height = (width or info.width), (height or info.height)
@@ -124,6 +128,7 @@ def _video_base(path: str, width: int | None, height: int | None) -> _Base:
     if not series.face_found.any():
         raise NoFaceError(f"{path}: no face found in the base video")
     points = _bridge_gaps(series.points.astype(np.float64), int(MAX_GAP_S * info.fps))
+    points.setflags(write=False)  # shared by every clip rendered on this base in the process
     return _Base(name=path, fps=info.fps, frames=fitted_frames, points=points, is_video=True)
 
 
@@ -145,7 +150,7 @@ def load_base(base: str | os.PathLike | None, *, width: int | None = None, heigh
     if not os.path.exists(path):
         raise InputNotFoundError(f"{path}: no such base file; give a portrait image or a face video")
     if is_video_path(path):
-        return _video_base(path, width, height)
+        return _video_base(path, width, height, os.stat(path).st_mtime_ns)
     return _still_base(path, width, height)
 
 

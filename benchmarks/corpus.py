@@ -12,8 +12,9 @@ seed). A cell is one face, one renderer and one of: primary HFS left and right, 
 and right, none, and (portrait only) a hard negative; it holds ``--per-cell`` clips. Seeds run from
 ``--first-seed`` over the cells in the order faces, renderers, cells, so the same options give the
 same corpus; everything else about a clip (duration, and for the portrait fps, size and nuisance)
-is drawn from its seed. Clips already rendered (video and truth present) are skipped: an
-interrupted run resumes where it stopped. Faces are grouped by folder, so leave-one-face-out and
+is drawn from its seed. Clips are rendered round by round (one of every face and renderer per
+round, labels rotating), so a run stopped early still covers every group. Clips already rendered
+(video and truth present) are skipped: an interrupted run resumes where it stopped. Faces are grouped by folder, so leave-one-face-out and
 leave-one-renderer-out splits are folder choices; score with ``spasmscan evaluate OUT/<face>``.
 """
 from __future__ import annotations
@@ -100,6 +101,19 @@ def plan(*, faces, renderers, per_cell: int, first_seed: int, real_faces: Path, 
                     jobs.append(Job(face, renderer, cell, seed, base, durations_s))
                     seed += 1
     return jobs
+
+
+def interleaved(jobs: list[Job]) -> list[Job]:
+    """``jobs`` in rendering order: round by round, one clip of every face and renderer per round, each
+    group starting at another label, so a run stopped early still covers every face, renderer and label."""
+    groups: dict[tuple, list[Job]] = {}
+    for job in jobs:
+        groups.setdefault((job.face, job.renderer), []).append(job)
+    order = []
+    for g, members in enumerate(groups.values()):
+        shift = g % len(members)
+        order += [((k - shift) % len(members), g, job) for k, job in enumerate(members)]
+    return [job for _, _, job in sorted(order, key=lambda row: row[:2])]
 
 
 def is_done(out: Path, job: Job) -> bool:
@@ -203,7 +217,7 @@ def main(argv=None) -> int:
     jobs = plan(faces=args.faces, renderers=args.renderers, per_cell=args.per_cell, first_seed=args.first_seed,
                 real_faces=real_faces, durations_s=args.durations)
     args.out.mkdir(parents=True, exist_ok=True)
-    todo = [job for job in jobs if not is_done(args.out, job)]
+    todo = [job for job in interleaved(jobs) if not is_done(args.out, job)]
     logger.info("%d clips planned (seeds %d-%d), %d already rendered, %d to render with %d job(s)", len(jobs),
                 jobs[0].seed, jobs[-1].seed, len(jobs) - len(todo), len(todo), args.jobs)
     failures = 0

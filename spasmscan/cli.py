@@ -359,16 +359,20 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, json_report
 @click.option("--size", default=None, metavar="WxH",
               help="Output size, e.g. 640x480 (default: 640x480 for a portrait, the video's size for a video base).")
 @click.option("--twitch-rate", type=float, default=None,
-              help="primary_hfs: spasm episodes per minute (default: random, 3-25).")
+              help="primary_hfs: spasm episodes per minute (default: random, 0.3-25, log-uniform).")
 @click.option("--mouth/--no-mouth", "spread_to_mouth", default=None,
               help="primary_hfs: spasms spread to the mouth corner, or not (default: random).")
 @click.option("--hard-negative", is_flag=True,
               help="Asymmetric blinks, squinting smiles and brow raises: movements that must not read as spasm.")
 @click.option("--nuisance", type=float, default=1.0, show_default=True,
               help="Scale of head motion, lighting drift, noise and compression (0 = clean).")
+@click.option("--renderer", type=click.Choice(["mesh", "field"]), default="mesh", show_default=True,
+              help="Rendering model and its motion profile: mesh (piecewise-affine triangles) or field (smooth "
+                   "thin-plate-spline displacement field; lids squeeze from both sides, cheeks bunch, corners pull "
+                   "outward, fast rise and slow relaxation).")
 @click.option("--force", is_flag=True, help="Overwrite OUT and its truth file.")
 def simulate(out, label, side, duration_s, fps, seed, base, size, twitch_rate, spread_to_mouth, hard_negative,
-             nuisance, force) -> None:
+             nuisance, renderer, force) -> None:
     """Render a face video OUT (.mp4) with known events, and its ground truth OUT.json beside it."""
     import os
 
@@ -395,13 +399,14 @@ def simulate(out, label, side, duration_s, fps, seed, base, size, twitch_rate, s
     try:
         truth = simulate_video(out, label=label, side=side, duration_s=duration_s, fps=fps, seed=seed, base=base,
                                width=width, height=height, options=options, nuisance=Nuisance(scale=nuisance),
-                               progress=update)
+                               renderer=renderer, progress=update)
     finally:
         close()
     kinds = {}
     for event in truth.events:
         kinds[event.kind] = kinds.get(event.kind, 0) + 1
-    click.echo(f"wrote {out} ({truth.width}x{truth.height}, {truth.fps:g} fps, {truth.duration_s:.1f} s) "
+    click.echo(f"wrote {out} ({truth.width}x{truth.height}, {truth.fps:g} fps, {truth.duration_s:.1f} s, "
+               f"renderer {truth.renderer}) "
                f"and {truth_path(out)}")
     click.echo("events: " + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"))
 

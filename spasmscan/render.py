@@ -1,13 +1,16 @@
 """The pixel side of the simulator: warp a face along its mesh, add nuisance, write the video.
 
 A base (a still portrait or a face video) is tracked once; each output frame moves the
-landmarks as the schedule of :mod:`spasmscan.simulate` says and warps the image piecewise
-affinely along a triangulation of the mesh (only triangles with a moved corner are touched).
+landmarks as the schedule of :mod:`spasmscan.simulate` says and warps the image with one of two
+independent rendering models (WARPERS): "mesh", piecewise affinely along a triangulation of the
+mesh (only triangles with a moved corner are touched), or "field", by a smooth thin-plate-spline
+displacement field; each has its own motion profile (``simulate.MOTION_PROFILES``).
 Head motion (one similarity warp of the whole frame), lighting drift, sensor noise and JPEG
 compression follow, and the frames go to an MPEG-4 file with the ground truth beside it.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -19,7 +22,7 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
-from . import simulate
+from . import regions, simulate
 from .errors import InputNotFoundError, NoFaceError, OutputError, ParameterError
 from .landmarks import FaceTracker, TrackerSettings, track_frames
 from .video import VideoSource, is_video_path
@@ -32,6 +35,13 @@ MOVED_PX = 0.05  # a landmark moved less than this (pixels) counts as still: its
 MAX_GAP_S = 0.3  # gaps in a base video's tracking up to this long are bridged by interpolation
 BLOCK_MARGIN_S = 0.5  # no event this close to a stretch where a base video's face is lost
 FOURCC = "mp4v"  # MPEG-4 part 2: every OpenCV build can write it
+FIELD_MARGIN_IOD = 0.35  # the field's box reaches this far beyond the moved landmarks (it fades over the outer half)
+FIELD_STEP_IOD = 1 / 16  # grid spacing of the field before upsampling: about half a lid gap (the field is smooth)
+FIELD_MIN_STEP_PX = 2  # ... but no finer than this
+FIELD_BORDER_POINTS = 6  # zero-displacement points on each side of the field's box
+FIELD_REGULARISATION = 1e-6  # thin-plate smoothing on unit-scaled coordinates: near-exact at the landmarks
+TRACKED_BASES_KEPT = 2  # tracked base videos kept per process: clips rendered in a row on one face track it once
+MAX_HELD_BASE_BYTES = 2 << 30  # a base video played backward is held in memory up to this (22 s 576x768: 0.7 GB)
 
 
 @dataclass(frozen=True)
@@ -100,7 +110,9 @@ def _still_base(path: str, width: int | None, height: int | None) -> _Base:
                  is_video=False)
 
 
-def _video_base(path: str, width: int | None, height: int | None) -> _Base:
+@functools.lru_cache(maxsize=TRACKED_BASES_KEPT)
+def _video_base(path: str, width: int | None, height: int | None, modified_ns: int) -> _Base:
+    """A face video tracked once per process for each size and file version (``modified_ns``)."""
     with VideoSource(path) as video:
         info = video.info
     width, height = (width or info.width), (height or info.height)
@@ -116,6 +128,7 @@ def _video_base(path: str, width: int | None, height: int | None) -> _Base:
     if not series.face_found.any():
         raise NoFaceError(f"{path}: no face found in the base video")
     points = _bridge_gaps(series.points.astype(np.float64), int(MAX_GAP_S * info.fps))
+    points.setflags(write=False)  # shared by every clip rendered on this base in the process
     return _Base(name=path, fps=info.fps, frames=fitted_frames, points=points, is_video=True)
 
 
@@ -137,7 +150,7 @@ def load_base(base: str | os.PathLike | None, *, width: int | None = None, heigh
     if not os.path.exists(path):
         raise InputNotFoundError(f"{path}: no such base file; give a portrait image or a face video")
     if is_video_path(path):
-        return _video_base(path, width, height)
+        return _video_base(path, width, height, os.stat(path).st_mtime_ns)
     return _still_base(path, width, height)
 
 
@@ -188,6 +201,131 @@ class MeshWarper:
         return out
 
 
+class FieldWarper:
+    """A smooth dense displacement field: a thin-plate spline through the landmark displacements over
+    the moved area, evaluated on a coarse grid, upsampled bilinearly and applied with one remap.
+
+    Independent of :class:`MeshWarper`: no triangles, no piecewise-constant Jacobians; pixels between
+    landmarks move by the spline (the smoothest interpolant), not by their triangle's affine map.
+    """
+
+    def __init__(self, points: np.ndarray, width: int, height: int):
+        _, _, iod = simulate.face_frame(points)
+        self.margin_px = FIELD_MARGIN_IOD * iod
+        self.step = int(max(FIELD_MIN_STEP_PX, round(FIELD_STEP_IOD * iod)))
+        self.size = (width, height)
+        self.knots = _spread_subset(points, self.step)
+
+    def warp(self, image: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """``image`` with its landmarks moved from ``source`` to ``target`` ((478, 2) pixels each).
+
+        Each output pixel x is fetched from x - D(x), where D is the spline with D(target_i) =
+        target_i - source_i at every landmark in the moved area and D = 0 at landmarks that stay and
+        on the area's border; outside the area the frame is copied.
+        """
+        shift = target - source
+        moved = np.linalg.norm(shift, axis=1) > MOVED_PX
+        if not moved.any():
+            return image
+        source, target, shift, moved = source[self.knots], target[self.knots], shift[self.knots], moved[self.knots]
+        width, height = self.size
+        ends = np.vstack([source[moved], target[moved]])
+        inner0, inner1 = ends.min(axis=0), ends.max(axis=0)
+        x0, y0 = np.maximum(np.floor(inner0 - self.margin_px).astype(int), 0)
+        x1, y1 = np.minimum(np.ceil(inner1 + self.margin_px).astype(int) + 1, (width, height))
+        if x1 <= x0 or y1 <= y0:
+            return image
+        inside = np.all((target >= (x0, y0)) & (target <= (x1 - 1, y1 - 1)), axis=1)
+        border = _box_border(x0, y0, x1 - 1, y1 - 1, FIELD_BORDER_POINTS)
+        centres = np.vstack([target[inside], border])
+        values = np.vstack([np.where(moved[inside, None], shift[inside], 0.0), np.zeros_like(border)])
+        scale = float(max(x1 - x0, y1 - y0))
+        origin = np.array([x0, y0], dtype=np.float64)
+        weights = _fit_thin_plate((centres - origin) / scale, values)
+        step = self.step
+        cols, rows = -(-(x1 - x0) // step), -(-(y1 - y0) // step)
+        gx = (np.arange(cols) + 0.5) * step - 0.5  # cell centres: cv2.resize's pixel-centre convention
+        gy = (np.arange(rows) + 0.5) * step - 0.5
+        grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
+        field = _eval_thin_plate(grid / scale, (centres - origin) / scale, weights).reshape(rows, cols, 2)
+        # the field fades to nothing across the outer half of the margin: the copied frame joins smoothly
+        taper = np.minimum(_edge_ramp(gx, inner0[0] - x0, inner1[0] - x0, self.margin_px)[None, :],
+                           _edge_ramp(gy, inner0[1] - y0, inner1[1] - y0, self.margin_px)[:, None])
+        field *= taper[..., None]
+        dense = cv2.resize(field.astype(np.float32), (cols * step, rows * step), interpolation=cv2.INTER_LINEAR)
+        dense = dense[:y1 - y0, :x1 - x0]
+        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        out = image.copy()
+        out[y0:y1, x0:x1] = cv2.remap(image, xs - dense[..., 0], ys - dense[..., 1], cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_REFLECT101)
+        return out
+
+
+def _spread_subset(points: np.ndarray, min_distance_px: float) -> np.ndarray:
+    """Indices of (478, 2) landmarks no two closer than ``min_distance_px``, lid and mouth-corner
+    landmarks chosen first: the spline's knots (closer ones add cost, not shape, at the grid's step)."""
+    first = [i for side in regions.SIDES for group in (regions.UPPER_LID, regions.LOWER_LID) for i in group[side]]
+    first += list(regions.MOUTH_CORNER.values())
+    order = list(dict.fromkeys(first + list(range(len(points)))))
+    chosen: list[int] = []
+    for index in order:
+        if not chosen or np.min(np.linalg.norm(points[chosen] - points[index], axis=1)) >= min_distance_px:
+            chosen.append(index)
+    return np.array(sorted(chosen))
+
+
+def _box_border(x0: float, y0: float, x1: float, y1: float, per_side: int) -> np.ndarray:
+    """(4 * per_side, 2) points spaced evenly around the box's edge."""
+    t = np.arange(per_side) / per_side
+    return np.vstack([np.stack([x0 + t * (x1 - x0), np.full(per_side, y0)], axis=1),
+                      np.stack([np.full(per_side, x1), y0 + t * (y1 - y0)], axis=1),
+                      np.stack([x1 - t * (x1 - x0), np.full(per_side, y1)], axis=1),
+                      np.stack([np.full(per_side, x0), y1 - t * (y1 - y0)], axis=1)])
+
+
+def _thin_plate_kernel(r2: np.ndarray) -> np.ndarray:
+    """U(r) = r^2 log r of squared distances (0 at r = 0), in the dtype of ``r2``."""
+    return 0.5 * r2 * np.log(np.maximum(r2, np.asarray(1e-12, r2.dtype)))
+
+
+def _fit_thin_plate(centres: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(n + 3, 2) thin-plate spline weights (kernel, then affine) through ``values`` ((n, 2)) at
+    ``centres`` ((n, 2), unit-scaled); a light regularisation keeps near-coincident centres stable."""
+    n = len(centres)
+    squares = (centres ** 2).sum(axis=1)
+    r2 = np.maximum(squares[:, None] + squares[None, :] - 2.0 * centres @ centres.T, 0.0)
+    system = np.zeros((n + 3, n + 3))
+    system[:n, :n] = _thin_plate_kernel(r2) + FIELD_REGULARISATION * np.eye(n)
+    affine = np.hstack([np.ones((n, 1)), centres])
+    system[:n, n:] = affine
+    system[n:, :n] = affine.T
+    right = np.vstack([values, np.zeros((3, 2))])
+    try:
+        return np.linalg.solve(system, right)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(system, right, rcond=None)[0]
+
+
+def _eval_thin_plate(query: np.ndarray, centres: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(q, 2) spline values at ``query`` ((q, 2), unit-scaled like the centres)."""
+    query32, centres32 = query.astype(np.float32), centres.astype(np.float32)  # float32: twice as fast, ample
+    r2 = (query32 ** 2).sum(axis=1)[:, None] + (centres32 ** 2).sum(axis=1)[None, :] - 2.0 * query32 @ centres32.T
+    n = len(centres)
+    kernel = _thin_plate_kernel(np.maximum(r2, np.float32(0.0)))
+    return kernel @ weights[:n].astype(np.float32) + weights[n] + query @ weights[n + 1:]
+
+
+def _edge_ramp(positions: np.ndarray, first: float, last: float, margin: float) -> np.ndarray:
+    """(n,) 1 within half a ``margin`` of the moved span [first, last], fading smoothly to 0 a whole
+    margin away (all in box pixels)."""
+    half = margin / 2
+    return np.minimum(simulate.smooth_ramp((positions - (first - margin)) / half),
+                      simulate.smooth_ramp(((last + margin) - positions) / half))
+
+
+WARPERS = {"mesh": MeshWarper, "field": FieldWarper}  # renderer name -> warper; the keys of MOTION_PROFILES
+
+
 def _smooth_wander(rng, times_s: np.ndarray, *, slowest_hz: float = 0.03, fastest_hz: float = 0.3) -> np.ndarray:
     """(n,) slow random wandering in [-1, 1]: three sinusoids with random rates and phases."""
     rates = np.exp(rng.uniform(np.log(slowest_hz), np.log(fastest_hz), 3))
@@ -235,11 +373,16 @@ class _NuisanceMaker:
 
 
 def _base_indices(base: _Base, times_s: np.ndarray) -> np.ndarray:
-    """(n,) index of the base frame shown at each output time (a video base loops)."""
+    """(n,) index of the base frame shown at each output time: a video base shorter than the clip
+    plays forward, then backward, then forward again (ping-pong: no jump at the loop point)."""
     if not base.is_video:
         return np.zeros(times_s.shape, dtype=int)
     m = base.points.shape[0]
-    return (np.floor(times_s * base.fps + 1e-6).astype(int)) % m
+    step = np.floor(times_s * base.fps + 1e-6).astype(int)
+    if m < 2:
+        return np.zeros(times_s.shape, dtype=int)
+    phase = step % (2 * (m - 1))
+    return np.where(phase < m, phase, 2 * (m - 1) - phase)
 
 
 def _blocked_spans(face_lost: np.ndarray, times_s: np.ndarray, frame_s: float) -> tuple:
@@ -255,12 +398,14 @@ def simulate_video(out_path: str | os.PathLike, *, label: str, side: str, durati
                    seed: int = 0, base: str | os.PathLike | None = None, width: int | None = None,
                    height: int | None = None, options: simulate.ScheduleOptions = simulate.ScheduleOptions(),
                    nuisance: Nuisance = Nuisance(), events: list | None = None,
+                   renderer: str = simulate.DEFAULT_RENDERER,
                    progress: Callable[[float, float], None] | None = None) -> simulate.Truth:
     """Render a clip with a known schedule of events to ``out_path`` (.mp4) and its truth beside it
     (same name, .json). Returns the truth. fps: output frame rate; width/height: output size
     (default 640x480 for a portrait, the video's own size for a video base). ``events``: render
     this list of :class:`spasmscan.simulate.SimEvent` instead of a random schedule (an empty
-    list gives the same clip without any simulated event, e.g. as a reference)."""
+    list gives the same clip without any simulated event, e.g. as a reference). renderer: a key of
+    WARPERS, the rendering model and its motion profile."""
     if not (math.isfinite(fps) and 1 <= fps <= 240):
         raise ParameterError(f"fps must be between 1 and 240, got {fps}")
     if not (math.isfinite(duration_s) and 0 < duration_s <= 3600):
@@ -268,6 +413,7 @@ def simulate_video(out_path: str | os.PathLike, *, label: str, side: str, durati
     if (width is not None and width < 64) or (height is not None and height < 64):
         raise ParameterError("width and height must be at least 64 pixels")
     simulate.check_label_side(label, side)
+    simulate.motion_profile(renderer)  # an unknown renderer fails before any work
     out_path = os.fspath(out_path)
     folder = os.path.dirname(os.path.abspath(out_path))
     if not os.path.isdir(folder):
@@ -280,13 +426,16 @@ def simulate_video(out_path: str | os.PathLike, *, label: str, side: str, durati
     schedule_options = options
     if face_lost.any():
         schedule_options = replace(options, blocked_s=options.blocked_s + _blocked_spans(face_lost, times, 1.0 / fps))
+    parameters = {}  # a given list of events has no drawn parameters
     if events is None:
-        events = simulate.make_schedule(label, side, duration_s, seed=seed, options=schedule_options)
+        parameters = simulate.clip_parameters(label, seed=seed, options=options)
+        events = simulate.make_schedule(label, side, duration_s, seed=seed, options=schedule_options,
+                                        renderer=renderer)
     channels = simulate.channel_values(events, times)
     reference = loaded.points[np.flatnonzero(np.isfinite(loaded.points[:, 0, 0]))[0]]
     first = next(iter(loaded.frames()))
     out_h, out_w = first.shape[:2]
-    warper = MeshWarper(reference, out_w, out_h)
+    warper = WARPERS[renderer](reference, out_w, out_h)
     _, _, iod = simulate.face_frame(reference)
     shaker = _NuisanceMaker(nuisance, times, center=np.nanmedian(reference, axis=0), iod=iod, seed=seed,
                             head_motion=not loaded.is_video)
@@ -301,7 +450,7 @@ def simulate_video(out_path: str | os.PathLike, *, label: str, side: str, durati
             points = loaded.points[base_index[k]]
             values = {name: float(channel[k]) for name, channel in channels.items()}
             if np.isfinite(points[0, 0]) and any(values.values()):
-                frame = warper.warp(frame, points, simulate.move_landmarks(points, values))
+                frame = warper.warp(frame, points, simulate.move_landmarks(points, values, renderer=renderer))
             writer.write(shaker.apply(frame, k))
             if progress is not None:
                 progress(times[k], duration_s)
@@ -313,14 +462,27 @@ def simulate_video(out_path: str | os.PathLike, *, label: str, side: str, durati
     os.replace(partial, out_path)
     truth = simulate.Truth(label=label, side=side, fps=float(fps), duration_s=frame_count / fps, width=out_w,
                            height=out_h, seed=int(seed), base=_base_name(base),
-                           base_events_known=not loaded.is_video, events=tuple(events))
+                           base_events_known=not loaded.is_video, events=tuple(events),
+                           parameters=parameters, renderer=renderer)
     simulate.write_truth(truth, simulate.truth_path(out_path))
     logger.info("%s: %d frames, %d events", out_path, frame_count, len(events))
     return truth
 
 
 def _frames_at(base: _Base, indices: np.ndarray):
-    """Fitted base frames at the given indices (in order; a lower index restarts the video)."""
+    """Fitted base frames at the given indices. A base played backward (ping-pong) is held in
+    memory when it fits MAX_HELD_BASE_BYTES; else a lower index restarts the video."""
+    backward = bool(np.any(np.diff(indices) < 0))
+    first = next(iter(base.frames()))
+    if backward and first.nbytes * (int(indices.max()) + 1) <= MAX_HELD_BASE_BYTES:
+        held = []
+        for frame in base.frames():
+            if len(held) > indices.max():
+                break
+            held.append(frame)
+        for index in indices:
+            yield held[min(int(index), len(held) - 1)]  # fewer decoded frames than tracked: the last one
+        return
     frames = base.frames()
     current, position = None, -1
     for index in indices:

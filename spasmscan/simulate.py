@@ -30,7 +30,8 @@ from .errors import InputNotFoundError, ParameterError
 logger = logging.getLogger(__name__)
 
 LABELS = ("none", "primary_hfs", "synkinesis")
-TRUTH_VERSION = 1
+TRUTH_VERSION = 2  # 2 added "renderer"; version 1 files (all rendered by "mesh") are still read
+READABLE_TRUTH_VERSIONS = (1, 2)
 CHANNELS = tuple(f"{base}_{side}" for base in ("eye_close", "brow", "cheek", "mouth") for side in regions.SIDES) + ("jaw",)
 
 # Timing (seconds) and rates: typical clinical ranges.
@@ -53,19 +54,63 @@ TALK_S = (1.0, 4.0)  # a stretch of talking
 TALK_JAW_IOD = (0.04, 0.10)  # jaw opening while talking
 TALK_HZ = (3.0, 5.0)  # syllable rate
 TWITCH_S = (0.05, 0.3)  # one clonic twitch
-TWITCH_CLOSURE = (0.35, 0.75)  # a clonic twitch closes the eye partly
+TWITCH_CLOSURE = (0.15, 0.75)  # a clonic twitch closes the eye partly: from a flicker to a clear squeeze
 BURST_SIZE = (2, 6)  # clonic twitches in one burst
 BURST_HZ = (2.0, 6.0)  # their repetition rate
 TONIC_S = (1.0, 3.0)  # a tonic spasm holds the eye closed this long
 TONIC_CLOSURE = (0.7, 0.95)  # ... mostly closed
-TWITCH_RATE_PER_MIN = (0.3, 25.0)  # primary HFS: one-sided spasm episodes per minute
+TWITCH_RATE_PER_MIN = (0.3, 25.0)  # primary HFS: one-sided spasm episodes per minute (drawn log-uniform)
+MAX_TWITCH_RATE_PER_MIN = 60.0  # a stated rate above this is no longer episodes but a continuous spasm
 CHEEK_LIFT_IOD = (0.015, 0.04)  # orbicularis oculi spasm lifts the cheek
 BROW_PULL_DOWN_IOD = (0.01, 0.03)  # ... and pulls the brow down
 SPASM_MOUTH_PULL_IOD = (0.04, 0.08)  # spread to the mouth: the corner pulls up and out
 SYNKINESIS_MOUTH_IOD = (0.04, 0.08)  # synkinetic mouth-corner pull with each voluntary movement
 SYNKINESIS_EYE_NARROWING = (0.2, 0.4)  # synkinetic eye narrowing with brow raises and smiles
-SYNKINESIS_JITTER_S = 0.05  # synkinetic onsets follow the voluntary onset within this
+SYNKINESIS_LAG_S = (-0.1, 0.2)  # co-contraction onset after the voluntary movement's: may lead a little or trail
+SYNKINESIS_LENGTH_SHARE = (0.8, 2.0)  # co-contraction length over the movement's: may end early or outlast it
+SYNKINESIS_SHARE = (0.6, 1.0)  # per clip: share of the voluntary movements that carry a co-contraction
+BLINK_SYNKINESIS_LAG_S = (0.0, 0.08)  # a mouth pull with a blink starts this long after the blink
+BLINK_SYNKINESIS_EXTRA_S = (0.1, 0.3)  # ... and lasts this much longer than the blink
+SYNKINESIS_DRIVERS = ("blink", "eye_closure", "brow_raise", "smile")  # movements that carry a co-contraction
+EYE_CLOSURE_S = (0.6, 2.0)  # a prompted or held eye closure, both eyes
+EYE_CLOSURE_CLOSURE = (0.9, 1.0)  # ... the lids meet or nearly
+EYE_CLOSURE_CHEEK_IOD = 0.01  # squeezing the eyes shut lifts both cheeks a little
 MAX_CLOSURE = 0.97  # summed closures are capped: the lids never pass each other
+
+
+@dataclass(frozen=True)
+class MotionProfile:
+    """How the face moves under one rendering model (a row of MOTION_PROFILES). Lengths in eye widths."""
+
+    upper_lid_share: float  # a closing eye: the upper lid travels this share of the gap, the lower lid the rest
+    lower_skin_reach: float  # skin below the lower lid follows it this far down
+    cheek_radius: float  # a cheek lift spreads this far around the cheek points
+    cheek_inward: float  # ... and moves the skin this much towards the nose for each unit up (bunching)
+    mouth_up_share: float  # a mouth-corner pull's direction: this much up for each unit outward
+    spasm_rise: tuple  # (share of its length, at most seconds) an involuntary contraction takes to rise
+    spasm_fall: tuple  # ... and to relax
+
+
+# One row per renderer: the same schedule moves the face differently under each.
+MOTION_PROFILES = {
+    # upper lid does most of the closing, cheek lifts straight up, corner pulls about 33 degrees
+    # above outward, symmetric cosine ramps
+    "mesh": MotionProfile(upper_lid_share=0.85, lower_skin_reach=0.4, cheek_radius=0.6, cheek_inward=0.0,
+                          mouth_up_share=0.65, spasm_rise=(0.4, 0.3), spasm_fall=(0.6, 0.4)),
+    # lids squeeze from both sides (the lower lid rises 40 % of the gap), the skin below the eye bunches
+    # up and inward, the corner pulls mostly outward (about 17 degrees up), fast rise and slow relaxation
+    "field": MotionProfile(upper_lid_share=0.6, lower_skin_reach=0.7, cheek_radius=0.45, cheek_inward=0.6,
+                           mouth_up_share=0.3, spasm_rise=(0.15, 0.06), spasm_fall=(0.85, 0.7)),
+}
+RENDERERS = tuple(MOTION_PROFILES)
+DEFAULT_RENDERER = "mesh"
+
+
+def motion_profile(renderer: str) -> MotionProfile:
+    """The row of MOTION_PROFILES for ``renderer``; ParameterError for an unknown name."""
+    if renderer not in MOTION_PROFILES:
+        raise ParameterError(f"renderer must be one of {', '.join(RENDERERS)}, got {renderer!r}")
+    return MOTION_PROFILES[renderer]
 
 
 @dataclass(frozen=True)
@@ -86,15 +131,15 @@ class Motion:
     def at(self, times_s: np.ndarray) -> np.ndarray:
         """(n,) channel value at ``times_s`` (seconds)."""
         t = np.asarray(times_s, dtype=np.float64)
-        up = _smooth_ramp((t - self.start_s) / max(self.rise_s, 1e-6))
-        down = _smooth_ramp((self.end_s - t) / max(self.fall_s, 1e-6))
+        up = smooth_ramp((t - self.start_s) / max(self.rise_s, 1e-6))
+        down = smooth_ramp((self.end_s - t) / max(self.fall_s, 1e-6))
         value = self.peak * np.minimum(up, down)
         if self.wobble_hz > 0:
             value = value * (0.5 - 0.5 * np.cos(2 * np.pi * self.wobble_hz * (t - self.start_s)))
         return value
 
 
-def _smooth_ramp(x: np.ndarray) -> np.ndarray:
+def smooth_ramp(x: np.ndarray) -> np.ndarray:
     """0 for x <= 0, 1 for x >= 1, a cosine ramp between."""
     x = np.clip(x, 0.0, 1.0)
     return 0.5 - 0.5 * np.cos(np.pi * x)
@@ -102,7 +147,7 @@ def _smooth_ramp(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SimEvent:
-    """One true event. kind: blink, brow_raise, smile, talk, twitch or tonic_spasm. side: "left",
+    """One true event. kind: blink, eye_closure, brow_raise, smile, talk, twitch or tonic_spasm. side: "left",
     "right" (patient's) or "both". region: eye, mouth, brow or eye+mouth. amplitude: peak closure
     share for eye events, IOD for brow and mouth events. coupled_to: index of the voluntary event a
     synkinetic twitch rides on, -1 when none."""
@@ -135,6 +180,8 @@ class Truth:
     base: str
     base_events_known: bool
     events: tuple
+    parameters: dict = field(default_factory=dict, hash=False)  # the clip's drawn rates and shares (clip_parameters)
+    renderer: str = DEFAULT_RENDERER  # the rendering model (a key of MOTION_PROFILES)
 
     def to_json(self) -> dict:
         data = {"spasmscan_truth": TRUTH_VERSION}
@@ -165,7 +212,7 @@ def read_truth(path: str | os.PathLike) -> Truth:
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
-        if data.get("spasmscan_truth") != TRUTH_VERSION:
+        if data.get("spasmscan_truth") not in READABLE_TRUTH_VERSIONS:
             raise ParameterError(f"{path}: not a spasmscan truth file (no \"spasmscan_truth\": {TRUTH_VERSION})")
         events = tuple(SimEvent(kind=e["kind"], side=e["side"], region=e["region"], start_s=float(e["start_s"]),
                                 end_s=float(e["end_s"]), amplitude=float(e["amplitude"]),
@@ -173,7 +220,8 @@ def read_truth(path: str | os.PathLike) -> Truth:
         return Truth(label=data["label"], side=data["side"], fps=float(data["fps"]),
                      duration_s=float(data["duration_s"]), width=int(data["width"]), height=int(data["height"]),
                      seed=int(data["seed"]), base=str(data["base"]),
-                     base_events_known=bool(data["base_events_known"]), events=events)
+                     base_events_known=bool(data["base_events_known"]), events=events,
+                     parameters=dict(data.get("parameters", {})), renderer=str(data.get("renderer", DEFAULT_RENDERER)))
     except (ValueError, KeyError, TypeError) as error:
         if isinstance(error, ParameterError):
             raise
@@ -190,28 +238,35 @@ class ScheduleOptions:
     twitch_rate_per_min: float | None = None  # primary HFS spasm episodes per minute
     spread_to_mouth: bool | None = None  # primary HFS: spasms also pull the mouth corner
     blink_rate_per_min: float | None = None
-    voluntary_movements: bool = True  # brow raises, smiles and talking besides the blinks
+    voluntary_movements: bool = True  # brow raises, smiles, eye closures and talking besides the blinks
     blocked_s: tuple = ()  # (start, end) spans where no event may fall (e.g. the face leaves a base video)
 
 
 def make_schedule(label: str, side: str, duration_s: float, *, seed: int,
-                  options: ScheduleOptions = ScheduleOptions()) -> list[SimEvent]:
+                  options: ScheduleOptions = ScheduleOptions(), renderer: str = DEFAULT_RENDERER) -> list[SimEvent]:
     """Events of a clip of ``duration_s`` seconds, sorted by onset, with ``coupled_to`` resolved.
 
     label: none, primary_hfs or synkinesis. side: the affected side (left/right; none for "none").
+    renderer: whose motion profile shapes the involuntary contractions' ramps (same times and sizes).
     """
+    profile = motion_profile(renderer)
     check_label_side(label, side)
     if not (math.isfinite(duration_s) and duration_s > 0):
         raise ParameterError(f"duration must be a positive number of seconds, got {duration_s}")
+    drawn = clip_parameters(label, seed=seed, options=options)
     rng = np.random.default_rng(seed)
     timeline = _Timeline(LEAD_IN_S, duration_s - TAIL_S, options.blocked_s)
-    voluntary = _voluntary_events(rng, timeline, duration_s, label, options)
+    voluntary = _voluntary_events(rng, timeline, label, drawn["blink_rate_per_min"], options)
     involuntary: list[tuple[SimEvent, int]] = []  # (event, index into voluntary or -1)
     if label == "primary_hfs":
-        involuntary = [(e, -1) for e in _spasm_episodes(rng, timeline, duration_s, side, voluntary, options)]
+        involuntary = [(e, -1) for e in _spasm_episodes(rng, timeline, side, voluntary,
+                                                        rate_per_min=drawn["twitch_rate_per_min"],
+                                                        spread=drawn["spread_to_mouth"], profile=profile)]
     elif label == "synkinesis":
-        involuntary = [(_synkinetic(rng, v, side), i) for i, v in enumerate(voluntary)
-                       if v.kind in ("blink", "brow_raise", "smile")]
+        drivers = [i for i, v in enumerate(voluntary) if v.kind in SYNKINESIS_DRIVERS]
+        count = min(len(drivers), max(1, round(drawn["synkinesis_share"] * len(drivers))))
+        chosen = sorted(int(i) for i in rng.choice(drivers, size=count, replace=False)) if drivers else []
+        involuntary = [(_synkinetic(rng, voluntary[i], side, timeline, profile), i) for i in chosen]
     order = sorted(range(len(voluntary)), key=lambda i: voluntary[i].start_s)
     rows = [(voluntary[i], None) for i in order] + [(e, i) for e, i in involuntary]
     rows.sort(key=lambda row: row[0].start_s)
@@ -223,6 +278,30 @@ def make_schedule(label: str, side: str, duration_s: float, *, seed: int,
         events.append(event)
     logger.debug("schedule %s/%s: %d events", label, side, len(events))
     return events
+
+
+def clip_parameters(label: str, *, seed: int, options: ScheduleOptions = ScheduleOptions()) -> dict:
+    """The clip-wide draws of a schedule, from their own random stream of ``seed`` (what the truth
+    file states under "parameters"): blink_rate_per_min; for primary HFS twitch_rate_per_min
+    (log-uniform in TWITCH_RATE_PER_MIN) and spread_to_mouth; for synkinesis synkinesis_share.
+    Values set in ``options`` are taken as given."""
+    rng = np.random.default_rng([seed, 2])
+    blink, rate, spread, share = (_u(rng, BLINK_RATE_PER_MIN), float(np.exp(_u(rng, np.log(TWITCH_RATE_PER_MIN)))),
+                                  bool(rng.random() < 0.5), _u(rng, SYNKINESIS_SHARE))
+    blink = options.blink_rate_per_min or blink
+    if label == "synkinesis":
+        blink = max(blink, 12.0)  # enough blinks to show the time-locking
+    drawn = {"blink_rate_per_min": round(blink, 4)}
+    if label == "primary_hfs":
+        rate = options.twitch_rate_per_min or rate
+        if not (TWITCH_RATE_PER_MIN[0] <= rate <= MAX_TWITCH_RATE_PER_MIN):
+            raise ParameterError(f"twitch rate must be {TWITCH_RATE_PER_MIN[0]}-{MAX_TWITCH_RATE_PER_MIN:g} "
+                                 f"per minute, got {rate}")
+        drawn.update(twitch_rate_per_min=round(rate, 4),
+                     spread_to_mouth=options.spread_to_mouth if options.spread_to_mouth is not None else spread)
+    elif label == "synkinesis":
+        drawn["synkinesis_share"] = round(share, 4)
+    return drawn
 
 
 def check_label_side(label: str, side: str) -> None:
@@ -265,15 +344,17 @@ def _u(rng, bounds) -> float:
     return float(rng.uniform(*bounds))
 
 
-def _voluntary_events(rng, timeline: _Timeline, duration_s: float, label: str,
+def _voluntary_events(rng, timeline: _Timeline, label: str, rate: float,
                       options: ScheduleOptions) -> list[SimEvent]:
-    """Blinks (at a resting rate) and, when wanted, brow raises, smiles and talking."""
+    """Blinks (``rate`` per minute) and, when wanted, brow raises, smiles, eye closures and talking."""
     events = []
     usable_s = max(timeline.last_s - timeline.first_s, 0.0)
     if options.voluntary_movements:
         minutes = usable_s / 60.0
-        counts = {"brow_raise": rng.poisson(max(4.0 * minutes, 0.5)) + (1 if options.hard_negative else 0),
-                  "smile": rng.poisson(max(3.0 * minutes, 0.5)) + (1 if options.hard_negative else 0),
+        extra = 1 if options.hard_negative else 0
+        counts = {"brow_raise": rng.poisson(max(4.0 * minutes, 0.5)) + extra,
+                  "smile": rng.poisson(max(3.0 * minutes, 0.5)) + extra,
+                  "eye_closure": rng.poisson(max(1.5 * minutes, 0.3)) + extra,
                   "talk": rng.poisson(max(2.0 * minutes, 0.3)) if not options.hard_negative else 0}
         if label == "synkinesis":  # the coupling must be shown: at least one raise and one smile
             counts["brow_raise"] = max(counts["brow_raise"], 1)
@@ -283,9 +364,6 @@ def _voluntary_events(rng, timeline: _Timeline, duration_s: float, label: str,
                 event = _make_voluntary(rng, timeline, kind, options)
                 if event is not None:
                     events.append(event)
-    rate = options.blink_rate_per_min or _u(rng, BLINK_RATE_PER_MIN)
-    if label == "synkinesis":
-        rate = max(rate, 12.0)  # enough blinks to show the time-locking
     t = timeline.first_s + rng.exponential(60.0 / rate) * 0.5
     length = _u(rng, BLINK_S)
     while t + length < timeline.last_s:
@@ -301,7 +379,7 @@ def _voluntary_events(rng, timeline: _Timeline, duration_s: float, label: str,
 
 
 def _make_voluntary(rng, timeline: _Timeline, kind: str, options: ScheduleOptions) -> SimEvent | None:
-    length = _u(rng, {"brow_raise": BROW_RAISE_S, "smile": SMILE_S}.get(kind, TALK_S))
+    length = _u(rng, {"brow_raise": BROW_RAISE_S, "smile": SMILE_S, "eye_closure": EYE_CLOSURE_S, "talk": TALK_S}[kind])
     start = timeline.place(rng, length, lane="voluntary", gap_s=0.5)
     if start is None:
         return None
@@ -321,6 +399,15 @@ def _make_voluntary(rng, timeline: _Timeline, kind: str, options: ScheduleOption
                         Motion(f"eye_close_{s}", start, start + length, narrowing * _u(rng, (0.85, 1.15)), ramp, ramp),
                         Motion(f"cheek_{s}", start, start + length, 0.4 * pull, ramp, ramp)]
         return SimEvent("smile", "both", "mouth", start, start + length, pull, motions=tuple(motions))
+    if kind == "eye_closure":
+        closure = _u(rng, EYE_CLOSURE_CLOSURE)
+        scale = _eye_scales(rng, options.hard_negative)
+        rise, fall = min(0.15, length / 4), min(0.25, length / 3)
+        motions = []
+        for s in regions.SIDES:
+            motions += [Motion(f"eye_close_{s}", start, start + length, closure * scale[s], rise, fall),
+                        Motion(f"cheek_{s}", start, start + length, EYE_CLOSURE_CHEEK_IOD, rise, fall)]
+        return SimEvent("eye_closure", "both", "eye", start, start + length, closure, motions=tuple(motions))
     jaw = _u(rng, TALK_JAW_IOD)
     hz = _u(rng, TALK_HZ)
     motions = (Motion("jaw", start, start + length, jaw, 0.15, 0.15, wobble_hz=hz),)
@@ -332,21 +419,33 @@ def _make_voluntary(rng, timeline: _Timeline, kind: str, options: ScheduleOption
 def _blink(rng, start: float, length: float, hard_negative: bool) -> SimEvent:
     """A bilateral blink: fast close (~35%), short hold, slower reopening; sides differ a little."""
     closure = _u(rng, BLINK_CLOSURE)
-    scale = {s: 1.0 - _u(rng, (0.0, BLINK_SIDE_DIFFERENCE)) for s in regions.SIDES}
-    if hard_negative:
-        weaker = str(rng.choice(regions.SIDES))
-        scale[weaker] = scale[regions.mirror_side(weaker)] * (1.0 - _u(rng, HARD_NEGATIVE_WEAKER_EYE))
+    scale = _eye_scales(rng, hard_negative)
     rise, fall = 0.35 * length, 0.55 * length
     motions = tuple(Motion(f"eye_close_{s}", start + _u(rng, (0.0, 0.01)), start + length,
                            closure * scale[s], rise, fall) for s in regions.SIDES)
     return SimEvent("blink", "both", "eye", start, start + length, closure, motions=motions)
 
 
-def _twitch(rng, start: float, length: float, side: str, *, closure: float, mouth: bool,
+def _eye_scales(rng, hard_negative: bool) -> dict[str, float]:
+    """Side -> share of a bilateral closure that eye makes: nearly even, one eye clearly weaker in
+    hard negatives."""
+    scale = {s: 1.0 - _u(rng, (0.0, BLINK_SIDE_DIFFERENCE)) for s in regions.SIDES}
+    if hard_negative:
+        weaker = str(rng.choice(regions.SIDES))
+        scale[weaker] = scale[regions.mirror_side(weaker)] * (1.0 - _u(rng, HARD_NEGATIVE_WEAKER_EYE))
+    return scale
+
+
+def _ramps(length_s: float, profile: MotionProfile) -> tuple[float, float]:
+    """Rise and fall (seconds) of an involuntary contraction lasting ``length_s``."""
+    return (min(profile.spasm_rise[0] * length_s, profile.spasm_rise[1]),
+            min(profile.spasm_fall[0] * length_s, profile.spasm_fall[1]))
+
+
+def _twitch(rng, start: float, length: float, side: str, *, closure: float, mouth: bool, profile: MotionProfile,
             kind: str = "twitch") -> SimEvent:
     """A one-sided orbicularis oculi contraction: partial closure, cheek up, brow down (+ mouth corner)."""
-    rise = min(0.4 * length, 0.3)
-    fall = min(0.6 * length, 0.4)
+    rise, fall = _ramps(length, profile)
     motions = [Motion(f"eye_close_{side}", start, start + length, closure, rise, fall),
                Motion(f"cheek_{side}", start, start + length, _u(rng, CHEEK_LIFT_IOD) * closure, rise, fall),
                Motion(f"brow_{side}", start, start + length, -_u(rng, BROW_PULL_DOWN_IOD) * closure, rise, fall)]
@@ -356,34 +455,35 @@ def _twitch(rng, start: float, length: float, side: str, *, closure: float, mout
                     motions=tuple(motions))
 
 
-def _spasm_episodes(rng, timeline: _Timeline, duration_s: float, side: str, voluntary: list[SimEvent],
-                    options: ScheduleOptions) -> list[SimEvent]:
+def _spasm_episodes(rng, timeline: _Timeline, side: str, voluntary: list[SimEvent], *, rate_per_min: float,
+                    spread: bool, profile: MotionProfile) -> list[SimEvent]:
     """Primary HFS: single twitches, bursts and tonic spasms at random times (independent of voluntary
-    movements); about one episode in ten rides on a blink (that eye closes harder and longer)."""
-    rate = options.twitch_rate_per_min or float(np.exp(rng.uniform(np.log(3.0), np.log(TWITCH_RATE_PER_MIN[1]))))
-    if not (TWITCH_RATE_PER_MIN[0] <= rate <= 60.0):
-        raise ParameterError(f"twitch rate must be {TWITCH_RATE_PER_MIN[0]}-60 per minute, got {rate}")
-    spread = options.spread_to_mouth if options.spread_to_mouth is not None else bool(rng.random() < 0.5)
+    movements); about one episode in ten rides on a blink (that eye closes harder and longer). A clip
+    with a single episode (low rates, short clips) gets a burst or a tonic spasm."""
     usable_s = max(timeline.last_s - timeline.first_s, 0.0)
-    count = max(1, int(rng.poisson(rate * usable_s / 60.0)))
+    count = max(1, int(rng.poisson(rate_per_min * usable_s / 60.0)))
     blinks = [e for e in voluntary if e.kind == "blink"]
     events: list[SimEvent] = []
     for _ in range(count):
         mouth = spread and rng.random() < 0.7
-        shape = rng.choice(["single", "burst", "tonic"], p=[0.4, 0.4, 0.2])
-        if blinks and rng.random() < 0.1:  # rides on a blink: same onset, harder and longer closure
+        if count == 1:
+            shape = rng.choice(["burst", "tonic"], p=[0.7, 0.3])
+        else:
+            shape = rng.choice(["single", "burst", "tonic"], p=[0.4, 0.4, 0.2])
+        if count > 1 and blinks and rng.random() < 0.1:  # rides on a blink: same onset, harder and longer closure
             blink = blinks[int(rng.integers(len(blinks)))]
             start, length = blink.start_s + 0.02, blink.end_s - blink.start_s + _u(rng, (0.15, 0.3))
             if timeline.free(start, start + length, lane="spasm", gap_s=0.3):
                 timeline.take(start, start + length, lane="spasm")
-                events.append(_twitch(rng, start, length, side, closure=_u(rng, TWITCH_CLOSURE), mouth=mouth))
+                events.append(_twitch(rng, start, length, side, closure=_u(rng, TWITCH_CLOSURE), mouth=mouth,
+                                      profile=profile))
             continue
         if shape == "tonic":
             length = _u(rng, TONIC_S)
             start = timeline.place(rng, length + 0.6, lane="spasm", gap_s=0.4)
             if start is not None:
                 events.append(_twitch(rng, start, length, side, closure=_u(rng, TONIC_CLOSURE), mouth=mouth,
-                                      kind="tonic_spasm"))
+                                      profile=profile, kind="tonic_spasm"))
             continue
         n = 1 if shape == "single" else int(rng.integers(BURST_SIZE[0], BURST_SIZE[1] + 1))
         period = 1.0 / _u(rng, BURST_HZ)
@@ -395,26 +495,31 @@ def _spasm_episodes(rng, timeline: _Timeline, duration_s: float, side: str, volu
         for k in range(n):
             onset = start + k * period + _u(rng, (-0.1, 0.1)) * period * (k > 0)
             events.append(_twitch(rng, onset, max(lengths[k], 0.05), side, closure=_u(rng, TWITCH_CLOSURE),
-                                  mouth=mouth))
+                                  mouth=mouth, profile=profile))
     return events
 
 
-def _synkinetic(rng, voluntary: SimEvent, side: str) -> SimEvent:
-    """The affected side's mouth corner (and, with brow raises and smiles, its eye) moving with a
-    voluntary movement: same onset within SYNKINESIS_JITTER_S, lasting as long or a little longer."""
-    start = max(voluntary.start_s + _u(rng, (-SYNKINESIS_JITTER_S, SYNKINESIS_JITTER_S)), 0.0)
-    length = max((voluntary.end_s - voluntary.start_s) * _u(rng, (1.0, 1.3)), 0.2)
-    rise = min(0.4 * length, 0.3)
-    fall = min(0.6 * length, 0.4)
+def _synkinetic(rng, voluntary: SimEvent, side: str, timeline: _Timeline, profile: MotionProfile) -> SimEvent:
+    """The affected side's mouth corner (and, with brow raises and smiles, its eye) co-contracting
+    with a voluntary movement: onset SYNKINESIS_LAG_S after it, lasting SYNKINESIS_LENGTH_SHARE of
+    it (with a blink: BLINK_SYNKINESIS_LAG_S after, BLINK_SYNKINESIS_EXTRA_S longer); kept in the clip."""
+    length = voluntary.end_s - voluntary.start_s
+    if voluntary.kind == "blink":
+        lag, length = _u(rng, BLINK_SYNKINESIS_LAG_S), length + _u(rng, BLINK_SYNKINESIS_EXTRA_S)
+    else:
+        lag, length = _u(rng, SYNKINESIS_LAG_S), length * _u(rng, SYNKINESIS_LENGTH_SHARE)
+    start = max(voluntary.start_s + lag, timeline.first_s)
+    end = min(start + max(length, 0.2), timeline.last_s)
+    rise, fall = _ramps(end - start, profile)
     pull = _u(rng, SYNKINESIS_MOUTH_IOD)
-    motions = [Motion(f"mouth_{side}", start, start + length, pull, rise, fall)]
+    motions = [Motion(f"mouth_{side}", start, end, pull, rise, fall)]
     region, amplitude = "mouth", pull
-    if voluntary.kind != "blink":
+    if voluntary.kind in ("brow_raise", "smile"):  # blinks and eye closures shut the eye already
         narrowing = _u(rng, SYNKINESIS_EYE_NARROWING)
-        motions += [Motion(f"eye_close_{side}", start, start + length, narrowing, rise, fall),
-                    Motion(f"cheek_{side}", start, start + length, 0.02, rise, fall)]
+        motions += [Motion(f"eye_close_{side}", start, end, narrowing, rise, fall),
+                    Motion(f"cheek_{side}", start, end, 0.02, rise, fall)]
         region, amplitude = "eye+mouth", narrowing
-    return SimEvent("twitch", side, region, start, start + length, amplitude, motions=tuple(motions))
+    return SimEvent("twitch", side, region, start, end, amplitude, motions=tuple(motions))
 
 
 def channel_values(events, times_s: np.ndarray) -> dict[str, np.ndarray]:
@@ -431,20 +536,17 @@ def channel_values(events, times_s: np.ndarray) -> dict[str, np.ndarray]:
 
 # -- landmark motion -----------------------------------------------------------------------------
 
-UPPER_LID_SHARE = 0.85  # a closing eye: the upper lid travels this share of the gap, the lower lid the rest
 LID_SKIN_REACH = 0.8  # skin above the upper lid follows it up to this many eye widths above
-LOWER_SKIN_REACH = 0.4  # skin below the lower lid follows it this many eye widths down
 CORNER_TAPER = 0.25  # beyond the eye corners the lid motion fades over this many eye widths
-CHEEK_RADIUS = 0.6  # cheek lift spreads over this many eye widths around the cheek points
 BROW_FOREHEAD_REACH = 1.5  # a brow raise lifts the forehead up to this many eye widths above the brow
 MOUTH_RADIUS_IOD = 0.25  # a mouth-corner pull spreads over this many IOD around the corner
-MOUTH_UP_SHARE = 0.65  # the pull's direction: this much up for each unit outward (about 33 degrees)
+MEASURED_MOUTH_UP_SHARE = MOTION_PROFILES["mesh"].mouth_up_share  # landmark_measures reads pulls along this
 JAW_WIDTH_IOD = 0.6  # the jaw's lateral spread around the mouth centre when it opens
 
 
 def _fade(x: np.ndarray) -> np.ndarray:
     """1 at x <= 0, 0 at x >= 1, smooth between."""
-    return 1.0 - _smooth_ramp(x)
+    return 1.0 - smooth_ramp(x)
 
 
 def face_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -462,13 +564,15 @@ def face_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return across, down, iod
 
 
-def move_landmarks(points: np.ndarray, values: dict[str, float]) -> np.ndarray:
-    """(478, 2) landmarks displaced by one frame's channel ``values`` (name -> float, see CHANNELS).
+def move_landmarks(points: np.ndarray, values: dict[str, float], *, renderer: str = DEFAULT_RENDERER) -> np.ndarray:
+    """(478, 2) landmarks displaced by one frame's channel ``values`` (name -> float, see CHANNELS),
+    the way ``renderer``'s motion profile moves a face.
 
-    Eye closure moves the upper lid down and the lower lid a little up, squeezes everything
-    between them (iris included) and drags the skin above and below along; brow, cheek, mouth
-    and jaw channels move smooth neighbourhoods of their landmarks.
+    Eye closure moves the upper lid down and the lower lid up, squeezes everything between them
+    (iris included) and drags the skin above and below along; brow, cheek, mouth and jaw channels
+    move smooth neighbourhoods of their landmarks.
     """
+    profile = motion_profile(renderer)
     points = np.asarray(points, dtype=np.float64)
     across, down, iod = face_frame(points)
     shift = np.zeros_like(points)
@@ -476,13 +580,13 @@ def move_landmarks(points: np.ndarray, values: dict[str, float]) -> np.ndarray:
         closure = float(values.get(f"eye_close_{side}", 0.0))
         brow = float(values.get(f"brow_{side}", 0.0))
         if closure > 0 or brow != 0:
-            shift += _eye_and_brow_shift(points, side, down, closure, brow * iod)
+            shift += _eye_and_brow_shift(points, side, down, closure, brow * iod, profile)
         cheek = float(values.get(f"cheek_{side}", 0.0))
         if cheek != 0:
-            shift += _cheek_shift(points, side, down, cheek * iod)
+            shift += _cheek_shift(points, side, across, down, cheek * iod, profile)
         mouth = float(values.get(f"mouth_{side}", 0.0))
         if mouth != 0:
-            shift += _mouth_shift(points, side, across, down, mouth * iod, iod)
+            shift += _mouth_shift(points, side, across, down, mouth * iod, iod, profile.mouth_up_share)
     jaw = float(values.get("jaw", 0.0))
     if jaw != 0:
         shift += _jaw_shift(points, across, down, jaw * iod, iod)
@@ -511,17 +615,18 @@ def _lid_curve(u: np.ndarray, v: np.ndarray, indices, query: np.ndarray) -> np.n
     return np.interp(np.clip(query, 0.0, 1.0), knots_u[order], knots_v[order])
 
 
-def _eye_and_brow_shift(points, side: str, down: np.ndarray, closure: float, brow_px: float) -> np.ndarray:
+def _eye_and_brow_shift(points, side: str, down: np.ndarray, closure: float, brow_px: float,
+                        profile: MotionProfile) -> np.ndarray:
     u, v, width, normal = _eye_coordinates(points, side, down)
     upper = _lid_curve(u, v, regions.UPPER_LID[side], u)
     lower = _lid_curve(u, v, regions.LOWER_LID[side], u)
     gap = np.maximum(lower - upper, 0.0)
     lateral = _fade(np.maximum(-u, u - 1.0) / CORNER_TAPER)  # 1 inside the eye's span, fading beyond the corners
-    d_up = closure * UPPER_LID_SHARE * gap
-    d_low = -closure * (1.0 - UPPER_LID_SHARE) * gap
+    d_up = closure * profile.upper_lid_share * gap
+    d_low = -closure * (1.0 - profile.upper_lid_share) * gap
     between = np.clip((v - upper) / np.maximum(gap, 1e-6), 0.0, 1.0)
     dv = np.where(v < upper, d_up * _fade((upper - v) / (LID_SKIN_REACH * width)),
-                  np.where(v > lower, d_low * _fade((v - lower) / (LOWER_SKIN_REACH * width)),
+                  np.where(v > lower, d_low * _fade((v - lower) / (profile.lower_skin_reach * width)),
                            d_up + (d_low - d_up) * between))
     dv = dv * lateral
     if brow_px != 0:
@@ -530,7 +635,7 @@ def _eye_and_brow_shift(points, side: str, down: np.ndarray, closure: float, bro
         brow_v = np.interp(u, u[brow_idx][order], v[brow_idx][order])
         span = np.maximum(upper - brow_v, 1e-6)
         # 0 at the upper lid, 1 at the brow, 1 above it fading over the forehead
-        weight = np.where(v >= brow_v, _smooth_ramp((upper - v) / span),
+        weight = np.where(v >= brow_v, smooth_ramp((upper - v) / span),
                           _fade((brow_v - v) / (BROW_FOREHEAD_REACH * width)))
         brow_lateral = _fade(np.maximum(u[brow_idx].min() - u, u - u[brow_idx].max()) / 0.3)
         dv = dv - brow_px * weight * brow_lateral * (v < lower)
@@ -540,18 +645,22 @@ def _eye_and_brow_shift(points, side: str, down: np.ndarray, closure: float, bro
     return shift
 
 
-def _cheek_shift(points, side: str, down: np.ndarray, lift_px: float) -> np.ndarray:
+def _cheek_shift(points, side: str, across: np.ndarray, down: np.ndarray, lift_px: float,
+                 profile: MotionProfile) -> np.ndarray:
     center = points[list(regions.CHEEK[side])].mean(axis=0)
     width = float(np.linalg.norm(points[regions.EYE_INNER_CORNER[side]] - points[regions.EYE_OUTER_CORNER[side]]))
-    distance = np.linalg.norm(points - center, axis=1) / (CHEEK_RADIUS * width)
+    distance = np.linalg.norm(points - center, axis=1) / (profile.cheek_radius * width)
     weight = _fade(distance)
-    return -lift_px * weight[:, None] * down[None, :]
+    inward = -across if side == "left" else across  # towards the nose (the patient's left is towards +across)
+    direction = -down + profile.cheek_inward * inward
+    return lift_px * weight[:, None] * direction[None, :]
 
 
-def _mouth_shift(points, side: str, across: np.ndarray, down: np.ndarray, pull_px: float, iod: float):
+def _mouth_shift(points, side: str, across: np.ndarray, down: np.ndarray, pull_px: float, iod: float,
+                 up_share: float):
     corner = points[regions.MOUTH_CORNER[side]]
     outward = across if side == "left" else -across  # the patient's left is towards +across
-    direction = outward - MOUTH_UP_SHARE * down
+    direction = outward - up_share * down
     direction = direction / np.linalg.norm(direction)
     distance = np.linalg.norm(points - corner, axis=1) / (MOUTH_RADIUS_IOD * iod)
     weight = np.exp(-0.5 * distance ** 2) * (distance < 3.0)
@@ -563,7 +672,7 @@ def _jaw_shift(points, across: np.ndarray, down: np.ndarray, open_px: float, iod
     rel = points - center
     below = rel @ down
     lip_gap = max(float((points[regions.INNER_LOWER_LIP] - points[regions.INNER_UPPER_LIP]) @ down), 1.0)
-    vertical = _smooth_ramp((below + lip_gap) / (2 * lip_gap))  # 0 above the upper lip's inside, 1 below the lower
+    vertical = smooth_ramp((below + lip_gap) / (2 * lip_gap))  # 0 above the upper lip's inside, 1 below the lower
     lateral = np.exp(-0.5 * ((rel @ across) / (JAW_WIDTH_IOD * iod)) ** 2)
     return open_px * (vertical * lateral)[:, None] * down[None, :]
 
@@ -601,7 +710,7 @@ def landmark_measures(points: np.ndarray) -> dict[str, np.ndarray]:
         brow = points[:, list(regions.BROW_UPPER[side])].mean(axis=1)
         out[f"brow_{side}"] = -np.einsum("ij,ij->i", brow - corners[side], down) / iod
         outward = across if side == "left" else -across
-        direction = outward - MOUTH_UP_SHARE * down
+        direction = outward - MEASURED_MOUTH_UP_SHARE * down
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
         corner = points[:, regions.MOUTH_CORNER[side]] - middle
         out[f"mouth_{side}"] = np.einsum("ij,ij->i", corner, direction) / iod

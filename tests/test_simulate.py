@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,37 @@ def test_primary_hfs_spasms_are_one_sided_uncoupled_and_in_range(seed):
         if e.kind == "tonic_spasm":
             assert 1.0 <= length <= 3.0 and 0.7 <= e.amplitude <= 0.95
         else:
-            assert 0.05 <= length <= 0.7 and 0.35 <= e.amplitude <= 0.75  # riding on a blink: up to blink + 0.3 s
+            assert 0.05 <= length <= 0.7 and 0.15 <= e.amplitude <= 0.75  # riding on a blink: up to blink + 0.3 s
+
+
+def test_spasm_rates_are_log_uniform_from_a_third_to_25_per_minute():
+    rates = np.array([simulate.clip_parameters("primary_hfs", seed=seed)["twitch_rate_per_min"]
+                      for seed in range(400)])
+    assert rates.min() >= 0.3 and rates.max() <= 25.0
+    assert rates.min() < 0.5 and rates.max() > 20.0
+    # log-uniform: as many clips below the geometric middle (about 2.7/min) as above it
+    assert 0.4 < np.mean(rates < np.sqrt(0.3 * 25.0)) < 0.6
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_clip_with_one_spasm_episode_shows_a_burst_or_a_tonic_spasm(seed):
+    events = make_schedule("primary_hfs", "left", 15.0, seed=seed, options=ScheduleOptions(twitch_rate_per_min=0.3))
+    spasms = [e for e in events if e.kind in ONE_SIDED]
+    tonic = [e for e in spasms if e.kind == "tonic_spasm"]
+    assert spasms and (tonic == spasms == spasms[:1] or (not tonic and 2 <= len(spasms) <= simulate.BURST_SIZE[1]))
+    assert spasms[-1].start_s - spasms[0].start_s < 3.0  # one episode
+
+
+def test_twitch_sizes_reach_down_to_a_15_percent_closure():
+    sizes = [e.amplitude for seed in range(20)
+             for e in make_schedule("primary_hfs", "right", 60.0, seed=seed,
+                                    options=ScheduleOptions(twitch_rate_per_min=20)) if e.kind == "twitch"]
+    assert min(sizes) >= 0.15 and min(sizes) < 0.25 and max(sizes) > 0.65
+
+
+def test_a_stated_rate_out_of_range_is_a_parameter_error():
+    with pytest.raises(ParameterError, match="twitch rate"):
+        make_schedule("primary_hfs", "left", 20.0, seed=0, options=ScheduleOptions(twitch_rate_per_min=0.1))
 
 
 def test_spread_to_mouth_option_decides_the_region():
@@ -69,17 +100,54 @@ def test_spread_to_mouth_option_decides_the_region():
     assert all(e.region == "eye" for e in without if e.kind in ONE_SIDED)
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_synkinesis_moves_with_every_voluntary_movement_and_never_at_rest(seed):
-    events = make_schedule("synkinesis", "left", 30.0, seed=seed)
-    voluntary = [k for k, e in enumerate(events) if e.kind in ("blink", "brow_raise", "smile")]
+@pytest.mark.parametrize("seed", range(8))
+def test_synkinesis_moves_with_most_voluntary_movements_and_never_at_rest(seed):
+    events = make_schedule("synkinesis", "left", 40.0, seed=seed)
+    share = simulate.clip_parameters("synkinesis", seed=seed)["synkinesis_share"]
+    voluntary = [k for k, e in enumerate(events) if e.kind in simulate.SYNKINESIS_DRIVERS]
     twitches = [e for e in events if e.kind in ONE_SIDED]
-    assert voluntary and len(twitches) == len(voluntary)
-    assert sorted(e.coupled_to for e in twitches) == voluntary
+    assert 0.6 <= share <= 1.0 and twitches
+    assert len(twitches) == max(1, round(share * len(voluntary)))
+    assert len({e.coupled_to for e in twitches}) == len(twitches) and {e.coupled_to for e in twitches} <= set(voluntary)
     for e in twitches:
         parent = events[e.coupled_to]
-        assert e.side == "left" and abs(e.start_s - parent.start_s) <= simulate.SYNKINESIS_JITTER_S + 1e-9
-        assert "mouth" in e.region
+        lag, length, parent_length = e.start_s - parent.start_s, e.end_s - e.start_s, parent.end_s - parent.start_s
+        assert e.side == "left" and "mouth" in e.region
+        assert simulate.LEAD_IN_S <= e.start_s and e.end_s <= 40.0 - simulate.TAIL_S
+        if parent.kind == "blink":
+            assert 0.0 <= lag <= 0.08 + 1e-9 and e.region == "mouth"
+            extra = length - parent_length
+            assert 0.1 - 1e-6 <= extra <= 0.3 + 1e-6 or e.end_s == 40.0 - simulate.TAIL_S
+        else:
+            assert -0.1 - 1e-9 <= lag <= 0.2 + 1e-9 or e.start_s == simulate.LEAD_IN_S
+            assert (0.8 * parent_length - 1e-6 <= length <= 2.0 * parent_length + 1e-6 or length == 0.2
+                    or e.end_s == 40.0 - simulate.TAIL_S)
+            assert e.region == ("mouth" if parent.kind == "eye_closure" else "eye+mouth")
+
+
+def test_synkinesis_lags_and_lengths_cover_their_ranges_and_every_driver():
+    lags, shares, drivers = [], [], set()
+    for seed in range(30):
+        events = make_schedule("synkinesis", "right", 60.0, seed=seed)
+        for e in events:
+            if e.coupled_to >= 0 and events[e.coupled_to].kind != "blink":
+                parent = events[e.coupled_to]
+                lags.append(e.start_s - parent.start_s)
+                shares.append((e.end_s - e.start_s) / (parent.end_s - parent.start_s))
+            if e.coupled_to >= 0:
+                drivers.add(events[e.coupled_to].kind)
+    assert min(lags) < -0.05 and max(lags) > 0.15  # leads and trails
+    assert min(shares) < 0.9 and max(shares) > 1.8  # ends early and outlasts
+    assert drivers == set(simulate.SYNKINESIS_DRIVERS)
+
+
+def test_eye_closures_hold_both_eyes_shut_for_0_6_to_2_s():
+    closures = [e for seed in range(10) for e in make_schedule("none", "none", 60.0, seed=seed)
+                if e.kind == "eye_closure"]
+    assert closures
+    for e in closures:
+        assert e.side == "both" and 0.6 <= e.end_s - e.start_s <= 2.0 and e.amplitude >= 0.9
+        assert {m.channel for m in e.motions} >= {"eye_close_left", "eye_close_right"}
 
 
 def test_hard_negative_blinks_close_one_eye_10_to_25_percent_less():
@@ -105,14 +173,23 @@ def test_bad_label_or_side_is_a_parameter_error(label, side):
 def test_truth_file_round_trip_and_malformed_file(tmp_path):
     events = tuple(make_schedule("synkinesis", "right", 20.0, seed=8))
     truth = simulate.Truth(label="synkinesis", side="right", fps=25.0, duration_s=20.0, width=480, height=360,
-                           seed=8, base="x.png", base_events_known=True, events=events)
+                           seed=8, base="x.png", base_events_known=True, events=events,
+                           parameters=simulate.clip_parameters("synkinesis", seed=8), renderer="field")
     path = tmp_path / "clip.json"
     simulate.write_truth(truth, path)
     data = json.loads(path.read_text())
-    assert data["spasmscan_truth"] == 1 and data["label"] == "synkinesis" and len(data["events"]) == len(events)
+    assert data["spasmscan_truth"] == 2 and data["label"] == "synkinesis" and len(data["events"]) == len(events)
+    assert data["renderer"] == "field"
     assert set(data["events"][0]) == {"kind", "side", "region", "start_s", "end_s", "amplitude", "coupled_to"}
     again = simulate.read_truth(path)
     assert again.to_json() == truth.to_json()  # times and amplitudes are stored to 4 decimals
+    assert 0.6 <= again.parameters["synkinesis_share"] <= 1.0 and again.renderer == "field"
+    old = {k: v for k, v in data.items() if k not in ("renderer", "parameters")} | {"spasmscan_truth": 1}
+    path.write_text(json.dumps(old))  # a version 1 file: rendered before there was a second renderer
+    assert simulate.read_truth(path).renderer == "mesh" and simulate.read_truth(path).events == again.events
+    path.write_text(json.dumps(data | {"spasmscan_truth": 3}))
+    with pytest.raises(ParameterError, match="not a spasmscan truth file"):
+        simulate.read_truth(path)
     path.write_text('{"spasmscan_truth": 1, "label": "none"}')
     with pytest.raises(ParameterError, match="malformed"):
         simulate.read_truth(path)
@@ -120,7 +197,8 @@ def test_truth_file_round_trip_and_malformed_file(tmp_path):
 
 
 def test_channel_values_peak_at_the_event_and_are_zero_outside():
-    events = make_schedule("primary_hfs", "left", 20.0, seed=6, options=ScheduleOptions(voluntary_movements=False))
+    events = make_schedule("primary_hfs", "left", 20.0, seed=7,
+                           options=ScheduleOptions(voluntary_movements=False, twitch_rate_per_min=10))
     times = np.arange(0, 20.0, 1 / 200)
     values = simulate.channel_values(events, times)
     busy = np.zeros(times.shape, bool)
@@ -132,6 +210,15 @@ def test_channel_values_peak_at_the_event_and_are_zero_outside():
     inside = (times >= twitch.start_s) & (times <= twitch.end_s)
     assert values["eye_close_left"][inside].max() == pytest.approx(twitch.amplitude, rel=0.05)
     assert np.all(values["eye_close_left"] <= simulate.MAX_CLOSURE)
+
+
+def test_a_short_base_video_plays_forward_and_back():
+    from spasmscan.render import _Base, _base_indices
+    base = _Base(name="b.mp4", fps=10.0, frames=lambda: iter(()), points=np.zeros((4, 478, 2)), is_video=True)
+    indices = _base_indices(base, np.arange(12) / 10.0)
+    assert list(indices) == [0, 1, 2, 3, 2, 1, 0, 1, 2, 3, 2, 1]
+    still = replace(base, is_video=False, points=np.zeros((1, 478, 2)))
+    assert not _base_indices(still, np.arange(5) / 10.0).any()
 
 
 # -- landmark motion --------------------------------------------------------------------------------

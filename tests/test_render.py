@@ -1,0 +1,142 @@
+"""The two rendering models: pixels land where the landmarks were moved, the tracker sees a twitch
+under each, the motion profiles differ as stated, and a clip is reproducible from its seed."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from spasmscan import regions, render, simulate
+from spasmscan.cli import cli
+from spasmscan.errors import ParameterError
+from spasmscan.simulate import Motion, ScheduleOptions, SimEvent, make_schedule
+
+SIZE = (320, 240)
+TWITCH_MIN_CLOSURE = 0.08  # as in tests/test_simulate.py and docs/simulator.md
+TWITCH_MIN_EXCESS = 0.06
+QUIET_EYE_MAX_CLOSURE = 0.05  # the other eye's tracked closure stays within noise
+FAR_MAX_SHIFT_PX = 0.5  # pixels far from every moved landmark (the mesh's border triangles stretch a little)
+
+
+@pytest.fixture(scope="module")
+def portrait():
+    """The bundled portrait at 320x240 and its (478, 2) landmarks, tracked once."""
+    base = render.load_base(None, width=SIZE[0], height=SIZE[1])
+    return next(iter(base.frames())), base.points[0]
+
+
+def test_every_renderer_has_a_motion_profile_and_the_cli_offers_both():
+    assert set(render.WARPERS) == set(simulate.MOTION_PROFILES) == set(simulate.RENDERERS)
+    option = next(p for p in cli.commands["simulate"].params if p.name == "renderer")
+    assert set(option.type.choices) == set(simulate.RENDERERS) and option.default == simulate.DEFAULT_RENDERER
+    with pytest.raises(ParameterError, match="renderer"):
+        simulate.motion_profile("ray_tracer")
+
+
+@pytest.mark.parametrize("renderer", simulate.RENDERERS)
+@pytest.mark.parametrize("values", [{"eye_close_left": 0.5}, {"mouth_right": 0.08, "cheek_right": 0.04},
+                                    {"brow_left": 0.1, "eye_close_right": 0.4}])
+def test_pixels_land_where_the_landmarks_were_moved(portrait, renderer, values):
+    """Warping an image of its own coordinates: the output at each moved landmark's new place
+    holds the coordinates of its old place."""
+    _, points = portrait
+    width, height = SIZE
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    coordinates = np.dstack([xs, ys, np.zeros_like(xs)])
+    target = simulate.move_landmarks(points, values, renderer=renderer)
+    out = render.WARPERS[renderer](points, width, height).warp(coordinates, points, target)
+    moved = np.linalg.norm(target - points, axis=1) > 0.5
+    assert moved.sum() >= 10
+    pixel = np.round(target[moved]).astype(int)
+    error = np.linalg.norm(out[pixel[:, 1], pixel[:, 0], :2] - (points[moved] + pixel - target[moved]), axis=1)
+    assert np.median(error) < 0.5 and error.max() < 2.0  # pixels; the field is sampled on a coarse grid
+    grid = np.stack([xs, ys], axis=-1)
+    far = np.linalg.norm(grid[..., None, :] - target[moved][None, None], axis=-1).min(axis=-1) > 0.4 * width
+    assert np.abs(out[far] - coordinates[far]).max() < FAR_MAX_SHIFT_PX, renderer  # far away almost nothing moves
+
+
+def test_the_field_profile_squeezes_from_both_lids_bunches_the_cheek_and_pulls_the_corner_outward(portrait):
+    _, points = portrait
+    across, down, iod = simulate.face_frame(points)
+    lower = list(regions.LOWER_LID["left"][1:6])
+    upper = list(regions.UPPER_LID["left"][1:6])
+    rise = {}
+    for renderer in simulate.RENDERERS:
+        moved = simulate.move_landmarks(points, {"eye_close_left": 0.6}, renderer=renderer)
+        rise[renderer] = -np.mean((moved[lower] - points[lower]) @ down) / np.mean((moved[upper] - points[upper]) @ down)
+    assert rise["field"] > 0.5 and rise["mesh"] < 0.25  # lower-lid travel over upper-lid travel
+    cheek = list(regions.CHEEK["left"])
+    for renderer, inward_min in (("mesh", None), ("field", 0.3)):
+        moved = simulate.move_landmarks(points, {"cheek_left": 0.04}, renderer=renderer)
+        shift = (moved[cheek] - points[cheek]).mean(axis=0)
+        up, inward = -shift @ down, -shift @ across  # the patient's left cheek moves inward towards -across
+        assert up > 0.2 * 0.04 * iod  # the cheek points' mean: the lift fades away from their centre
+        assert abs(inward) < 0.05 * up if inward_min is None else inward > inward_min * up
+    corner = regions.MOUTH_CORNER["left"]
+    for renderer, (low, high) in (("mesh", (0.5, 0.8)), ("field", (0.15, 0.45))):
+        shift = simulate.move_landmarks(points, {"mouth_left": 0.08}, renderer=renderer)[corner] - points[corner]
+        assert low < (-shift @ down) / (shift @ across) < high  # up per unit outward
+
+
+def test_the_same_seed_gives_the_same_events_under_both_renderers_with_their_own_ramps():
+    mesh = make_schedule("primary_hfs", "left", 30.0, seed=3, options=ScheduleOptions(twitch_rate_per_min=15))
+    field = make_schedule("primary_hfs", "left", 30.0, seed=3, options=ScheduleOptions(twitch_rate_per_min=15),
+                          renderer="field")
+    assert [e.to_dict() for e in mesh] == [e.to_dict() for e in field]
+    for a, b in zip(mesh, field):
+        if a.kind in ("twitch", "tonic_spasm"):
+            ma, mb = a.motions[0], b.motions[0]
+            assert mb.rise_s < ma.rise_s and mb.fall_s >= ma.fall_s  # fast rise, slow relaxation
+            assert mb.rise_s < 0.5 * mb.fall_s
+
+
+def _track(path):
+    from spasmscan.pipeline import video_landmarks
+    return video_landmarks(path, use_cache=False)
+
+
+@pytest.mark.parametrize("renderer", simulate.RENDERERS)
+def test_the_tracker_sees_a_twitch_under_each_renderer(tmp_path, renderer):
+    twitch = SimEvent("twitch", "left", "eye", 1.2, 1.6, 0.6,
+                      motions=(Motion("eye_close_left", 1.2, 1.6, 0.6, 0.08, 0.25),
+                               Motion("cheek_left", 1.2, 1.6, 0.02, 0.08, 0.25)))
+    path = tmp_path / f"{renderer}.mp4"
+    truth = render.simulate_video(path, label="primary_hfs", side="left", duration_s=3.0, fps=25.0, seed=5,
+                                  width=SIZE[0], height=SIZE[1], events=[twitch], renderer=renderer,
+                                  nuisance=render.Nuisance(scale=0.5))
+    assert truth.renderer == renderer and simulate.read_truth(simulate.truth_path(path)).renderer == renderer
+    series = _track(path)
+    assert series.face_fraction == 1.0
+    response = simulate.event_responses(simulate.landmark_measures(series.mesh()), series.times_s, [twitch])[0]
+    assert response["closure_left"] >= TWITCH_MIN_CLOSURE
+    assert response["closure_left"] - response["closure_right"] >= TWITCH_MIN_EXCESS
+    assert response["closure_right"] <= QUIET_EYE_MAX_CLOSURE
+
+
+def _frames(path) -> np.ndarray:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    return np.array(frames)
+
+
+def test_a_clip_is_reproducible_from_its_seed(tmp_path):
+    runner = CliRunner()
+    common = ["--label", "synkinesis", "--side", "right", "--duration", "4", "--fps", "10", "--size", "160x120",
+              "--renderer", "field"]
+    for name, seed in (("a", "9"), ("b", "9"), ("c", "10")):
+        result = runner.invoke(cli, ["simulate", str(tmp_path / f"{name}.mp4"), "--seed", seed] + common)
+        assert result.exit_code == 0, result.output
+        assert "renderer field" in result.output
+    a, b, c = (simulate.read_truth(tmp_path / f"{n}.json") for n in "abc")
+    assert a.to_json() == b.to_json() and a.to_json() != c.to_json()
+    assert a.renderer == "field" and a.parameters == simulate.clip_parameters("synkinesis", seed=9)
+    assert np.array_equal(_frames(tmp_path / "a.mp4"), _frames(tmp_path / "b.mp4"))
+    bad = runner.invoke(cli, ["simulate", str(tmp_path / "d.mp4"), "--renderer", "ray"])
+    assert bad.exit_code == 2

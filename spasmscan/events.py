@@ -146,8 +146,9 @@ def detect_events(signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> 
         if kind == "smile":
             smiling |= (times >= start - settings.lead_tolerance_s) & (times < end)
     lopsided = {s: _zero_gaps(v) for s, v in one_sided_pull(signals, rest).items()}
-    rows += _one_sided(times, frame_s, closure, lopsided, rest=rest, held=held, smiling=smiling, noise_k=noise_k,
-                       blink_threshold=blink_threshold, tonic_min_s=tonic_min_s, fps=signals.fps)
+    one_sided = _one_sided(times, frame_s, closure, lopsided, rest=rest, held=held, smiling=smiling, noise_k=noise_k,
+                           blink_threshold=blink_threshold, tonic_min_s=tonic_min_s, fps=signals.fps)
+    rows += [row for row in one_sided if _plausible(row, rows, times, settings)]
     events = _to_events(rows)
     events = couple(events, settings=settings)
     logger.debug("events: %s", {k: int(np.sum(events.kind == k)) for k in EVENT_KINDS})
@@ -225,6 +226,21 @@ def _one_sided(times: np.ndarray, frame_s: float, closure: dict, pull: dict, *, 
             kind = "tonic_spasm" if end - start >= tonic_min_s else "twitch"
             rows.append((kind, side, region, start, end, amplitude))
     return rows
+
+
+def _plausible(row: tuple, voluntary: list[tuple], times: np.ndarray, settings: AnalysisSettings) -> bool:
+    """Whether a one-sided row can be an involuntary movement: not one already under way in the first
+    frame (its onset is not in the recording, and the tracker's first frames come from a fresh face
+    detection), and not a mouth corner held askew for a tonic spasm's length without the eye (primary
+    HFS holds the eye shut, a lopsided expression holds the mouth) unless it comes with a voluntary
+    movement, as a synkinetic pull outlasting a brow raise does."""
+    _, _, region, start, end, _ = row
+    if start <= times[0]:
+        return False
+    if region != "mouth" or end - start < settings.tonic_min_s:
+        return True
+    return any(v_start - settings.lead_tolerance_s <= end and start <= v_end + settings.lag_tolerance_s
+               for _, _, _, v_start, v_end, _ in voluntary)
 
 
 def mouth_pull(signals, side: str) -> np.ndarray:

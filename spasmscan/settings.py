@@ -29,7 +29,8 @@ class AnalysisSettings:
     min_tracked_s: float = 5.0  # below this a recording holds about one blink: no baseline to compare sides against
     min_face_fraction: float = 0.5  # with the face tracked in less than this share of frames the evidence is too thin
     # A full one-sided closure moves the tracked lids by only about a third (face-mesh notes): with the
-    # left-right difference of the eye openings this noisy at rest, even it would not stand noise_k SDs clear.
+    # left-right difference of the eye openings this noisy at rest, even it would not stand noise_k SDs clear
+    # (flagged 'restless_eyes'; the confidence in 'none' falls in proportion as the noise nears it).
     max_asymmetry_noise: float = 0.09
     # -- classification
     min_episodes: int = 3  # fewer one-sided episodes can be chance; three is the least a test can weigh

@@ -232,6 +232,24 @@ def test_scattered_events_on_both_sides_are_none():
     assert verdict.label == "none"
 
 
+def noisy(signals: Signals, sd: float) -> Signals:
+    """``signals`` whose left-right eye difference varies with robust SD ``sd`` at rest."""
+    difference = np.random.default_rng(5).normal(0.0, sd, signals.times_s.size)
+    return Signals(times_s=signals.times_s, face_present=signals.face_present,
+                   values={"eye_asymmetry": difference}, units={}, noise={}, fps=signals.fps)
+
+
+def test_noisy_eyes_lower_the_confidence_in_none_and_do_not_block_a_verdict():
+    quiet, restless = recording(), noisy(recording(), 0.06)
+    calm = classify(events_from(blinks(BLINK_TIMES)), quiet)
+    shaky = classify(events_from(blinks(BLINK_TIMES)), restless)
+    assert (calm.label, shaky.label) == ("none", "none")
+    assert shaky.confidence < 0.5 * calm.confidence and "may be missed" in shaky.reason
+    assert classify(events_from(blinks(BLINK_TIMES)), noisy(recording(), 0.2)).confidence == 0.0
+    spasm = classify(events_from(hfs("right")), restless)
+    assert (spasm.label, spasm.side) == ("primary_hfs", "right")
+
+
 def test_short_recording_is_indeterminate():
     rows = [("twitch", "left", "eye", t, 0.1) for t in (0.5, 2.0, 3.5)]
     verdict = classify(events_from(rows), recording(4.0))

@@ -353,3 +353,21 @@ def test_a_one_sided_pull_is_judged_on_its_steadier_component():
     assert len(twitches) == len(starts)
     assert (events.region[twitches] == "mouth").all()
     assert len(kinds(events, "twitch", "left")) == 0
+
+
+def test_a_mouth_held_askew_at_rest_is_no_spasm_but_with_a_brow_raise_it_counts():
+    """Primary HFS holds the eye shut; a mouth corner held askew for seconds without the eye is a
+    lopsided expression, unless it comes with a voluntary movement (a synkinetic pull outlasting it)."""
+    held = detect_events(make_signals(20.0, mouth=[("left", 8.0, 2.5, 0.05)]))
+    assert not held.one_sided.any()
+    short = detect_events(make_signals(20.0, mouth=[("left", 8.0, 0.4, 0.05)]))
+    assert np.count_nonzero(short.one_sided & (short.side == "left")) == 1
+    raised = detect_events(make_signals(20.0, brow=[("both", 8.0, 1.5, 0.07)], mouth=[("left", 8.1, 2.5, 0.05)]))
+    pulls = np.flatnonzero(raised.one_sided & (raised.side == "left"))
+    assert pulls.size == 1 and raised.kind[raised.coupled_to[pulls[0]]] == "brow_raise"
+
+
+def test_a_movement_under_way_in_the_first_frame_is_not_an_event():
+    events = detect_events(make_signals(20.0, eye=[("right", 0.0, 0.3, 0.25), ("right", 9.0, 0.3, 0.25)]))
+    onsets = events.start_s[events.one_sided]
+    assert onsets.round(1).tolist() == [9.0]

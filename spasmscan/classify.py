@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import bdtrc, pdtrc
 
-from .events import Events, coupling_windows
+from .events import EYE_ONE_SIDED_FLOOR, MOUTH_FLOOR, Events, coupling_windows, mouth_pull
 from .regions import SIDES, mirror_side
 from .settings import DEFAULT_SETTINGS, AnalysisSettings
 from .signals import robust_noise
@@ -161,6 +161,64 @@ def permutation_shifts(n_frames: int, fps: float, *, count: int) -> np.ndarray:
     return np.random.default_rng(PERMUTATION_SEED).integers(1 + margin, max(n_frames - margin, 2 + margin), count)
 
 
+# Movement-locked averaging: the left-right difference of a region, read during every voluntary movement
+# of the kinds that do not drive it, against the second before each. Small co-contractions that drown
+# in a talking face's noise one by one add up over a dozen blinks.
+TRIGGER_KINDS = {"eye": ("brow_raise", "smile"), "mouth": ("blink", "eye_closure", "brow_raise")}
+TRIGGER_PRE_S = 1.0  # the patient's own level just before the movement: long enough to average, short of the last one
+RESPONSE_FLOOR = {"eye": EYE_ONE_SIDED_FLOOR, "mouth": MOUTH_FLOOR}  # a mean response smaller is no visible synkinesis
+
+
+@dataclass(frozen=True)
+class TriggeredTest:
+    """Movement-locked average of one region's left-right difference: ``response`` is its mean over
+    the ``triggers`` voluntary movements (signal units; positive = the patient's left more closed or
+    pulled), p_value the share of circular shifts of those movements giving a mean as far from 0."""
+
+    region: str
+    side: str
+    response: float
+    p_value: float
+    triggers: int
+
+
+def _window_means(values: np.ndarray, first: np.ndarray, last: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """(len(shifts), k) means of ``values`` (n,) over frames [first, last) of k windows moved circularly."""
+    n = values.size
+    doubled = np.concatenate(([0.0], np.cumsum(np.concatenate((values, values)))))
+    a = (first[None, :] + shifts[:, None]) % n
+    width = np.clip(last - first, 1, n - 1)[None, :]
+    return (doubled[a + width] - doubled[a]) / width
+
+
+def triggered_tests(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> list[TriggeredTest]:
+    """One :class:`TriggeredTest` per region (eye, mouth) with at least ``min_episodes`` triggering movements."""
+    names = {"eye_aperture_left", "eye_aperture_right", "mouth_corner_lateral_left", "mouth_corner_vertical_left",
+             "mouth_corner_lateral_right", "mouth_corner_vertical_right"}
+    if not names <= set(signals.values) or signals.times_s.size < 3:
+        return []
+    times = signals.times_s
+    differences = {"eye": signals["eye_aperture_right"] - signals["eye_aperture_left"],
+                   "mouth": mouth_pull(signals, "left") - mouth_pull(signals, "right")}
+    shifts = np.concatenate(([0], permutation_shifts(times.size, signals.fps, count=int(settings.permutations))))
+    tests = []
+    for region, kinds in TRIGGER_KINDS.items():
+        chosen = np.flatnonzero(np.isin(events.kind, kinds))
+        if chosen.size < settings.min_episodes:
+            continue
+        values = differences[region]
+        values = np.where(np.isfinite(values), values, np.nanmedian(values) if np.isfinite(values).any() else 0.0)
+        onset = np.searchsorted(times, events.start_s[chosen] - settings.lead_tolerance_s)
+        end = np.searchsorted(times, events.end_s[chosen] + settings.lag_tolerance_s, "right")
+        before = np.searchsorted(times, events.start_s[chosen] - settings.lead_tolerance_s - TRIGGER_PRE_S)
+        responses = (_window_means(values, onset, end, shifts) - _window_means(values, before, onset, shifts)).mean(axis=1)
+        observed = float(responses[0])
+        p_value = float((1 + np.count_nonzero(np.abs(responses[1:]) >= abs(observed))) / shifts.size)
+        tests.append(TriggeredTest(region=region, side="left" if observed > 0 else "right", response=observed,
+                                   p_value=p_value, triggers=int(chosen.size)))
+    return tests
+
+
 def coupling_test(events: Events, signals, side: str, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> CouplingTest:
     """Time-locking and rest statistics of ``side``'s one-sided episodes."""
     times = signals.times_s
@@ -267,6 +325,16 @@ def classify(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SE
                        f"of another region, whose spans cover {100 * test.window_share:.0f}% of the time "
                        f"(circular-shift p = {test.p_value:.2g}): time-locked",
                        tuple(_evidence(events, signals, tests, side)))
+    locked = [t for t in triggered_tests(events, signals, settings=settings)
+              if t.p_value <= settings.coupling_alpha / len(TRIGGER_KINDS) and abs(t.response) >= RESPONSE_FLOOR[t.region]]
+    if locked and len({t.side for t in locked}) == 1:
+        best = min(locked, key=lambda t: t.p_value)
+        return Verdict("synkinesis", best.side, round(1.0 - best.p_value * len(TRIGGER_KINDS), 3), best.p_value,
+                       f"averaged over {best.triggers} voluntary movements that do not move it, the {best.region} "
+                       f"{'closes' if best.region == 'eye' else 'pulls'} more on the {best.side} by "
+                       f"{abs(best.response):.3f} (circular-shift p = {best.p_value:.2g}): a co-contraction "
+                       "time-locked to them, though too small to stand out one by one",
+                       tuple(_evidence(events, signals, tests, best.side)))
     counts = {side: tests[side].n_episodes for side in SIDES}
     side = max(SIDES, key=lambda s: (counts[s], s == "left"))
     total = sum(counts.values())

@@ -327,3 +327,24 @@ def test_binomial_and_poisson_tails_are_scipy_stats_ones(n, p):
         assert binomial_sf(k, n, p) == pytest.approx(binomtest(k, n, p, alternative="greater").pvalue, abs=1e-12)
     for r in range(12):
         assert poisson_sf(r, n * p) == pytest.approx(poisson.sf(r - 1, n * p), abs=1e-12)
+
+
+def test_small_co_contractions_add_up_over_many_blinks():
+    """A right mouth-corner pull with every blink, too small against a talking face's noise to stand
+    out one by one: averaged over 20 blinks it is synkinesis of the right; without it, nothing."""
+    from spasmscan.events import detect_events
+    from spasmscan.classify import triggered_tests
+    from test_events import FULL_BLINK, make_signals
+
+    starts = list(np.arange(2.0, 60.0, 2.9) + np.random.default_rng(3).uniform(-0.5, 0.5, 20))
+    blinks_only = make_signals(62.0, noise=0.06, seed=4, eye=[("both", s, 0.25, 2.5 * FULL_BLINK) for s in starts])
+    with_pulls = make_signals(62.0, noise=0.06, seed=4, eye=[("both", s, 0.25, 2.5 * FULL_BLINK) for s in starts],
+                              mouth=[("right", s + 0.05, 0.4, 0.05) for s in starts])
+    events = detect_events(with_pulls)
+    assert np.count_nonzero(events.kind == "blink") >= 15
+    assert np.count_nonzero(events.one_sided & (events.side == "right")) < 3  # lost one by one
+    mouth = [t for t in triggered_tests(events, with_pulls) if t.region == "mouth"][0]
+    assert mouth.side == "right" and mouth.p_value < 0.01
+    verdict = classify(events, with_pulls)
+    assert (verdict.label, verdict.side) == ("synkinesis", "right")
+    assert classify(detect_events(blinks_only), blinks_only).label == "none"

@@ -94,6 +94,7 @@ class CouplingTest:
     accompanied: int = 0  # voluntary movements the n_inside episodes come with
     of_kinds: int = 0  # voluntary movements of those movements' kinds (blinks, smiles, ...)
     rest_detections: int = 0  # one-sided events in the rest episodes (a burst counts by its twitches)
+    rest_tonic: int = 0  # tonic spasms (one-sided closures held a second or more) among them
 
     @property
     def rest_rate_per_min(self) -> float:
@@ -261,11 +262,12 @@ def coupling_test(events: Events, signals, side: str, *, settings: AnalysisSetti
     partners = np.unique([events.coupled_to[i] for k in np.flatnonzero(carried) for i in episodes[k]
                           if events.coupled_to[i] >= 0]).astype(np.int64)
     kinds = np.isin(events.kind, events.kind[partners]) & events.voluntary if partners.size else np.zeros(0, bool)
-    detections = sum(len(episodes[k]) for k in np.flatnonzero(~carried))
+    at_rest = [i for k in np.flatnonzero(~carried) for i in episodes[k]]
+    detections, tonic = len(at_rest), int(np.count_nonzero(events.kind[at_rest] == "tonic_spasm")) if at_rest else 0
     return CouplingTest(side=side, n_episodes=n, n_inside=observed, window_share=share, p_value=p_value,
                         rest_episodes=rest_episodes, rest_minutes=rest_minutes, rest_p_value=rest_p,
                         prolonging=same_region, accompanied=int(partners.size), of_kinds=int(np.count_nonzero(kinds)),
-                        rest_detections=int(detections))
+                        rest_detections=int(detections), rest_tonic=tonic)
 
 
 def binomial_sf(k: int, n: int, p: float) -> float:
@@ -347,19 +349,23 @@ def classify(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SE
     if counts[side] < settings.min_episodes:
         # False alarms are single detections: one or two bursts at rest count by their twitches.
         chance_p = poisson_sf(test.rest_detections, settings.false_alarm_per_min * tracked_s / 60.0)
-        burst = f"{test.rest_detections} twitch{'es' if test.rest_detections != 1 else ''}"
+        twitches = f"{test.rest_detections} twitch{'es' if test.rest_detections != 1 else ''}"
         episodes = f"{counts[side]} one-sided {side} episode{'s' if counts[side] != 1 else ''}"
         if one_sided and test.rest_detections >= settings.min_episodes and chance_p <= settings.strong_alpha:
             return Verdict("primary_hfs", side,
                            round(min(settings.few_episodes_confidence, (1.0 - side_p) * (1.0 - chance_p)), 3),
-                           test.p_value, f"{episodes} ({burst}) at rest {where}, far more than false detections "
+                           test.p_value, f"{episodes} ({twitches}) at rest {where}, far more than false detections "
                            f"give (p = {chance_p:.2g}); a longer recording at rest (2-3 minutes) would confirm it",
                            evidence)
-        # A pair of detections is what one tracker glitch, split at a dip, can give: a hint needs a burst.
-        if one_sided and test.rest_detections >= settings.min_episodes and chance_p <= settings.suggestive_alpha:
+        # A pair of detections is what one tracker glitch, split at a dip, can give: a hint needs a burst
+        # rarer than false detections give, or an eye held shut on one side for a second or more at rest
+        # (the tonic spasm of primary HFS; false detections last a few tenths of a second).
+        burst = test.rest_detections >= settings.min_episodes and chance_p <= settings.suggestive_alpha
+        if one_sided and (burst or test.rest_tonic > 0):
             return Verdict("indeterminate", side, round(1.0 - side_p, 3), test.p_value,
-                           f"only {episodes} ({burst}) at rest {where}: more than false detections usually give "
-                           f"(p = {chance_p:.2g}), too few to judge; a longer recording at rest (2-3 minutes) "
+                           f"only {episodes} ({twitches}) at rest {where}: "
+                           + ("a held one-sided closure" if test.rest_tonic else "more than false detections usually give")
+                           + f" (p = {chance_p:.2g}), too few to judge; a longer recording at rest (2-3 minutes) "
                            "would decide", evidence)
         hidden = ("" if visible >= 0.5 else "; the two eyes' openings differ a lot from moment to moment, "
                   "so small twitches may be missed")

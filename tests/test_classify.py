@@ -221,6 +221,14 @@ def test_one_burst_in_a_minute_asks_for_a_longer_recording_one_twitch_is_none():
     assert classify(events_from(one_twitch), recording()).label == "none"
 
 
+def test_one_tonic_spasm_at_rest_asks_for_a_longer_recording():
+    rows = blinks(BLINK_TIMES) + [("tonic_spasm", "left", "eye", 21.0, 1.8)]
+    verdict = classify(events_from(rows), recording(30.0))
+    assert (verdict.label, verdict.side) == ("indeterminate", "left") and "longer recording" in verdict.reason
+    twitch = blinks(BLINK_TIMES) + [("twitch", "left", "eye", 21.0, 0.2)]
+    assert classify(events_from(twitch), recording(30.0)).label == "none"
+
+
 def test_two_single_twitches_in_five_minutes_are_none():
     rows = blinks(BLINK_TIMES) + [("twitch", "right", "eye", t, 0.1) for t in (12.6, 40.2)]
     assert classify(events_from(rows), recording(300.0)).label == "none"

@@ -162,23 +162,28 @@ def tracker_settings(start_s, end_s, mirrored, frame_step=1):
 @tracker_options
 @report_options
 @click.option("--annotate", is_flag=True, help="Also write the annotated video STEM.annotated.mp4 (needs --out).")
+@click.option("--html", is_flag=True, help="Also write the review page STEM.html playing the annotated video, "
+              "which it implies for a video file (needs --out; docs/review.md).")
 @click.option("--protocol", default=None, metavar="NAME|FILE",
               help="The recording followed this examination protocol ('standard', a protocol file, or the "
                    "NAME.protocol.json saved by 'live --record'); its steps start at the analysed part's start.")
 def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_dir, out_dir, json_report, plot, annotate,
-            force, protocol) -> None:
+            html, force, protocol) -> None:
     """Analyse one VIDEO (file, camera index or stream URL) and print the result."""
     from .analysis import summary_text
     from .pipeline import analyze_video
     from .report import check_overwrite, report_paths, report_stem, write_reports
 
-    require_out(out_dir, json=json_report, plot=plot, annotate=annotate)
-    if out_dir is not None:  # refuse before the long analysis, not after it
-        check_overwrite(report_paths(out_dir, report_stem(video), json=json_report, plot=plot, annotate=annotate),
-                        force=force)
+    require_out(out_dir, json=json_report, plot=plot, annotate=annotate, html=html)
     if annotate:
         from .annotate import require_video_file
         require_video_file(video)
+    elif html:  # the page plays the annotated video of a file; a camera's or stream's page has none
+        from .annotate import is_video_file
+        annotate = is_video_file(video)
+    if out_dir is not None:  # refuse before the long analysis, not after it
+        check_overwrite(report_paths(out_dir, report_stem(video), json=json_report, plot=plot, annotate=annotate,
+                                     html=html), force=force)
 
     segments = ()
     if protocol is not None:
@@ -201,7 +206,7 @@ def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_di
         update, close = progress_bar("annotating") if annotate else (None, lambda: None)
         try:
             written = write_reports(analysis, out_dir, stem=report_stem(video), json=json_report, plot=plot,
-                                    annotate_video=video if annotate else None, force=force, file=video,
+                                    annotate_video=video if annotate else None, html=html, force=force, file=video,
                                     progress=update)
         finally:
             close()

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import __version__
 from .analysis import FLAG_TEXT, LABEL_TEXT
-from .annotate import INVOLUNTARY_BGR, LANES, SCALE_PERCENTILES, SIDE_BGR, VOLUNTARY_BGR, annotated_codec
+from .annotate import EVENT_HOLD_S, INVOLUNTARY_BGR, LANES, SCALE_PERCENTILES, SIDE_BGR, VOLUNTARY_BGR, annotated_codec
 from .errors import InputNotFoundError, ParameterError
 from .events import INVOLUNTARY_KINDS
 from .regions import SIDES
@@ -37,6 +37,7 @@ REVIEW_COLUMNS = ("file", "number", "event", "side", "region", "start_s", "end_s
                   "mark", "reviewer", "marked_at")  # STEM.review.csv, written by the page's script
 MARKS = ("confirmed", "rejected")
 INDEX_NAME = "index.html"
+FAILED = "failed"  # the verdict filter's value for videos that could not be analysed
 TICK_STEPS_S = (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800)  # time axis steps; the first giving <= 12 ticks
 MAX_TICKS = 12
 
@@ -250,7 +251,8 @@ def page_html(analysis, *, file: str, video_name: str | None = None, video_codec
     evidence = "".join(f"<li>{_e(sentence)}</li>" for sentence in verdict.evidence)
     measures = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in measure_rows(analysis))
     n_involuntary = sum(item["involuntary"] for item in events)
-    data = {"file": name, "stem": stem, "offset_s": video_offset_s, "pre_roll_s": PRE_ROLL_S, "events": events,
+    data = {"file": name, "stem": stem, "offset_s": video_offset_s, "pre_roll_s": PRE_ROLL_S, "hold_s": EVENT_HOLD_S,
+            "events": events,
             "columns": list(REVIEW_COLUMNS), "formula_starts": list(FORMULA_STARTS), "text_mark": TEXT_MARK,
             **geometry}
     return f"""<!DOCTYPE html>
@@ -311,8 +313,13 @@ INDEX_COLUMNS = (("file", "video"), ("classification", "verdict"), ("affected_si
 
 
 def _scrub(text: str, paths: Iterable[str]) -> str:
-    """``text`` with every given path replaced by its own file name (error messages can name them)."""
-    for path in sorted({p for p in paths if p}, key=len, reverse=True):
+    """``text`` with every given absolute path shown by its own name only, and with the path's
+    folder taken off whatever else it names (error messages can name either)."""
+    paths = [p.rstrip("/\\") for p in paths if p]
+    for folder in sorted({os.path.dirname(p) for p in paths} | set(paths), key=len, reverse=True):
+        if len(folder) > 1:
+            text = text.replace(folder + "/", "").replace(folder + "\\", "")
+    for path in sorted(set(paths), key=len, reverse=True):
         text = text.replace(path, display_name(path))
     return text
 
@@ -330,7 +337,7 @@ def index_html(results: Sequence, *, pages: dict[str, str], hidden_paths: Iterab
     body = []
     for result, name in zip(results, names):
         row = result.row
-        verdict = str(row.get("classification") or "") if result.ok else "error"
+        verdict = str(row.get("classification") or "") if result.ok else FAILED
         verdicts[verdict] = verdicts.get(verdict, 0) + 1
         cells = []
         for column, _ in INDEX_COLUMNS:
@@ -355,8 +362,8 @@ def index_html(results: Sequence, *, pages: dict[str, str], hidden_paths: Iterab
                 cells.append(f'<td data-sort="{_e(text.lower())}">{_e(text)}</td>')
         body.append(f'<tr data-verdict="{_e(verdict)}">{"".join(cells)}</tr>')
     failed = sum(not result.ok for result in results)
-    counts = ", ".join(f"{n} {_e(LABEL_TEXT.get(v, v) or 'no verdict')}" for v, n in sorted(verdicts.items()))
-    options = "".join(f'<option value="{_e(v)}">{_e(LABEL_TEXT.get(v, v) or "no verdict")} ({n})</option>'
+    counts = ", ".join(f"{n} {_e(LABEL_TEXT.get(v, v))}" for v, n in sorted(verdicts.items()) if v != FAILED)
+    options = "".join(f'<option value="{_e(v)}">{_e(LABEL_TEXT.get(v, v))} ({n})</option>'
                       for v, n in sorted(verdicts.items()))
     headers = "".join(f'<th data-column="{i}" title="sort">{_e(title)}</th>' for i, (_, title) in enumerate(INDEX_COLUMNS))
     return f"""<!DOCTYPE html>
@@ -413,7 +420,8 @@ class ReviewScore:
             lines.append(f"{file}: {_count_text(counts)}")
         total = self.total()
         reviewers = ", ".join(sorted(self.reviewers)) or "not given"
-        lines.append(f"all {len(self.per_file)} recordings: {_count_text(total)}; reviewers: {reviewers}")
+        plural = "" if len(self.per_file) == 1 else "s"
+        lines.append(f"in all ({len(self.per_file)} recording{plural}): {_count_text(total)}; reviewers: {reviewers}")
         return "\n".join(lines)
 
 
@@ -510,29 +518,34 @@ PAGE_JS = r"""
   function videoTime(analysisTime) { return analysisTime - data.offset_s; }
   function analysisTime() { return video ? video.currentTime + data.offset_s : data.t0; }
 
-  function seekTo(analysisSeconds, play) {
+  var cursor = null;  // index (into involuntary) of the event last jumped to, while it is on screen
+  var ownSeek = null;  // the video time of the page's own latest seek
+
+  function play() { var started = video.play(); if (started && started.catch) started.catch(function () {}); }
+  function seekTo(analysisSeconds, andPlay) {
     if (!video) return;
     var target = Math.max(0, videoTime(analysisSeconds));
     if (isFinite(video.duration)) target = Math.min(target, video.duration);
+    ownSeek = target;
     video.currentTime = target;
-    if (play) { var started = video.play(); if (started && started.catch) started.catch(function () {}); }
+    if (andPlay) play();
   }
-  function playEvent(index) { seekTo(data.events[index].start_s - data.pre_roll_s, true); }
-
-  function jump(direction) {
-    var now = analysisTime() + data.pre_roll_s;
-    var step = 0.05;
-    var found = null;
-    if (direction > 0) {
-      for (var i = 0; i < involuntary.length; i++) {
-        if (involuntary[i].start_s > now + step) { found = involuntary[i]; break; }
-      }
-    } else {
-      for (var j = involuntary.length - 1; j >= 0; j--) {
-        if (involuntary[j].start_s < now - step) { found = involuntary[j]; break; }
-      }
-    }
-    if (found) playEvent(found.number - 1);
+  function playEvent(index) {
+    var at = involuntary.indexOf(data.events[index]);
+    cursor = at < 0 ? null : at;
+    seekTo(data.events[index].start_s - data.pre_roll_s, true);
+  }
+  function onCursor() {
+    if (cursor === null) return false;
+    var e = involuntary[cursor], t = analysisTime();
+    return t >= e.start_s - data.pre_roll_s - 0.1 && t <= e.end_s + data.hold_s;
+  }
+  function jump(direction) {  // n and p: the next or previous involuntary event
+    var target = -1, t = analysisTime(), i;
+    if (onCursor()) target = cursor + direction;
+    else if (direction > 0) { for (i = 0; i < involuntary.length && target < 0; i++) if (involuntary[i].start_s > t) target = i; }
+    else { for (i = involuntary.length - 1; i >= 0 && target < 0; i--) if (involuntary[i].start_s < t) target = i; }
+    if (target >= 0 && target < involuntary.length) playEvent(involuntary[target].number - 1);
   }
 
   function xOf(t) { return data.x0 + (t - data.t0) / (data.t1 - data.t0) * (data.x1 - data.x0); }
@@ -549,6 +562,10 @@ PAGE_JS = r"""
   function loop() { update(); if (video && !video.paused) window.requestAnimationFrame(loop); }
   if (video) {
     ["timeupdate", "seeked", "loadedmetadata"].forEach(function (name) { video.addEventListener(name, update); });
+    video.addEventListener("seeking", function () {  // a seek of the reviewer's own leaves the event jumped to
+      if (ownSeek === null || Math.abs(video.currentTime - ownSeek) > 0.01) cursor = null;
+      ownSeek = null;
+    });
     video.addEventListener("play", function () { window.requestAnimationFrame(loop); });
   }
 
@@ -575,8 +592,7 @@ PAGE_JS = r"""
     else if (event.key === "p") { jump(-1); event.preventDefault(); }
     else if (event.key === " " && video) {
       event.preventDefault();
-      if (video.paused) { var started = video.play(); if (started && started.catch) started.catch(function () {}); }
-      else video.pause();
+      if (video.paused) play(); else video.pause();
     }
   });
 

@@ -31,7 +31,7 @@ from .report import FORMULA_STARTS, TEXT_MARK, atomic_path
 
 PRE_ROLL_S = 0.4  # a jump to an event starts this long before its onset: the face at rest, then the twitch
 MAX_BUCKETS = 1500  # a signal longer than this many samples is drawn as per-bucket minimum and maximum
-PLOT_WIDTH, LANE_HEIGHT, STRIP_HEIGHT, AXIS_HEIGHT = 900, 130, 26, 24  # timeline geometry, SVG units
+PLOT_WIDTH, LANE_HEIGHT, STRIP_HEIGHT, AXIS_HEIGHT = 900, 120, 26, 24  # timeline geometry, SVG units
 LABEL_WIDTH = 8  # left margin of the timeline, SVG units
 REVIEW_COLUMNS = ("file", "number", "event", "side", "region", "start_s", "end_s", "duration_s", "amplitude",
                   "mark", "reviewer", "marked_at")  # STEM.review.csv, written by the page's script
@@ -279,6 +279,7 @@ Click an event (table or timeline) to watch it.</p></div>
 <span style="color:{INVOLUNTARY_COLOR}">&#9632; involuntary (twitch, tonic spasm)</span>
 <span style="color:{VOLUNTARY_COLOR}">&#9632; voluntary (blink, brow raise, smile)</span></p></div>
 </section>
+<div class="details">
 <section class="measures"><h2>Measures</h2><table>{measures}</table></section>
 <section class="events"><h2>Events ({len(events)}, of which {n_involuntary} involuntary)</h2>
 <div class="review-bar"><label>Reviewer's initials <input id="reviewer" maxlength="12" size="6" autocomplete="off"></label>
@@ -286,6 +287,7 @@ Click an event (table or timeline) to watch it.</p></div>
 <table id="events"><thead><tr><th>#</th><th>event</th><th>side</th><th>region</th><th>onset s</th><th>end s</th>
 <th>duration s</th><th>amplitude</th><th>with</th><th>review</th></tr></thead>
 <tbody>{event_rows}</tbody></table></section>
+</div>
 </main>
 <footer>spasmscan {_e(__version__)}: a measurement aid, not a diagnosis. Review marks are saved only by
 "Download review" ({_e(stem)}.review.csv); the page sends nothing anywhere.</footer>
@@ -498,6 +500,8 @@ tr.involuntary .dot{background:""" + INVOLUNTARY_COLOR + """}tr.voluntary .dot{b
 button.mark{margin-right:4px;border:1px solid #999;background:#f4f4f4;border-radius:3px;cursor:pointer}
 tr[data-mark=confirmed] button[data-mark=confirmed]{background:#2e7d32;color:#fff;border-color:#2e7d32}
 tr[data-mark=rejected] button[data-mark=rejected]{background:#b3261e;color:#fff;border-color:#b3261e}
+.details{display:flex;flex-wrap:wrap;gap:0 28px;align-items:flex-start}.measures{flex:0 1 440px}.events{flex:1 1 620px}
+.measures table,.events table{font-size:14px}
 .review-bar{margin:4px 0 8px}#download{font-weight:bold}
 #index th{cursor:pointer;background:#eee}#index th.asc::after{content:" \\25B2"}#index th.desc::after{content:" \\25BC"}
 .error{color:#b3261e}footer{margin-top:20px;font-size:12px;color:#666}

@@ -517,6 +517,7 @@ PAGE_JS = r"""
   var rows = Array.prototype.slice.call(document.querySelectorAll("#events tbody tr"));
   var spans = Array.prototype.slice.call(document.querySelectorAll("#timeline .span"));
   var marks = {};
+  var unsaved = false;  // marks changed since the last download: leaving the page asks first
   var involuntary = data.events.filter(function (e) { return e.involuntary; });
 
   function videoTime(analysisTime) { return analysisTime - data.offset_s; }
@@ -603,6 +604,7 @@ PAGE_JS = r"""
   function setMark(row, index, mark) {
     if (marks[index] && marks[index].mark === mark) { delete marks[index]; row.removeAttribute("data-mark"); }
     else { marks[index] = {mark: mark, at: new Date().toISOString()}; row.setAttribute("data-mark", mark); }
+    unsaved = true;
     var n = Object.keys(marks).length;
     document.getElementById("review-count").textContent = n + " of " + involuntary.length + " involuntary events marked";
   }
@@ -631,6 +633,10 @@ PAGE_JS = r"""
     link.download = data.stem + ".review.csv";
     document.body.appendChild(link); link.click(); link.remove();
     setTimeout(function () { URL.revokeObjectURL(link.href); }, 10000);
+    unsaved = false;
+  });
+  window.addEventListener("beforeunload", function (event) {
+    if (unsaved) { event.preventDefault(); event.returnValue = ""; }
   });
   update();
 })();

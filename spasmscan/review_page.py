@@ -27,7 +27,7 @@ from .annotate import EVENT_HOLD_S, INVOLUNTARY_BGR, LANES, SCALE_PERCENTILES, S
 from .errors import InputNotFoundError, ParameterError
 from .events import INVOLUNTARY_KINDS
 from .regions import SIDES
-from .report import FORMULA_STARTS, TEXT_MARK, atomic_path
+from .report import FORMULA_STARTS, TEXT_MARK, _write_text, atomic_path
 
 PRE_ROLL_S = 0.4  # a jump to an event starts this long before its onset: the face at rest, then the twitch
 MAX_BUCKETS = 1500  # a signal longer than this many samples is drawn as per-bucket minimum and maximum
@@ -78,6 +78,7 @@ def display_name(file: str) -> str:
 def measure_rows(analysis) -> list[tuple[str, str]]:
     """(label, value) rows of the clinical measures: the terminal summary's content as a table."""
     m = analysis.measures
+    jrs = _number(m.get("jrs_frequency_estimate"), ".0f", "")
     rows = [
         ("duration", f"{analysis.duration_s:.1f} s, {analysis.frames} frames at {analysis.fps:.2f} fps"),
         ("face tracked", f"{analysis.face_frames_pct:.1f}% of frames"),
@@ -89,7 +90,7 @@ def measure_rows(analysis) -> list[tuple[str, str]]:
         ("spreads to the mouth", "yes" if m.get("spread_to_mouth") else "no"),
         ("blinks", f"{m.get('blinks', 'n/a')} ({_number(m.get('blinks_per_min'), '.1f')}/min)"),
         ("brow raises", str(m.get("brow_raises", "n/a"))),
-        ("Jankovic frequency ESTIMATE (not a clinical rating)", _number(m.get("jrs_frequency_estimate"), ".0f") + "/4"),
+        ("Jankovic frequency ESTIMATE (not a clinical rating)", f"{jrs}/4" if jrs else "n/a"),
     ]
     if math.isfinite(analysis.verdict.coupling_p_value):
         rows.append(("time-locking to voluntary movements", f"binomial p = {analysis.verdict.coupling_p_value:.3g}"))
@@ -299,12 +300,8 @@ Click an event (table or timeline) to watch it.</p></div>
 
 def write_page(path: str | os.PathLike, analysis, **kwargs) -> Path:
     """Write :func:`page_html` (same keyword arguments) to ``path`` as UTF-8 (not atomically: callers do that)."""
-    path = Path(path)
-    with open(path, "w", encoding="utf-8") as stream:
-        stream.write(page_html(analysis, **kwargs))
-        stream.flush()
-        os.fsync(stream.fileno())
-    return path
+    _write_text(Path(path), page_html(analysis, **kwargs))
+    return Path(path)
 
 
 # -- the batch index ------------------------------------------------------------------------------
@@ -357,7 +354,7 @@ def index_html(results: Sequence, *, pages: dict[str, str], hidden_paths: Iterab
                 text = _e(result.status) + (f': <span class="error">{_e(error)}</span>' if error else "")
                 cells.append(f'<td data-sort="{_e(result.status)}">{text}</td>')
             elif column in ("confidence", "twitches_per_min", "jrs_frequency_estimate"):
-                number = _number(value, ".0f" if column == "jrs_frequency_estimate" else ".2f", "")
+                number = _number(value, {"confidence": ".2f", "twitches_per_min": ".1f"}.get(column, ".0f"), "")
                 cells.append(f'<td class="num" data-sort="{_e(number)}">{_e(number)}</td>')
             else:
                 text = LABEL_TEXT.get(str(value), str(value or "")) if column == "classification" else str(value or "")
@@ -390,8 +387,7 @@ def write_index(out_dir: str | os.PathLike, results: Sequence, *, hidden_paths: 
     pages = {result.stem: f"{result.stem}.html" for result in results if (out / f"{result.stem}.html").is_file()}
     path = out / INDEX_NAME
     with atomic_path(path, force=True) as temporary:
-        temporary.write_text(index_html(results, pages=pages, hidden_paths=[*hidden_paths, str(out.absolute())]),
-                             encoding="utf-8")
+        _write_text(temporary, index_html(results, pages=pages, hidden_paths=[*hidden_paths, str(out.absolute())]))
     return path
 
 

@@ -67,6 +67,11 @@ def test_page_warns_when_the_video_is_not_h264_and_handles_no_video():
     assert "<video" not in page and "nothing to play" in page
 
 
+def test_html_needs_an_out_folder():
+    result = CliRunner().invoke(cli, ["analyze", str(SAMPLE), "--html"])
+    assert result.exit_code == ParameterError.exit_code and "--html needs --out" in result.output
+
+
 def test_long_signals_are_drawn_from_at_most_a_few_thousand_points_and_keep_spikes():
     times = np.arange(100_000) / 30.0
     values = np.zeros(times.size)

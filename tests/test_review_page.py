@@ -170,6 +170,23 @@ def test_annotated_video_is_h264_with_the_index_first(tmp_path):
     assert data.index(b"moov") < data.index(b"mdat")  # +faststart: a browser can start before the end
 
 
+def test_without_h264_the_fallback_video_is_written_and_the_page_says_so(tmp_path, monkeypatch):
+    import av
+
+    from spasmscan import annotate
+    from spasmscan.report import write_reports
+
+    monkeypatch.setattr(annotate, "h264_available", lambda: False)
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(SAMPLE, clip)
+    analysis = make_analysis(seconds=0.5, fps=30.0, width=480, height=360, source=str(clip))
+    written = write_reports(analysis, tmp_path / "out", annotate_video=clip, html=True)
+    assert [path.name for path in written[-2:]] == ["clip.annotated.mp4", "clip.html"]
+    with av.open(str(written[-2])) as container:
+        assert container.streams.video[0].codec_context.name == "mpeg4"
+    assert "This video is mp4v" in written[-1].read_text(encoding="utf-8")
+
+
 # -- in the browser -------------------------------------------------------------------------------
 def _browser_problem() -> str | None:
     for path in (CHROMIUM, CHROMEDRIVER):

@@ -339,6 +339,7 @@ def test_the_hostile_file_name_renders_as_text(browser, sample_page):
     open_page(browser, page)
     assert browser.find_element(By.TAG_NAME, "h1").text == f"{HOSTILE}.mp4"
     assert browser.find_elements(By.TAG_NAME, "img") == []
+    assert str(page.parent.parent) not in browser.page_source  # no folder of this machine
     with pytest.raises(NoAlertPresentException):
         browser.switch_to.alert.text
 

@@ -30,7 +30,7 @@ from .regions import SIDES
 from .report import FORMULA_STARTS, TEXT_MARK, _write_text, atomic_path
 
 PRE_ROLL_S = 0.4  # a jump to an event starts this long before its onset: the face at rest, then the twitch
-MAX_BUCKETS = 1500  # a signal longer than this many samples is drawn as per-bucket minimum and maximum
+MAX_BUCKETS = 1500  # a signal of more than twice this many samples is drawn as these buckets' minimum and maximum
 PLOT_WIDTH, LANE_HEIGHT, STRIP_HEIGHT, AXIS_HEIGHT = 900, 120, 26, 24  # timeline geometry, SVG units
 LABEL_WIDTH = 8  # left margin of the timeline, SVG units
 REVIEW_COLUMNS = ("file", "number", "event", "side", "region", "start_s", "end_s", "duration_s", "amplitude",

@@ -2,11 +2,16 @@
 face, both sides' signals scrolling in a panel below it, and labels of the events under way.
 
 The output has exactly the frames of the analysed part of the input, at the analysis' frame rate.
+It is H.264 in MP4 (yuv420p, moov atom first), which web browsers, PowerPoint and phones play,
+encoded by the libx264 that PyAV's wheel bundles; without it OpenCV's MPEG-4 part 2 (mp4v)
+writer is the fallback, which most players but no web browser play.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
+from fractions import Fraction
 from typing import Callable
 
 import cv2
@@ -30,15 +35,86 @@ EVENT_HOLD_S = 0.5  # an event's label stays this long after it ends, so a 50 ms
 PANEL_FRACTION = 0.45  # panel height relative to the frame height
 MIN_PANEL_PX = 150  # below this the three lanes and their labels do not fit
 SCALE_PERCENTILES = (1.0, 99.0)  # lane scaling ignores the most extreme 1 % either way (tracking glitches)
+H264_ENCODER = "libx264"  # bundled in PyAV's wheel; H.264 in MP4 is what every browser plays
+H264_OPTIONS = {"crf": "20", "preset": "veryfast"}  # the labels stay sharp; veryfast keeps up on small machines
+FALLBACK_FOURCC = "mp4v"  # OpenCV's own MPEG-4 part 2 writer: plays in desktop players, not in browsers
+FRAME_RATE_DENOMINATOR = 1001000  # exact for 30000/1001-style NTSC rates and any rate given in 1/1000 fps
+
+
+def is_video_file(video) -> bool:
+    """Whether ``video`` names a file rather than a camera index or stream URL (as VideoSource reads them)."""
+    name = video if isinstance(video, int) else os.fspath(video)
+    return not (isinstance(name, int) or "://" in name or (name.isdigit() and not os.path.exists(name)))
 
 
 def require_video_file(video) -> None:
-    """Raise ParameterError for a camera index or stream URL (as VideoSource reads them): the
-    annotated video reads the source a second time, which only a file allows."""
-    name = video if isinstance(video, int) else os.fspath(video)
-    if isinstance(name, int) or "://" in name or (name.isdigit() and not os.path.exists(name)):
+    """Raise ParameterError for a camera index or stream URL: the annotated video reads the
+    source a second time, which only a file allows."""
+    if not is_video_file(video):
         raise ParameterError(f"{video}: an annotated video needs a video file; a camera or stream cannot be "
                              "read a second time (record it to a file first)")
+
+
+@functools.cache
+def h264_available() -> bool:
+    """Whether PyAV can encode H.264 here (its wheel bundles libx264; a source build may lack it)."""
+    try:
+        import av
+
+        av.codec.Codec(H264_ENCODER, "w")
+    except Exception:  # no PyAV, or no such encoder in its FFmpeg: the fallback writer is used
+        logger.warning("no H.264 encoder in PyAV; annotated videos are written as %s, which browsers do not play",
+                       FALLBACK_FOURCC)
+        return False
+    return True
+
+
+def annotated_codec() -> str:
+    """The codec annotated videos are written in here: "h264", or "mp4v" (the fallback)."""
+    return "h264" if h264_available() else FALLBACK_FOURCC
+
+
+class _H264Writer:
+    """BGR frames of one size into an H.264 MP4 (yuv420p, +faststart) through PyAV."""
+
+    def __init__(self, path: str, fps: float, size: tuple[int, int]):
+        import av
+
+        self.width = size[0] + size[0] % 2  # yuv420p needs an even width: odd frames get one black column
+        self.container = av.open(path, "w", format="mp4", options={"movflags": "+faststart"})
+        self.stream = self.container.add_stream(
+            H264_ENCODER, rate=Fraction(fps).limit_denominator(FRAME_RATE_DENOMINATOR), options=dict(H264_OPTIONS))
+        self.stream.width, self.stream.height, self.stream.pix_fmt = self.width, size[1], "yuv420p"
+        self.index = 0
+
+    def write(self, bgr: np.ndarray) -> None:
+        import av
+
+        if bgr.shape[1] != self.width:
+            bgr = np.pad(bgr, ((0, 0), (0, self.width - bgr.shape[1]), (0, 0)))
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr), format="bgr24")
+        frame.pts = self.index
+        self.index += 1
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def release(self) -> None:
+        try:
+            for packet in self.stream.encode():
+                self.container.mux(packet)
+        finally:
+            self.container.close()
+
+
+def _open_writer(path: str, fps: float, size: tuple[int, int]):
+    """A writer of BGR frames of ``size`` (width, height): H.264 when available, else OpenCV's mp4v."""
+    if h264_available():
+        return _H264Writer(path, fps, size)
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*FALLBACK_FOURCC), fps, size)
+    if not writer.isOpened():
+        raise OutputError(f"{path}: neither H.264 (PyAV) nor OpenCV's {FALLBACK_FOURCC} can encode a video here; "
+                          "try again without --annotate")
+    return writer
 
 
 class _Painter:
@@ -172,7 +248,8 @@ class _Painter:
 
 def write_annotated_video(analysis, video: str | os.PathLike, out_path: str | os.PathLike, *,
                           progress: Callable[[float, float], None] | None = None) -> int:
-    """Draw ``analysis`` over the frames of ``video`` it was made from; write an MP4 to ``out_path``.
+    """Draw ``analysis`` over the frames of ``video`` it was made from; write an MP4 to ``out_path``
+    (H.264, or mp4v when :func:`annotated_codec` says so).
 
     Reads the analysed time range again with VideoSource; each frame shows the face landmarks
     used (patient's right orange, left blue), the events under way, and a panel below with both
@@ -196,10 +273,7 @@ def write_annotated_video(analysis, video: str | os.PathLike, out_path: str | os
                 if painter is None:
                     painter = _Painter(analysis, frame.shape[1], frame.shape[0])
                     size = (painter.width, painter.height + painter.panel_height)
-                    writer = cv2.VideoWriter(os.fspath(out_path), cv2.VideoWriter_fourcc(*"mp4v"), series.fps, size)
-                    if not writer.isOpened():
-                        raise OutputError(f"{out_path}: OpenCV cannot encode an MP4 (mp4v) video here; "
-                                          "try again without --annotate")
+                    writer = _open_writer(os.fspath(out_path), series.fps, size)
                 index = int(np.clip(np.searchsorted(times, now), 1, times.size - 1)) if times.size > 1 else 0
                 if times.size > 1 and abs(times[index - 1] - now) < abs(times[index] - now):
                     index -= 1

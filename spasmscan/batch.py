@@ -171,6 +171,7 @@ class VideoTask:
     settings: TrackerSettings = TrackerSettings()
     json: bool = False  # also write STEM.json
     plot: bool = False  # also write the plot
+    html: bool = False  # also write the review page STEM.html and the annotated video it plays
     cache_dir: str | None = None  # landmark cache folder; None: the worker's default
     use_cache: bool = True
     force: bool = False  # redo even when a matching record exists
@@ -178,7 +179,7 @@ class VideoTask:
 
     def settings_key(self) -> str:
         """Everything besides the video's content that changes the outputs."""
-        return f"{self.settings.key()}|json{int(self.json)}|plot{int(self.plot)}|v{__version__}"
+        return f"{self.settings.key()}|json{int(self.json)}|plot{int(self.plot)}|html{int(self.html)}|v{__version__}"
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,8 @@ def process_video(task: VideoTask) -> VideoResult:
         analysis = analyze_video(task.path, settings=task.settings, cache_dir=task.cache_dir,
                                  use_cache=task.use_cache, workers=task.tracking_workers, content_digest=digest)
         written = write_reports(analysis, task.out_dir, stem=task.stem, json=task.json, plot=task.plot,
-                                force=True, file=task.file)
+                                annotate_video=task.path if task.html else None, html=task.html, force=True,
+                                file=task.file)
         reports = [os.path.relpath(path, task.out_dir) for path in written]
         row = {name: "" for name in summary_columns()}
         row.update(summary_row(analysis, file=task.file), status="ok", error="")
@@ -497,8 +499,8 @@ class BatchResult:
 
 def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike, *, settings: TrackerSettings = TrackerSettings(),
               jobs: int | None = None, scheduler: str | None = None, force: bool = False, json: bool = False,
-              plot: bool = False, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
-              progress: Progress | None = None) -> BatchResult:
+              plot: bool = False, html: bool = False, cache_dir: str | os.PathLike | None = None,
+              use_cache: bool = True, progress: Progress | None = None) -> BatchResult:
     """Process every video named by ``inputs`` (see :func:`expand_inputs`) into ``out_dir``.
 
     Per-video reports go to ``out_dir/STEM.*``; ``summary.csv`` gets one row per video (status
@@ -506,6 +508,8 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike, *, settings: Tr
     before with the same content and settings are reused unless ``force``. ``jobs`` local
     processes (default: the number of cores), or the Dask cluster at ``scheduler``. On
     KeyboardInterrupt the CSVs are written for the videos finished so far, then it is raised again.
+    ``html``: each video also gets its review page and annotated video, and ``out_dir/index.html``
+    lists them all.
     """
     if jobs is not None and jobs < 1:
         raise ParameterError(f"--jobs must be at least 1, got {jobs}")
@@ -524,7 +528,7 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike, *, settings: Tr
     # Local jobs share this machine's cores; a cluster's workers each track one video in one pass.
     tracking_workers = 1 if scheduler else max(1, usable_cores() // jobs)
     tasks = [VideoTask(path=os.path.abspath(path), file=path, stem=stem, out_dir=str(out), settings=settings,
-                       json=json, plot=plot, cache_dir=None if cache_dir is None else os.path.abspath(cache_dir),
+                       json=json, plot=plot, html=html, cache_dir=None if cache_dir is None else os.path.abspath(cache_dir),
                        use_cache=use_cache, force=force, tracking_workers=tracking_workers)
              for path, stem in zip(files, unique_stems(files))]
     results: list[VideoResult | None] = [None] * len(tasks)
@@ -552,16 +556,21 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike, *, settings: Tr
                      log_level=logging.getLogger("spasmscan").getEffectiveLevel())
     except KeyboardInterrupt:
         finished = [result for result in results if result is not None]
-        _write_merged(out, finished)
+        _write_merged(out, finished, html=html, files=files)
         logger.warning("interrupted: %s lists the %d of %d videos finished; run the same command again "
                        "to do the rest", out / SUMMARY_NAME, len(finished), len(tasks))
         raise
-    _write_merged(out, results)
+    _write_merged(out, results, html=html, files=files)
     return BatchResult(results=tuple(results), summary_path=out / SUMMARY_NAME, events_path=out / EVENTS_NAME)
 
 
-def _write_merged(out: Path, results: Sequence[VideoResult]) -> None:
-    """Write ``summary.csv`` and ``events.csv`` (atomically) from per-video results."""
+def _write_merged(out: Path, results: Sequence[VideoResult], *, html: bool, files: Sequence[str]) -> None:
+    """Write ``summary.csv`` and ``events.csv`` (atomically) from per-video results, and with
+    ``html`` the index page (which shows none of the input ``files``' folders)."""
     write_csv(out / SUMMARY_NAME, [result.row for result in results], summary_columns(), force=True)
     write_csv(out / EVENTS_NAME, [event for result in results for event in result.events], events_columns(),
               force=True)
+    if html:
+        from .review_page import write_index
+
+        write_index(out, results, hidden_paths=[os.path.abspath(path) for path in files])

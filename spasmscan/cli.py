@@ -35,6 +35,8 @@ Examples:
   spasmscan evaluate samples/
   spasmscan live --camera 0 --protocol standard --out visit/
   spasmscan batch clinic/recordings --out clinic/results --jobs 2
+  spasmscan analyze clinic/patient01.mp4 --out reports --html
+  spasmscan review-score reports/*.review.csv
 
 \b
 Exit codes: 0 done, 1 internal error, 2 bad option, 3 file not found,
@@ -175,23 +177,28 @@ def tracker_settings(start_s, end_s, mirrored, frame_step=1):
 @tracker_options
 @report_options
 @click.option("--annotate", is_flag=True, help="Also write the annotated video STEM.annotated.mp4 (needs --out).")
+@click.option("--html", is_flag=True, help="Also write the review page STEM.html playing the annotated video, "
+              "which it implies for a video file (needs --out; docs/review.md).")
 @click.option("--protocol", default=None, metavar="NAME|FILE",
               help="The recording followed this examination protocol ('standard', a protocol file, or the "
                    "NAME.protocol.json saved by 'live --record'); its steps start at the analysed part's start.")
 def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_dir, out_dir, json_report, plot, annotate,
-            force, protocol) -> None:
+            html, force, protocol) -> None:
     """Analyse one VIDEO (file, camera index or stream URL) and print the result."""
     from .analysis import summary_text
     from .pipeline import analyze_video
     from .report import check_overwrite, report_paths, report_stem, write_reports
 
-    require_out(out_dir, json=json_report, plot=plot, annotate=annotate)
-    if out_dir is not None:  # refuse before the long analysis, not after it
-        check_overwrite(report_paths(out_dir, report_stem(video), json=json_report, plot=plot, annotate=annotate),
-                        force=force)
+    require_out(out_dir, json=json_report, plot=plot, annotate=annotate, html=html)
     if annotate:
         from .annotate import require_video_file
         require_video_file(video)
+    elif html:  # the page plays the annotated video of a file; a camera's or stream's page has none
+        from .annotate import is_video_file
+        annotate = is_video_file(video)
+    if out_dir is not None:  # refuse before the long analysis, not after it
+        check_overwrite(report_paths(out_dir, report_stem(video), json=json_report, plot=plot, annotate=annotate,
+                                     html=html), force=force)
 
     segments = ()
     if protocol is not None:
@@ -214,7 +221,7 @@ def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_di
         update, close = progress_bar("annotating") if annotate else (None, lambda: None)
         try:
             written = write_reports(analysis, out_dir, stem=report_stem(video), json=json_report, plot=plot,
-                                    annotate_video=video if annotate else None, force=force, file=video,
+                                    annotate_video=video if annotate else None, html=html, force=force, file=video,
                                     progress=update)
         finally:
             close()
@@ -234,9 +241,11 @@ def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_di
 @click.option("--force", is_flag=True, help="Redo videos already done with the same settings.")
 @click.option("--json", "json_report", is_flag=True, help="Also write STEM.json for each video.")
 @click.option("--plot", is_flag=True, help="Also write STEM.timeline.png for each video.")
+@click.option("--html", is_flag=True, help="Also write each video's review page and annotated video, and "
+              "OUT/index.html listing them (docs/review.md).")
 @tracker_options
-def batch(inputs, out_dir, jobs, scheduler, force, json_report, plot, start_s, end_s, mirrored, frame_step, no_cache,
-          cache_dir) -> None:
+def batch(inputs, out_dir, jobs, scheduler, force, json_report, plot, html, start_s, end_s, mirrored, frame_step,
+          no_cache, cache_dir) -> None:
     """Analyse many videos into one spreadsheet.
 
     INPUTS are files, folders (searched recursively for videos), glob patterns ('clinic/**/*.mp4')
@@ -259,7 +268,8 @@ def batch(inputs, out_dir, jobs, scheduler, force, json_report, plot, start_s, e
 
     try:
         result = run_batch(inputs, out_dir, settings=tracker_settings(start_s, end_s, mirrored, frame_step), jobs=jobs,
-                           scheduler=scheduler, force=force, json=json_report, plot=plot, cache_dir=cache_dir,
+                           scheduler=scheduler, force=force, json=json_report, plot=plot, html=html,
+                           cache_dir=cache_dir,
                            use_cache=not no_cache, progress=update)
     finally:
         if "bar" in state:
@@ -269,6 +279,9 @@ def batch(inputs, out_dir, jobs, scheduler, force, json_report, plot, start_s, e
                f"({result.reused} taken from an earlier run)")
     click.echo(f"summary: {result.summary_path}")
     click.echo(f"events: {result.events_path}")
+    if html:
+        from .review_page import INDEX_NAME
+        click.echo(f"review pages: {result.summary_path.parent / INDEX_NAME}")
     if result.failed:
         click.echo(f"spasmscan: {result.failed} of {done} videos failed; the status and error columns of "
                    f"{result.summary_path} say why", err=True)
@@ -447,6 +460,16 @@ def evaluate(directory, out_csv, tolerance_s, frame_step, no_cache, cache_dir, m
         result.write_csv(out_csv)
         result.write_confusion_csv(_confusion_path(out_csv))
         click.echo(f"wrote {out_csv} and {_confusion_path(out_csv)}")
+
+
+@cli.command("review-score", epilog=EPILOG)
+@click.argument("reviews", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def review_score(reviews) -> None:
+    """Precision of spasmscan's involuntary events against a reviewer's marks: reads the
+    STEM.review.csv files saved from review pages ("Download review"), per file and in all."""
+    from .review_page import score_reviews
+
+    click.echo(score_reviews(reviews).text())
 
 
 def _confusion_path(out_csv: str) -> str:

@@ -289,11 +289,12 @@ def _json_text(analysis, *, file: str) -> str:
 
 # -- all reports of one analysis ------------------------------------------------------------------
 def report_paths(out_dir: str | os.PathLike, stem: str, *, json: bool = False, plot: bool = False,
-                 annotate: bool = False) -> list[Path]:
+                 annotate: bool = False, html: bool = False) -> list[Path]:
     """The files :func:`write_reports` writes for these choices, in writing order."""
     out_dir = Path(out_dir)
     names = [f"{stem}.summary.csv", f"{stem}.events.csv", f"{stem}.signals.csv"]
     names += [f"{stem}.json"] * json + [f"{stem}.timeline.png"] * plot + [f"{stem}.annotated.mp4"] * annotate
+    names += [f"{stem}.html"] * html
     return [out_dir / name for name in names]
 
 
@@ -304,10 +305,11 @@ def report_stem(source: str) -> str:
 
 
 def write_reports(analysis, out_dir: str | os.PathLike, *, stem: str | None = None, json: bool = False,
-                  plot: bool = False, annotate_video: str | os.PathLike | None = None, force: bool = False,
-                  file: str | None = None, progress=None) -> list[Path]:
+                  plot: bool = False, annotate_video: str | os.PathLike | None = None, html: bool = False,
+                  force: bool = False, file: str | None = None, progress=None) -> list[Path]:
     """Write STEM.summary.csv, STEM.events.csv, STEM.signals.csv and, when asked, STEM.json,
-    STEM.timeline.png and STEM.annotated.mp4 (drawn over ``annotate_video``) into ``out_dir``.
+    STEM.timeline.png, STEM.annotated.mp4 (drawn over ``annotate_video``) and the review page
+    STEM.html (playing the annotated video, when there is one) into ``out_dir``.
 
     ``file`` is what the reports' file column says (default: the analysis' source). Every file
     is checked before any is written: without ``force`` an existing one stops the run with
@@ -319,7 +321,7 @@ def write_reports(analysis, out_dir: str | os.PathLike, *, stem: str | None = No
     stem = report_stem(file) if stem is None else stem
     if not stem or Path(stem).name != stem or stem in (".", ".."):
         raise ParameterError(f"report name {stem!r} is not a plain file name; choose a name without folders")
-    paths = report_paths(out_dir, stem, json=json, plot=plot, annotate=annotate_video is not None)
+    paths = report_paths(out_dir, stem, json=json, plot=plot, annotate=annotate_video is not None, html=html)
     check_overwrite(paths, force=force)
     try:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -341,6 +343,11 @@ def write_reports(analysis, out_dir: str | os.PathLike, *, stem: str | None = No
         from .annotate import write_annotated_video
 
         writers.append(lambda target: write_annotated_video(analysis, annotate_video, target, progress=progress))
+    if html:
+        from .review_page import write_page
+
+        video_name = paths[-2].name if annotate_video is not None else None  # the annotated video, just before
+        writers.append(lambda target: write_page(target, analysis, file=file, video_name=video_name))
     with contextlib.ExitStack() as renames:  # on leaving: every file renamed into place, or every one removed
         for path, write in zip(paths, writers):
             temporary = renames.enter_context(atomic_path(path, force=force))

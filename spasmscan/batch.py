@@ -27,8 +27,8 @@ from . import __version__
 from .cache import file_digest
 from .errors import InputNotFoundError, OutputError, ParameterError, SpasmscanError
 from .landmarks import TrackerSettings, silence_native_stderr, usable_cores
-from .report import (EVENT_COLUMNS, SUMMARY_COLUMNS, atomic_path, event_rows, summary_row, write_csv,
-                     write_reports)
+from .files import write_text
+from .report import EVENT_COLUMNS, SUMMARY_COLUMNS, event_rows, summary_row, write_csv, write_reports
 from .video import is_video_path
 
 logger = logging.getLogger(__name__)
@@ -333,8 +333,7 @@ def _write_record(path: Path, key: str, result: VideoResult, reports: list[str])
               "error_kind": result.error_kind, "reports": reports, "row": result.row,
               "events": list(result.events)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path, force=True) as temporary:
-        temporary.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    write_text(path, json.dumps(record, indent=1), force=True)
 
 
 # -- execution engines ---------------------------------------------------------------------------

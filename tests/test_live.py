@@ -272,3 +272,32 @@ def test_analyze_rejects_a_bad_protocol(tmp_path):
     result = CliRunner().invoke(cli, ["analyze", str(SAMPLE), "--protocol", str(bad)])
     assert result.exit_code == 2
     assert "protocol" in result.output
+
+
+def tracked_session(n_frames: int = 90) -> live.LiveSession:
+    """A session that saw a still (random) face for ``n_frames`` frames."""
+    session = live.LiveSession(width=320, height=240, fps=30.0, source="test")
+    rng = np.random.default_rng(5)
+    base = rng.uniform(100, 200, size=(478, 2)).astype(np.float32)
+    for index in range(n_frames):
+        session.add(index / 30.0, base + rng.normal(0, 0.3, size=base.shape).astype(np.float32))
+    return session
+
+
+def test_the_recordings_protocol_file_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    segments = (live.Segment("rest", 0.0, 2.0, "Sit still"), live.Segment("blinks", 2.0, 3.0, "Blink"))
+    stats = live.LiveStats()
+    record = tmp_path / "visit.mp4"
+    live.finish(tracked_session(), stats, segments, record=record)
+    written = json.loads(live.protocol_path(record).read_text())
+    assert [s["name"] for s in written["segments"]] == ["rest", "blinks"]
+    assert [p.name for p in tmp_path.iterdir()] == ["visit.protocol.json"]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        live.finish(tracked_session(), stats, segments[:1], record=record)
+    assert [p.name for p in tmp_path.iterdir()] == ["visit.protocol.json"]  # no temporary file left
+    assert [s["name"] for s in json.loads(live.protocol_path(record).read_text())["segments"]] == ["rest", "blinks"]

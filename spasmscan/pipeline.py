@@ -19,7 +19,7 @@ import numpy as np
 
 from . import cache
 from .analysis import Analysis, analyze_series
-from .errors import NoVideoStreamError
+from .errors import NoVideoStreamError, OutputError
 from .landmarks import (MATCH_RADIUS_FACE_WIDTHS, REACQUIRE_AFTER_S, LandmarkSeries, TrackerSettings, face_center,
                         require_face, track_frames, usable_cores)
 from .video import VideoSource, opencv_threads
@@ -50,9 +50,11 @@ def video_landmarks(source: str | int | os.PathLike, *, settings: TrackerSetting
         name = video.info.name
         entry = None
         if use_cache and not video.live:
-            entry = Path(cache_dir or cache.default_cache_dir()) / (
-                cache.cache_key(content_digest or cache.file_digest(source), settings) + ".npz")
-            cached = cache.load_series(entry, source=name)
+            content_digest = content_digest or cache.file_digest(source)
+            binding = cache.Binding.of(video.info, content_digest=content_digest, settings=settings,
+                                       file_bytes=os.path.getsize(source))
+            entry = Path(cache_dir or cache.default_cache_dir()) / (cache.cache_key(content_digest, settings) + ".npz")
+            cached = cache.load_series(entry, binding=binding, settings=settings, source=name)
             if cached is not None:
                 logger.info("%s: landmarks from cache %s", name, entry)
                 return require_face(cached)
@@ -69,8 +71,8 @@ def video_landmarks(source: str | int | os.PathLike, *, settings: TrackerSetting
                                  + (" in the selected part" if settings.start_s or settings.end_s else ""))
     if entry is not None:
         try:
-            cache.save_series(series, entry)
-        except OSError as error:
+            cache.save_series(series, entry, binding=binding)
+        except (OSError, OutputError) as error:
             logger.warning("could not write landmark cache %s (%s); continuing without it", entry, error)
     return require_face(series)
 

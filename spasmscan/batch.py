@@ -8,6 +8,7 @@ settings, and the merged CSVs are rebuilt from the records of the current inputs
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
@@ -25,11 +26,11 @@ from typing import Callable, Iterable, Sequence
 
 from . import __version__
 from .cache import file_digest
-from .errors import InputNotFoundError, OutputError, ParameterError, SpasmscanError
+from .errors import TERMINATION_SIGNALS, InputNotFoundError, OutputError, ParameterError, SpasmscanError
 from .landmarks import TrackerSettings, silence_native_stderr, usable_cores
-from .files import write_text
+from .files import check_writable_folder, write_text
 from .report import EVENT_COLUMNS, SUMMARY_COLUMNS, event_rows, summary_row, write_csv, write_reports
-from .video import is_video_path
+from .video import check_video_file, is_video_path
 
 logger = logging.getLogger(__name__)
 
@@ -232,8 +233,11 @@ def process_video(task: VideoTask) -> VideoResult:
     started = time.monotonic()
     record_path = Path(task.out_dir) / STATE_DIR / f"{task.stem}.json"
     try:
+        check_video_file(task.path)  # a pipe or a device would block the digest
         digest = file_digest(task.path)
         key = _result_key(digest, task.settings_key())
+    except SpasmscanError as error:
+        return failure(task, _without_path(str(error), task.path), type(error).__name__)
     except OSError as error:
         return failure(task, _os_error_message(error), type(error).__name__)
     if not task.force:
@@ -355,14 +359,20 @@ def _init_worker(log_level: int) -> None:
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("spasmscan").setLevel(log_level)
     _task_running = False
-    signal.signal(signal.SIGINT, _interrupt_task)
+    for number in (signal.SIGINT, *TERMINATION_SIGNALS):
+        signal.signal(number, _interrupt_task)
 
 
 def _interrupt_task(signum, frame) -> None:
+    """Ctrl-C, SIGTERM or SIGHUP in a worker: interrupt the running task (its files are cleaned up);
+    an idle worker ignores Ctrl-C and ends on the others."""
     global _task_running
-    if _task_running:  # once per task: a second Ctrl-C must not break the clean-up of the first
+    if _task_running:  # once per task: a second signal must not break the clean-up of the first
         _task_running = False
         raise KeyboardInterrupt
+    if signum != signal.SIGINT:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
 
 def _run_in_worker(function: Callable, item):
@@ -432,6 +442,7 @@ def _pool_pass(function, items, queue: deque, jobs: int, on_done: OnDone, log_le
     except KeyboardInterrupt:
         for future in in_flight:
             future.cancel()
+        _interrupt_workers(pool)
         pool.shutdown(wait=True, cancel_futures=True)
         for future, index in in_flight.items():
             if future.done() and not future.cancelled() and future.exception() is None:
@@ -439,6 +450,14 @@ def _pool_pass(function, items, queue: deque, jobs: int, on_done: OnDone, log_le
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _interrupt_workers(pool: ProcessPoolExecutor) -> None:
+    """Pass an interruption on to the pool's workers: Ctrl-C reaches them through the terminal's
+    process group, but SIGTERM and SIGHUP reach this process only."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.kill(process.pid, signal.SIGINT)
 
 
 def run_dask(function: Callable, items: Sequence, *, scheduler: str, on_done: OnDone) -> None:
@@ -516,8 +535,7 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike, *, settings: Tr
     except OSError as error:
         raise OutputError(f"{out_dir}: cannot create the output folder ({error.strerror or error}); "
                           "choose a writable place with --out") from None
-    if not os.access(out, os.W_OK):
-        raise OutputError(f"{out_dir}: the output folder is not writable; choose another with --out")
+    check_writable_folder(out)
     jobs = jobs or usable_cores()
     # Local jobs share this machine's cores; a cluster's workers each track one video in one pass.
     tracking_workers = 1 if scheduler else max(1, usable_cores() // jobs)

@@ -97,6 +97,24 @@ def check_overwrite(paths: Iterable[str | os.PathLike], *, force: bool) -> None:
                           "or choose another --out folder")
 
 
+def check_writable_folder(folder: str | os.PathLike) -> None:
+    """Raise OutputError unless files can be made in ``folder`` (or, while it does not exist, in
+    its nearest existing parent, where it would be made): tried by making and removing a file."""
+    folder = Path(folder)
+    existing = folder
+    while not os.path.lexists(existing) and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"{folder}: {existing} is not a folder; choose another output folder")
+    probe = temporary_name(existing / "write-check")
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
+    except OSError as error:
+        raise OutputError(f"{folder}: cannot write there ({error.strerror or error}); "
+                          "choose a writable output folder") from None
+
+
 @contextlib.contextmanager
 def output_errors(path: Path) -> Iterator[None]:
     """Turn OSError (disk full, permissions) while writing ``path`` into OutputError naming it."""

@@ -263,9 +263,10 @@ def report_paths(out_dir: str | os.PathLike, stem: str, *, json: bool = False, p
 
 
 def report_stem(source: str) -> str:
-    """The file-name stem of reports about ``source`` (a path, camera name or URL)."""
+    """The file-name stem of reports about ``source`` (a path, camera name or URL): a plain, visible
+    file name (``..mp4`` or ``.mp4`` give ``spasmscan``, ``.x.mp4`` gives ``x``)."""
     stem = Path(str(source).rstrip("/\\")).stem
-    return stem.strip() or "spasmscan"
+    return stem.strip().lstrip(".").strip() or "spasmscan"
 
 
 def write_reports(analysis, out_dir: str | os.PathLike, *, stem: str | None = None, json: bool = False,

@@ -28,7 +28,7 @@ from . import __version__
 from .cache import file_digest
 from .errors import TERMINATION_SIGNALS, InputNotFoundError, OutputError, ParameterError, SpasmscanError
 from .landmarks import TrackerSettings, silence_native_stderr, usable_cores
-from .files import check_writable_folder, write_text
+from .files import check_writable_folder, remove_own_temporaries, write_text
 from .report import EVENT_COLUMNS, SUMMARY_COLUMNS, event_rows, summary_row, write_csv, write_reports
 from .video import check_video_file, is_video_path
 
@@ -380,6 +380,9 @@ def _run_in_worker(function: Callable, item):
     _task_running = True
     try:
         return function(item)
+    except KeyboardInterrupt:
+        remove_own_temporaries()
+        raise
     finally:
         _task_running = False
 

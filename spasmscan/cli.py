@@ -54,6 +54,8 @@ class _Cli(click.Group):
             click.echo(f"spasmscan: error: {error}", err=True)
             ctx.exit(error.exit_code)
         except KeyboardInterrupt:
+            from .files import remove_own_temporaries
+            remove_own_temporaries()
             if debug:
                 raise
             click.echo("spasmscan: interrupted; finished results are kept, nothing half-written", err=True)

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 STALE_AFTER_S = 24 * 3600.0  # a temporary file untouched this long is left over, whoever wrote it
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]  # tells this machine's writers apart
+_being_written: set[Path] = set()  # this process's temporary files, until renamed or removed
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-(?P<host>[0-9a-f]{6})-[0-9a-f]{8}\.tmp(?:\.[^.]*)?$")
 
 
@@ -137,12 +138,13 @@ def atomic_path(path: str | os.PathLike, *, force: bool = False) -> Iterator[Pat
     path = Path(path)
     check_overwrite([path], force=force)
     temporary = temporary_name(path)
-    try:  # created with the usual permissions (umask applies), unlike tempfile.mkstemp's 0600
-        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    except OSError as error:
-        raise OutputError(f"{path}: cannot write here ({error.strerror or error}); "
-                          "check that the folder exists and is writable") from error
+    _being_written.add(temporary)  # before it exists: an interruption at any moment finds it
     try:
+        try:  # created with the usual permissions (umask applies), unlike tempfile.mkstemp's 0600
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except OSError as error:
+            raise OutputError(f"{path}: cannot write here ({error.strerror or error}); "
+                              "check that the folder exists and is writable") from error
         with output_errors(path):
             yield temporary
             if not force and os.path.lexists(path):  # another process may have written it meanwhile
@@ -151,6 +153,16 @@ def atomic_path(path: str | os.PathLike, *, force: bool = False) -> Iterator[Pat
     finally:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
+        _being_written.discard(temporary)
+
+
+def remove_own_temporaries() -> None:
+    """Remove every temporary file this process is writing: the last step of an interrupted run,
+    for a signal that came between two steps of :func:`atomic_path`'s own clean-up."""
+    for temporary in list(_being_written):
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        _being_written.discard(temporary)
 
 
 @contextlib.contextmanager

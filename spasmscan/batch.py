@@ -8,6 +8,7 @@ settings, and the merged CSVs are rebuilt from the records of the current inputs
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
@@ -25,12 +26,12 @@ from typing import Callable, Iterable, Sequence
 
 from . import __version__
 from .cache import file_digest
-from .errors import InputNotFoundError, OutputError, ParameterError, SpasmscanError
+from .errors import TERMINATION_SIGNALS, InputNotFoundError, OutputError, ParameterError, SpasmscanError
+from .files import check_writable_folder, remove_own_temporaries, write_text
 from .landmarks import TrackerSettings
 from .runtime import silence_native_stderr, usable_cores
-from .report import (EVENT_COLUMNS, SUMMARY_COLUMNS, atomic_path, event_rows, summary_row, write_csv,
-                     write_reports)
-from .video import is_video_path
+from .report import EVENT_COLUMNS, SUMMARY_COLUMNS, event_rows, summary_row, write_csv, write_reports
+from .video import check_video_file, is_video_path
 
 logger = logging.getLogger(__name__)
 
@@ -234,8 +235,11 @@ def process_video(task: VideoTask) -> VideoResult:
     started = time.monotonic()
     record_path = Path(task.out_dir) / STATE_DIR / f"{task.stem}.json"
     try:
+        check_video_file(task.path)  # a pipe or a device would block the digest
         digest = file_digest(task.path)
         key = _result_key(digest, task.settings_key())
+    except SpasmscanError as error:
+        return failure(task, _without_path(str(error), task.path), type(error).__name__)
     except OSError as error:
         return failure(task, _os_error_message(error), type(error).__name__)
     if not task.force:
@@ -336,8 +340,7 @@ def _write_record(path: Path, key: str, result: VideoResult, reports: list[str])
               "error_kind": result.error_kind, "reports": reports, "row": result.row,
               "events": list(result.events)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path, force=True) as temporary:
-        temporary.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    write_text(path, json.dumps(record, indent=1), force=True)
 
 
 # -- execution engines ---------------------------------------------------------------------------
@@ -359,14 +362,20 @@ def _init_worker(log_level: int) -> None:
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("spasmscan").setLevel(log_level)
     _task_running = False
-    signal.signal(signal.SIGINT, _interrupt_task)
+    for number in (signal.SIGINT, *TERMINATION_SIGNALS):
+        signal.signal(number, _interrupt_task)
 
 
 def _interrupt_task(signum, frame) -> None:
+    """Ctrl-C, SIGTERM or SIGHUP in a worker: interrupt the running task (its files are cleaned up);
+    an idle worker ignores Ctrl-C and ends on the others."""
     global _task_running
-    if _task_running:  # once per task: a second Ctrl-C must not break the clean-up of the first
+    if _task_running:  # once per task: a second signal must not break the clean-up of the first
         _task_running = False
         raise KeyboardInterrupt
+    if signum != signal.SIGINT:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
 
 def _run_in_worker(function: Callable, item):
@@ -374,6 +383,9 @@ def _run_in_worker(function: Callable, item):
     _task_running = True
     try:
         return function(item)
+    except KeyboardInterrupt:
+        remove_own_temporaries()
+        raise
     finally:
         _task_running = False
 
@@ -436,6 +448,7 @@ def _pool_pass(function, items, queue: deque, jobs: int, on_done: OnDone, log_le
     except KeyboardInterrupt:
         for future in in_flight:
             future.cancel()
+        _interrupt_workers(pool)
         pool.shutdown(wait=True, cancel_futures=True)
         for future, index in in_flight.items():
             if future.done() and not future.cancelled() and future.exception() is None:
@@ -443,6 +456,14 @@ def _pool_pass(function, items, queue: deque, jobs: int, on_done: OnDone, log_le
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _interrupt_workers(pool: ProcessPoolExecutor) -> None:
+    """Pass an interruption on to the pool's workers: Ctrl-C reaches them through the terminal's
+    process group, but SIGTERM and SIGHUP reach this process only."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.kill(process.pid, signal.SIGINT)
 
 
 def run_dask(function: Callable, items: Sequence, *, scheduler: str, on_done: OnDone) -> None:
@@ -522,8 +543,7 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike, *, settings: Tr
     except OSError as error:
         raise OutputError(f"{out_dir}: cannot create the output folder ({error.strerror or error}); "
                           "choose a writable place with --out") from None
-    if not os.access(out, os.W_OK):
-        raise OutputError(f"{out_dir}: the output folder is not writable; choose another with --out")
+    check_writable_folder(out)
     jobs = jobs or usable_cores()
     # Local jobs share this machine's cores; a cluster's workers each track one video in one pass.
     tracking_workers = 1 if scheduler else max(1, usable_cores() // jobs)

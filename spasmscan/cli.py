@@ -1,15 +1,19 @@
 """Command line: parses options, calls the library, writes files. No analysis happens here."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
 import re
+import signal
 import sys
+import threading
 
 import click
 
 from . import __version__
-from .errors import ParameterError, SpasmscanError
+from .errors import TERMINATION_SIGNALS, ParameterError, SpasmscanError
 
 EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
@@ -51,13 +55,22 @@ class _Cli(click.Group):
     def invoke(self, ctx: click.Context):
         debug = bool(ctx.params.get("debug"))
         try:
-            return super().invoke(ctx)
+            with _interrupted_by_termination():
+                return super().invoke(ctx)
+        except click.UsageError as error:  # an option click itself refused: one line too
+            if debug:
+                raise
+            command = " ".join(filter(None, ("spasmscan", ctx.invoked_subcommand, "--help")))
+            click.echo(f"spasmscan: error: {error.format_message()} (see '{command}')", err=True)
+            ctx.exit(error.exit_code)
         except SpasmscanError as error:
             if debug:
                 raise
             click.echo(f"spasmscan: error: {cli_message(error)}", err=True)
             ctx.exit(error.exit_code)
         except KeyboardInterrupt:
+            from .files import remove_own_temporaries
+            remove_own_temporaries()
             if debug:
                 raise
             click.echo("spasmscan: interrupted; finished results are kept, nothing half-written", err=True)
@@ -70,6 +83,26 @@ class _Cli(click.Group):
             click.echo(f"spasmscan: internal error: {type(error).__name__}: {error} "
                        "(run again with --debug for the traceback and report it)", err=True)
             ctx.exit(EXIT_INTERNAL)
+
+
+@contextlib.contextmanager
+def _interrupted_by_termination():
+    """While the block runs, TERMINATION_SIGNALS end it as Ctrl-C does (KeyboardInterrupt), so
+    nothing is left half-written."""
+    def interrupt(signum, frame):
+        signal.signal(signum, signal.SIG_IGN)  # a second one must not break the clean-up of the first
+        raise KeyboardInterrupt
+
+    before = {}
+    if threading.current_thread() is threading.main_thread():  # only the main thread may set handlers
+        for number in TERMINATION_SIGNALS:
+            if signal.getsignal(number) == signal.SIG_DFL:
+                before[number] = signal.signal(number, interrupt)
+    try:
+        yield
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
 
 
 @click.group(cls=_Cli, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
@@ -167,6 +200,19 @@ def require_out(out_dir, **asked) -> None:
         raise ParameterError(f"{', '.join(given)} {verb} --out DIR: the folder the reports go to")
 
 
+def check_out_dir(out_dir) -> None:
+    """Refuse an --out folder that cannot be written (OutputError), before any work is done."""
+    from .files import check_writable_folder
+    check_writable_folder(out_dir)
+
+
+def check_protocol(protocol: str) -> str:
+    """Refuse a --protocol that names a folder (ParameterError); the protocol as given otherwise."""
+    if os.path.isdir(protocol):
+        raise ParameterError(f"--protocol {protocol}: is a folder; give a protocol file or 'standard'")
+    return protocol
+
+
 def tracker_settings(start_s, end_s, mirrored, frame_step=1):
     from .landmarks import TrackerSettings
     return TrackerSettings(start_s=start_s, end_s=end_s, mirrored=mirrored, frame_step=frame_step)
@@ -190,6 +236,9 @@ def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_di
     from .report import check_overwrite, report_paths, report_stem, write_reports
 
     require_out(out_dir, json=json_report, plot=plot, annotate=annotate, html=html)
+    settings = tracker_settings(start_s, end_s, mirrored, frame_step)
+    if out_dir is not None:  # refuse before the long analysis, not after it
+        check_out_dir(out_dir)
     if annotate:
         from .annotate import require_video_file
         require_video_file(video)
@@ -203,12 +252,12 @@ def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_di
     segments = ()
     if protocol is not None:
         from .protocol import load_protocol
-        segments = load_protocol(protocol, start_s=start_s or 0.0)
+        segments = load_protocol(check_protocol(protocol), start_s=start_s or 0.0)
 
     update, close = progress_bar("tracking")
     try:
-        analysis = analyze_video(video, settings=tracker_settings(start_s, end_s, mirrored, frame_step),
-                                 cache_dir=cache_dir, use_cache=not no_cache, progress=update, segments=segments)
+        analysis = analyze_video(video, settings=settings, cache_dir=cache_dir, use_cache=not no_cache,
+                                 progress=update, segments=segments)
     finally:
         close()
     series = analysis.series
@@ -317,12 +366,13 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, json_report
         from .report import report_stem
         stem = report_stem(str(video))
     if out_dir is not None:
+        check_out_dir(out_dir)
         check_overwrite(report_paths(out_dir, stem, json=json_report, plot=plot), force=force)
     if record is not None:
         live_mode.check_record_path(record, force=force)
     from .protocol import load_protocol
 
-    segments = load_protocol(protocol) if protocol else ()
+    segments = load_protocol(check_protocol(protocol)) if protocol else ()
     stop = threading.Event()
     window = None if no_window else live_mode.open_window()
     running = live_mode.RunningVerdict(segments)
@@ -440,15 +490,12 @@ def simulate(out, label, side, duration_s, fps, seed, base, size, twitch_rate, s
 def evaluate(directory, out_csv, tolerance_s, frame_step, no_cache, cache_dir, method, force) -> None:
     """Score spasmscan on every video in DIRECTORY that has a truth file (clip.mp4 + clip.json):
     classification accuracy, confusion matrix, affected side, twitch and blink detection."""
-    import os
-
-    from .errors import OutputError
     from .evaluate import default_analyze, evaluate_clips, find_clips
+    from .files import check_overwrite
 
-    if out_csv is not None and not force:
-        for path in (out_csv, _confusion_path(out_csv)):
-            if os.path.exists(path):
-                raise OutputError(f"{path} already exists; use --force to replace it")
+    if out_csv is not None:
+        check_out_dir(os.path.dirname(out_csv) or ".")
+        check_overwrite([out_csv, _confusion_path(out_csv)], force=force)
     clips = find_clips(directory)
     with click.progressbar(length=len(clips), label="clips", file=sys.stderr) as bar:
         analyze = default_analyze(settings=tracker_settings(None, None, False, frame_step), cache_dir=cache_dir,

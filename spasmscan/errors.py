@@ -1,5 +1,11 @@
 """The one exception root of spasmscan and its kinds, each with its documented exit code."""
 
+import signal
+
+# Signals that end a run as Ctrl-C does (KeyboardInterrupt, exit code 130): SIGTERM (timeout, systemd,
+# docker stop, batch schedulers) and SIGHUP (a closed terminal).
+TERMINATION_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
 
 class SpasmscanError(Exception):
     """Base of every error spasmscan raises on purpose; the message says what was wrong and what to do."""

@@ -10,7 +10,6 @@ the analysis stages), so scoring is testable with hand-made analyses.
 """
 from __future__ import annotations
 
-import csv
 import logging
 import math
 import os
@@ -20,7 +19,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .errors import InputNotFoundError, OutputError, ParameterError, SpasmscanError
+from .errors import InputNotFoundError, ParameterError, SpasmscanError
+from .report import write_csv
 from .simulate import LABELS, Truth, read_truth, truth_path
 from .video import is_video_path
 
@@ -304,25 +304,12 @@ class Evaluation:
         for name in FAMILIES:
             total.update(_family_columns(name, self.family(name)))
         rows.append(total)
-        try:
-            with open(path, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.DictWriter(handle, fieldnames=columns)
-                writer.writeheader()
-                for row in rows:
-                    writer.writerow({k: _cell(v) for k, v in row.items()})
-        except OSError as error:
-            raise OutputError(f"{path}: cannot write the evaluation ({error.strerror or error})") from None
+        write_csv(path, rows, columns, force=True)
 
     def write_confusion_csv(self, path: str | os.PathLike) -> None:
         """The confusion matrix: one row per true label, one column per predicted label."""
-        try:
-            with open(path, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(["truth"] + list(PREDICTED_LABELS))
-                for label, row in self.confusion().items():
-                    writer.writerow([label] + [row[p] for p in PREDICTED_LABELS])
-        except OSError as error:
-            raise OutputError(f"{path}: cannot write the confusion matrix ({error.strerror or error})") from None
+        rows = [{"truth": label, **row} for label, row in self.confusion().items()]
+        write_csv(path, rows, ["truth", *PREDICTED_LABELS], force=True)
 
 
 def _family_columns(name: str, score: FamilyScore | None) -> dict:
@@ -333,12 +320,6 @@ def _family_columns(name: str, score: FamilyScore | None) -> dict:
             f"{name}_recall": score.recall, f"{name}_f1": score.f1,
             f"{name}_onset_error_mean_s": score.mean_onset_error_s,
             f"{name}_onset_error_max_s": score.max_onset_error_s}
-
-
-def _cell(value):
-    if isinstance(value, float):
-        return "" if not math.isfinite(value) else f"{value:.4g}"
-    return value
 
 
 def _counts(score: FamilyScore | None) -> str:

@@ -30,6 +30,18 @@ MATCH_RADIUS_FACE_WIDTHS = 0.6  # a face is "the same" when its centre moved les
 CROP_SIZE_FACES = 2.2  # the followed face's crop is this many face sizes wide: room to move between frames
 ROWS_PER_BLOCK = 512  # landmarks are gathered in blocks of this many frames (2 MB): freed, they go back to the system
 CROP_MARGIN = 0.15  # move the crop when the face comes this close to its edge (fraction of the crop)
+MAX_TIME_S = 1e7  # start_s/end_s beyond this (115 days) are no video's times; seeks stay within 64-bit timestamps
+
+
+def check_part(start_s: float | None, end_s: float | None) -> None:
+    """Raise ParameterError unless ``start_s`` and ``end_s`` (seconds, None: the video's own start
+    or end) select a part: times in [0, MAX_TIME_S], the end after the start."""
+    for option, value in (("start_s", start_s), ("end_s", end_s)):
+        if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= MAX_TIME_S):
+            raise ParameterError(f"{option} must be a time in seconds from 0 to {MAX_TIME_S:g}, got {value}")
+    if end_s is not None and end_s <= (start_s or 0.0):
+        raise ParameterError(f"end_s ({end_s:g} s) must come after "
+                             + (f"start_s ({start_s:g} s)" if start_s else "the video's start (0 s)"))
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,7 @@ class TrackerSettings:
     def __post_init__(self):
         if not isinstance(self.frame_step, int) or self.frame_step < 1:
             raise ParameterError(f"frame_step must be a whole number >= 1, got {self.frame_step}")
+        check_part(self.start_s, self.end_s)
 
     def key(self) -> str:
         step = f"-fs{self.frame_step}" if self.frame_step != 1 else ""  # keeps earlier caches valid

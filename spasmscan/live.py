@@ -23,8 +23,9 @@ import numpy as np
 
 from .errors import ParameterError, SpasmscanError
 from .events import Events, detect_events
+from .files import write_text
 from .landmarks import FaceTracker, LandmarkSeries, TrackerSettings
-from .protocol import Segment, load_protocol, segment_at, segments_document  # noqa: F401  (live.load_protocol)
+from .protocol import Segment, segment_at, segments_document
 from .regions import SERIES_LANDMARKS
 from .signals import compute_signals
 from .video import VideoSource
@@ -341,14 +342,8 @@ def finish(session: LiveSession, stats: LiveStats, segments: tuple[Segment, ...]
     if record is not None and segments:
         first = float(series.times_s[0])  # the recording's own clock starts at its first frame
         shifted = tuple(Segment(s.name, s.start_s - first, s.end_s - first, s.prompt) for s in segments)
-        _write_json_atomic(protocol_path(record), segments_document(shifted))
+        write_text(protocol_path(record), json.dumps(segments_document(shifted), indent=1), force=True)
     return analyze_series(series, segments=segments, session=stats.as_dict())
-
-
-def _write_json_atomic(path: Path, document: dict) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(document, indent=1), encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def stats_text(stats: LiveStats) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import cache
 from .analysis import Analysis, analyze_series
-from .errors import NoVideoStreamError
+from .errors import NoVideoStreamError, OutputError, ParameterError
 from .landmarks import (MATCH_RADIUS_FACE_WIDTHS, REACQUIRE_AFTER_S, LandmarkSeries, TrackerSettings, face_center,
                         require_face, track_frames)
 from .runtime import usable_cores
@@ -32,6 +32,7 @@ Progress = Callable[[float, float], None]  # (seconds done, seconds in all or na
 MIN_PART_S = 15.0  # shorter parts would spend a noticeable share of their time seeking and finding the face
 WARM_UP_S = 1.0  # a part's tracker starts this long before its cut: its first, detected, frames are off by pixels
 MAX_CUT_GAP_FRAMES = 1.5  # consecutive parts must meet within this many frame steps: else a seek went astray
+MIN_FRAMES = 2  # one frame has no duration, rate or movement: nothing to analyse
 PROGRESS_EVERY_S = 0.25  # how often the parallel tracking reports progress
 
 
@@ -51,12 +52,17 @@ def video_landmarks(source: str | int | os.PathLike, *, settings: TrackerSetting
         name = video.info.name
         entry = None
         if use_cache and not video.live:
-            entry = Path(cache_dir or cache.default_cache_dir()) / (
-                cache.cache_key(content_digest or cache.file_digest(source), settings) + ".npz")
-            cached = cache.load_series(entry, source=name)
+            content_digest = content_digest or cache.file_digest(source)
+            binding = cache.Binding.of(video.info, content_digest=content_digest, settings=settings,
+                                       file_bytes=os.path.getsize(source))
+            entry = Path(cache_dir or cache.default_cache_dir()) / (cache.cache_key(content_digest, settings) + ".npz")
+            cached = cache.load_series(entry, binding=binding, settings=settings, source=name)
             if cached is not None:
                 logger.info("%s: landmarks from cache %s", name, entry)
                 return require_face(cached)
+        if video.expected_frames > 0:
+            _check_frames(name, settings, tracked=math.ceil(video.expected_frames / settings.frame_step),
+                          frames=video.expected_frames)
         total_s = _expected_seconds(video.info.duration_s, settings)
         parts = _part_count(video, total_s, workers or usable_cores())
         logger.info("%s: tracking %dx%d at %.3g fps in %d part(s)", name, video.info.width, video.info.height,
@@ -68,12 +74,26 @@ def video_landmarks(source: str | int | os.PathLike, *, settings: TrackerSetting
     if series.n_frames == 0:
         raise NoVideoStreamError(f"{name}: no frames could be decoded"
                                  + (" in the selected part" if settings.start_s or settings.end_s else ""))
+    _check_frames(name, settings, tracked=series.n_frames)
     if entry is not None:
         try:
-            cache.save_series(series, entry)
-        except OSError as error:
+            cache.save_series(series, entry, binding=binding)
+        except (OSError, OutputError) as error:
             logger.warning("could not write landmark cache %s (%s); continuing without it", entry, error)
     return require_face(series)
+
+
+def _check_frames(name: str, settings: TrackerSettings, *, tracked: int, frames: int = 0) -> None:
+    """Raise unless ``tracked`` frames (of ``frames`` in the part, 0: not known) are enough to analyse."""
+    if tracked >= MIN_FRAMES:
+        return
+    part = " in the selected part" if settings.start_s or settings.end_s is not None else ""
+    if settings.frame_step > 1 and frames != 1:
+        of = f" of the {frames} frames{part}" if frames else f"{part} of {name}"
+        raise ParameterError(f"--frame-step {settings.frame_step} leaves {tracked} frame{'s' * (tracked != 1)}{of}; "
+                             f"spasmscan needs at least {MIN_FRAMES}: choose a smaller step")
+    raise NoVideoStreamError(f"{name}: holds a single frame{part}, a still picture; spasmscan needs a video "
+                             "of the face (about a minute at rest)")
 
 
 def _expected_seconds(duration_s: float, settings: TrackerSettings) -> float:

@@ -14,7 +14,7 @@ import logging
 import math
 import numbers
 import os
-import secrets
+import unicodedata
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -22,7 +22,8 @@ import numpy as np
 
 from . import __version__
 from .classify import MEASURE_KEYS
-from .errors import OutputError, ParameterError, SpasmscanError
+from .errors import OutputError, ParameterError
+from .files import atomic_path, check_overwrite, output_errors, synced
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ SIGNAL_TIME_COLUMNS = ("time_s", "face_present")  # first columns of the signals
 
 DECIMALS = 4  # floats are rounded to 4 decimals: 0.1 ms for times, far below any signal's noise
 SIGNIFICANT = {"coupling_p_value": 4}  # p-values can be tiny: keep 4 significant digits instead
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a cell starting so is run as a formula by spreadsheets
+FORMULA_STARTS = ("=", "+", "-", "@")  # a cell starting so (after blanks) is run as a formula by spreadsheets
+LINE_STARTS = ("\t", "\r", "\n")  # among a cell's leading blanks, these can start a formula on import
 TEXT_MARK = "'"  # Excel and LibreOffice show a cell that starts with an apostrophe as text
 FLAG_SEPARATOR = ";"  # joins a list (quality flags) inside one CSV cell
 
@@ -138,8 +140,17 @@ def _plain(value, column: str):
 
 
 def spreadsheet_text(text: str) -> str:
-    """``text`` made safe for a spreadsheet: a would-be formula gets a leading apostrophe."""
-    if text.startswith(FORMULA_STARTS) or text.lstrip(" \u00a0").startswith(FORMULA_STARTS):
+    """``text`` made safe for a spreadsheet: a would-be formula gets a leading apostrophe.
+
+    Leading blanks of any kind (spaces, no-break and ideographic spaces, invisible format
+    characters) are looked past, a tab or line break among them is dangerous itself, and the first
+    other character is compared in its compatibility form, so a full-width ``＝`` counts as ``=``.
+    """
+    start = 0
+    while start < len(text) and (text[start].isspace() or unicodedata.category(text[start]) == "Cf"):
+        start += 1
+    if any(blank in LINE_STARTS for blank in text[:start]) \
+            or unicodedata.normalize("NFKC", text[start:start + 1]).startswith(FORMULA_STARTS):
         return TEXT_MARK + text
     return text
 
@@ -158,75 +169,20 @@ def csv_cell(value, column: str = "") -> str:
     return spreadsheet_text(value)
 
 
-# -- atomic files ---------------------------------------------------------------------------------
-def check_overwrite(paths: Iterable[Path], *, force: bool) -> None:
-    """Raise OutputError naming the files of ``paths`` that exist, unless ``force``."""
-    if force:
-        return
-    existing = [Path(path) for path in paths if os.path.lexists(path)]
-    if len(existing) == 1:
-        raise OutputError(f"{existing[0]}: already exists; use force=True to replace it, or choose another out_dir folder")
-    if existing:
-        names = ", ".join(path.name for path in existing)
-        raise OutputError(f"{existing[0].parent}: {names} already exist; use force=True to replace them, "
-                          "or choose another out_dir folder")
-
-
-@contextlib.contextmanager
-def _output_errors(path: Path) -> Iterator[None]:
-    """Turn OSError (disk full, permissions) while writing ``path`` into OutputError naming it."""
-    try:
-        yield
-    except SpasmscanError:
-        raise
-    except OSError as error:
-        raise OutputError(f"{path}: could not be written ({error.strerror or error}); "
-                          "check free space and permissions") from error
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, *, force: bool = False) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; when the block succeeds it is renamed to ``path``.
-
-    The temporary name keeps the suffix (writers such as cv2.VideoWriter choose the format from
-    it). On any error or interruption the temporary file is removed, so nothing partial is left;
-    OSError becomes OutputError.
-    """
-    path = Path(path)
-    check_overwrite([path], force=force)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}")
-    try:  # created with the usual permissions (umask applies), unlike tempfile.mkstemp's 0600
-        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    except OSError as error:
-        raise OutputError(f"{path}: cannot write here ({error.strerror or error}); "
-                          "check that the folder exists and is writable") from error
-    try:
-        with _output_errors(path):
-            yield temporary
-            check_overwrite([path], force=force)  # another process may have written it meanwhile
-            os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-
-
+# -- writing ------------------------------------------------------------------------------------
 def _write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` as UTF-8 and flush it to disk."""
-    with open(path, "w", encoding="utf-8") as stream:
+    with synced(path, encoding="utf-8") as stream:
         stream.write(text)
-        stream.flush()
-        os.fsync(stream.fileno())
 
 
 def _write_csv_file(path: Path, rows: Iterable[dict], columns: tuple[str, ...]) -> None:
     """Write a header and ``rows`` as CSV cells to ``path`` and flush them to disk."""
-    with open(path, "w", encoding="utf-8", newline="") as stream:
+    with synced(path, encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream)
-        writer.writerow(columns)
+        writer.writerow([csv_cell(column) for column in columns])
         for row in rows:
             writer.writerow([csv_cell(row.get(column), column) for column in columns])
-        stream.flush()
-        os.fsync(stream.fileno())
 
 
 def write_csv(path: str | os.PathLike, rows: Iterable[dict], columns: Iterable[str], *,
@@ -299,9 +255,10 @@ def report_paths(out_dir: str | os.PathLike, stem: str, *, json: bool = False, p
 
 
 def report_stem(source: str) -> str:
-    """The file-name stem of reports about ``source`` (a path, camera name or URL)."""
+    """The file-name stem of reports about ``source`` (a path, camera name or URL): a plain, visible
+    file name (``..mp4`` or ``.mp4`` give ``spasmscan``, ``.x.mp4`` gives ``x``)."""
     stem = Path(str(source).rstrip("/\\")).stem
-    return stem.strip() or "spasmscan"
+    return stem.strip().lstrip(".").strip() or "spasmscan"
 
 
 def write_reports(analysis, out_dir: str | os.PathLike, *, stem: str | None = None, json: bool = False,
@@ -351,7 +308,7 @@ def write_reports(analysis, out_dir: str | os.PathLike, *, stem: str | None = No
     with contextlib.ExitStack() as renames:  # on leaving: every file renamed into place, or every one removed
         for path, write in zip(paths, writers):
             temporary = renames.enter_context(atomic_path(path, force=force))
-            with _output_errors(path):
+            with output_errors(path):
                 write(temporary)
     for path in paths:
         logger.info("wrote %s", path)

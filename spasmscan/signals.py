@@ -210,10 +210,11 @@ def _unit_of(name: str) -> str:
 def aligned_measures(points: np.ndarray, tracked: np.ndarray):
     """Raw measures of every tracked frame aligned to the face's own reference shape on
     ``ALIGNMENT_POINTS``, in IOD units with the origin between the eyes, x towards the patient's
-    left, y down.
+    left, y down (a reflected face, as a mirrored recording shows it, is reflected back first).
 
     points: (n, m, 2) pixels of regions.MEASURED_LANDMARKS; tracked: (n,) bool. Returns the raw
-    measures (name -> (n,), see :func:`_raw_measures`, NaN where untracked); head roll (n,) degrees,
+    measures (name -> (n,), see :func:`_raw_measures`, NaN where untracked); head roll (n,) degrees (of the
+    patient's head, the same for a recording and its mirror image),
     scale (n,) pixels per IOD and shift (n,) IOD from the median head position. The reference is
     the median aligned rigid shape (two rounds of generalised Procrustes). Frames are aligned in
     chunks, and only their measures are kept: long recordings stay light.
@@ -227,10 +228,18 @@ def aligned_measures(points: np.ndarray, tracked: np.ndarray):
     if not tracked.any():
         return raw, roll, scale, shift
     frames = np.flatnonzero(tracked)
+    # A mirrored recording shows the face reflected (the patient's left eye on the image's left, the mouth
+    # still below): no rotation turns its eye line onto +x with the mouth at +y, so x is reflected first.
+    # The sign of (eye line x eyes-to-mouth) tells a reflected face from a turned one.
+    eyes = {s: points[np.ix_(frames, _columns((regions.EYE_OUTER_CORNER[s], regions.EYE_INNER_CORNER[s])))]
+            .mean(axis=1) for s in regions.SIDES}
+    mouth = points[np.ix_(frames, _columns(tuple(regions.MOUTH_CORNER.values())))].mean(axis=1)
+    eye_line, down = eyes["left"] - eyes["right"], mouth - (eyes["left"] + eyes["right"]) / 2
+    reflect = -1.0 if np.median(eye_line[:, 0] * down[:, 1] - eye_line[:, 1] * down[:, 0]) < 0 else 1.0
 
     def complex_points(rows: np.ndarray, columns=None) -> np.ndarray:  # (rows, c) complex128 pixels
         some = points[rows] if columns is None else points[np.ix_(rows, columns)]
-        return some[..., 0].astype(np.float64) + 1j * some[..., 1].astype(np.float64)
+        return reflect * some[..., 0].astype(np.float64) + 1j * some[..., 1].astype(np.float64)
 
     rigid = complex_points(frames, _columns(ALIGNMENT_POINTS))
     reference = rigid[0] - rigid[0].mean()

@@ -9,11 +9,13 @@ where the tracker looks (converting whole frames was a third of the cost of deco
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import logging
 import math
 import os
 import queue
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ import cv2
 import numpy as np
 
 from .errors import CameraError, InputNotFoundError, NoVideoStreamError, ParameterError, VideoReadError
+from .landmarks import check_part
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,8 @@ ISO_MOOV_MAX_BYTES = 64 << 20  # a larger movie header is not plausible; do not 
 STILL_IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00",
                           b"MM\x00*")  # PNG, JPEG, GIF, BMP, TIFF: FFmpeg would read them as one-frame videos
 AUDIO_SIGNATURES = (b"ID3", b"fLaC")  # MP3 with tags, FLAC
+FILE_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+              (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))  # files no decoder should open
 PLANAR_PIXEL_FORMAT = "yuv420p"  # limited-range 4:2:0, as cameras write it and OpenCV's I420 conversion assumes
 
 
@@ -109,10 +114,7 @@ class VideoSource:
             source = os.fspath(source)
         if isinstance(source, str) and source.isdigit() and not os.path.exists(source):
             source = int(source)
-        if start_s is not None and (not math.isfinite(start_s) or start_s < 0):
-            raise ParameterError(f"start_s must be a time in seconds >= 0, got {start_s}")
-        if end_s is not None and start_s is not None and end_s <= start_s:
-            raise ParameterError(f"end_s ({end_s} s) must come after start_s ({start_s} s)")
+        check_part(start_s, end_s)
         if not isinstance(frame_step, int) or frame_step < 1:
             raise ParameterError(f"frame_step must be a whole number >= 1, got {frame_step}")
         self.source = source
@@ -131,13 +133,7 @@ class VideoSource:
     def _open(self) -> VideoInfo:
         source = self.source
         if not self.live:
-            if not os.path.exists(source):
-                raise InputNotFoundError(f"{source}: no such file; check the path")
-            if os.path.isdir(source):
-                raise VideoReadError(f"{source}: is a folder, not a video file (use 'spasmscan batch' for folders)")
-            if os.path.getsize(source) == 0:
-                raise NoVideoStreamError(f"{source}: the file is empty; it holds no video")
-            _refuse_non_video(source)
+            check_video_file(source)
         if isinstance(source, int):
             cap = cv2.VideoCapture(source)
             if not cap.isOpened():
@@ -219,14 +215,15 @@ class VideoSource:
             in_part += 1
             if (in_part - 1) % self.frame_step == 0:
                 yield t, frame
-        expected = self._expected_frames()
+        expected = self.expected_frames
         if expected > 1 and in_part < TRUNCATED_FRACTION * expected:
             logger.warning("%s: decoding stopped after %d of the %d frames the container announces%s; the file "
                            "may be truncated or damaged, only the frames read are used", self.info.name, in_part,
                            expected, " in the selected part" if self.start_s or self.end_s is not None else "")
 
-    def _expected_frames(self) -> int:
-        """Frames the container announces between start_s and end_s (0 when it announces none)."""
+    @property
+    def expected_frames(self) -> int:
+        """Frames the container announces between start_s and end_s (0 or less: it announces none there)."""
         if self.info.frame_count <= 0:
             return 0
         end_s = self.info.duration_s if self.end_s is None else min(self.end_s, self.info.duration_s)
@@ -419,6 +416,32 @@ def _bgr(frame: np.ndarray) -> np.ndarray:
     if frame.shape[2] == 4:
         return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
     return frame
+
+
+def check_video_file(path: str) -> None:
+    """Raise the fitting error unless ``path`` is a regular, non-empty file whose first bytes are
+    not a still image or a sound: a missing file or a broken or looping link, a folder, a pipe or a
+    device (which a decoder would wait on, or read forever)."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputNotFoundError(f"{path}: is a symbolic link to {os.readlink(path)}, which does not exist; "
+                                     "check the link") from None
+        raise InputNotFoundError(f"{path}: no such file; check the path") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise InputNotFoundError(f"{path}: is a symbolic link that loops (it leads back to itself); "
+                                     "point it at the video file") from None
+        raise VideoReadError(f"{path}: cannot be read ({error.strerror or error}); check its permissions") from None
+    kind = next((name for test, name in FILE_KINDS if test(status.st_mode)), None)
+    if stat.S_ISDIR(status.st_mode):
+        raise VideoReadError(f"{path}: is a folder, not a video file (use 'spasmscan batch' for folders)")
+    if kind is not None:
+        raise VideoReadError(f"{path}: is {kind}, not a video file; save the video to a file and name that")
+    if status.st_size == 0:
+        raise NoVideoStreamError(f"{path}: the file is empty; it holds no video")
+    _refuse_non_video(path)
 
 
 def _refuse_non_video(path: str) -> None:

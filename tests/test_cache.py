@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +19,27 @@ from spasmscan.cache import cache_key, default_cache_dir, file_digest, load_seri
 from spasmscan.landmarks import LandmarkSeries, TrackerSettings
 from spasmscan.regions import MEASURED_LANDMARKS, N_LANDMARKS, SERIES_LANDMARKS
 
+from test_signals import template_face
+
 SHORT = TrackerSettings(end_s=0.5)  # 15 frames of the standard clip: quick to track
+MIRRORED = TrackerSettings(mirrored=True)  # the settings small_series was tracked with
+BINDING = cache.Binding(content_digest="a" * 64, width=160, height=120, fps=25.0, frame_count=6, file_bytes=5000,
+                        settings=MIRRORED.key(), versions=cache.tracker_versions())
 
 
 def small_series(n: int = 6) -> LandmarkSeries:
+    """``n`` frames of a face (the signal tests' template, fitted into 160x120) seen in a mirror."""
     rng = np.random.default_rng(n)
-    points = (rng.random((n, len(SERIES_LANDMARKS), 2)) * 100).astype(np.float32)
+    face = template_face()[list(SERIES_LANDMARKS)] * 0.4 - [48.0, 40.0]
+    face[:, 0] = 160.0 - face[:, 0]  # mirrored: the patient's left on the image's left
+    points = (face + rng.normal(0.0, 0.3, (n,) + face.shape)).astype(np.float32)
     points[2] = np.nan  # a frame without the face
     return LandmarkSeries(times_s=np.arange(n) / 25.0, points=points, width=160, height=120, fps=25.0,
                           source="clip.mp4", mirrored=True, landmark_ids=SERIES_LANDMARKS)
+
+
+def load(path: Path, binding: cache.Binding = BINDING, settings: TrackerSettings = MIRRORED):
+    return load_series(path, binding=binding, settings=settings)
 
 
 def assert_same_series(a: LandmarkSeries, b: LandmarkSeries) -> None:
@@ -89,15 +102,15 @@ def test_key_depends_on_content_and_every_setting():
 
 def test_save_and_load_round_trip(tmp_path):
     series = small_series()
-    save_series(series, tmp_path / "sub" / "entry.npz")
-    loaded = load_series(tmp_path / "sub" / "entry.npz", source="other.mp4")
+    save_series(series, tmp_path / "sub" / "entry.npz", binding=BINDING)
+    loaded = load_series(tmp_path / "sub" / "entry.npz", binding=BINDING, settings=MIRRORED, source="other.mp4")
     assert_same_series(series, loaded)
     assert loaded.source == "other.mp4"
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["entry.npz"]  # no temporary file left
 
 
 def test_missing_entry_is_a_miss(tmp_path):
-    assert load_series(tmp_path / "none.npz") is None
+    assert load(tmp_path / "none.npz") is None
 
 
 # -- through the pipeline ------------------------------------------------------------------------
@@ -162,12 +175,18 @@ def npz_bytes(**arrays) -> bytes:
 
 def good_arrays(**changes) -> dict:
     series = small_series()
-    arrays = dict(format=np.int64(cache.CACHE_FORMAT), times_s=series.times_s, points=series.points,
-                  landmark_ids=np.asarray(SERIES_LANDMARKS),
-                  size=np.array([160, 120]), fps=np.float64(25.0), mirrored=np.bool_(False),
-                  version=np.array("0"))
+    arrays = dict(format=np.int64(cache.CACHE_FORMAT), binding=np.array(BINDING.text()), times_s=series.times_s,
+                  points=series.points, landmark_ids=np.asarray(SERIES_LANDMARKS),
+                  size=np.array([160, 120]), fps=np.float64(25.0), mirrored=np.bool_(True))
     arrays.update(changes)
     return {k: v for k, v in arrays.items() if v is not None}
+
+
+def with_points(change) -> np.ndarray:
+    """small_series' points after ``change(points)`` (in place)."""
+    points = small_series().points.copy()
+    change(points)
+    return points
 
 
 BAD_ENTRIES = {
@@ -192,6 +211,29 @@ BAD_ENTRIES = {
     "negative fps": npz_bytes(**good_arrays(fps=np.float64(-1))),
     "fps array": npz_bytes(**good_arrays(fps=np.ones(3))),
     "pickle": b"\x80\x04\x95" + os.urandom(40),
+    "another video's entry": npz_bytes(**good_arrays(binding=np.array(
+        replace(BINDING, content_digest="b" * 64).text()))),
+    "an older spasmscan": npz_bytes(**good_arrays(binding=np.array(
+        replace(BINDING, versions={**BINDING.versions, "spasmscan": "0.0.1"}).text()))),
+    "an older MediaPipe": npz_bytes(**good_arrays(binding=np.array(
+        replace(BINDING, versions={**BINDING.versions, "mediapipe": "0.10.14"}).text()))),
+    "other tracker settings": npz_bytes(**good_arrays(binding=np.array(
+        replace(BINDING, settings=TrackerSettings(mirrored=True, max_faces=1).key()).text()))),
+    "no binding": npz_bytes(**good_arrays(binding=None)),
+    "infinite point": npz_bytes(**good_arrays(points=with_points(lambda p: p.__setitem__((1, 5, 0), np.inf)))),
+    "half a face": npz_bytes(**good_arrays(points=with_points(lambda p: p.__setitem__((1, slice(0, 9)), np.nan)))),
+    "1e30 points": npz_bytes(**good_arrays(points=with_points(lambda p: p.__setitem__((3, 7, 1), 1e30)))),
+    "points outside the frame": npz_bytes(**good_arrays(points=with_points(lambda p: p.__iadd__(500.0)))),
+    "random points": npz_bytes(**good_arrays(points=(np.random.default_rng(1).random(
+        (6, len(SERIES_LANDMARKS), 2)) * [160, 120]).astype(np.float32))),
+    "unmirrored face": npz_bytes(**good_arrays(points=with_points(lambda p: p.__setitem__(
+        (slice(None), slice(None), 0), 160.0 - p[..., 0])))),
+    "another frame size": npz_bytes(**good_arrays(size=np.array([320, 240]))),
+    "more frames than the video": npz_bytes(**good_arrays(times_s=np.arange(12) / 25.0, points=np.concatenate(
+        [small_series().points] * 2))),
+    "times past the video's end": npz_bytes(**good_arrays(times_s=np.arange(6) + 10.0)),
+    "an extra array": npz_bytes(**good_arrays(extra=np.zeros(3))),
+    "compressed": (lambda buffer: (np.savez_compressed(buffer, **good_arrays()), buffer.getvalue())[1])(io.BytesIO()),
 }
 
 
@@ -200,14 +242,23 @@ def test_bad_entries_are_refused(tmp_path, caplog, name):
     path = tmp_path / "entry.npz"
     path.write_bytes(BAD_ENTRIES[name])
     with caplog.at_level(logging.WARNING, logger="spasmscan.cache"):
-        assert load_series(path) is None
+        assert load(path) is None
     assert "unusable" in caplog.text and str(path) in caplog.text
+    assert len(caplog.records) == 1
 
 
 def test_a_good_foreign_entry_is_accepted(tmp_path):
     path = tmp_path / "entry.npz"
     path.write_bytes(npz_bytes(**good_arrays()))
-    assert load_series(path).n_frames == 6
+    assert load(path).n_frames == 6
+
+
+def binding_of(clip: Path, settings: TrackerSettings = SHORT) -> cache.Binding:
+    from spasmscan.video import VideoSource
+
+    with VideoSource(clip) as video:
+        return cache.Binding.of(video.info, content_digest=file_digest(clip), settings=settings,
+                                file_bytes=clip.stat().st_size)
 
 
 @pytest.mark.parametrize("name", ["truncated", "pickled object array", "468 points"])
@@ -218,7 +269,67 @@ def test_a_bad_entry_is_rebuilt(short_clip, tmp_path, tracking, name):
     entry.write_bytes(BAD_ENTRIES[name])
     series = pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
     assert tracking.calls == 1 and series.n_frames == 15
-    assert_same_series(load_series(entry), series)
+    assert_same_series(load_series(entry, binding=binding_of(short_clip), settings=SHORT), series)
+
+
+def test_another_videos_entry_under_this_videos_key_is_rebuilt_with_one_warning(short_clip, two_faces_clip, tmp_path,
+                                                                                 tracking, caplog):
+    folder = tmp_path / "cache"
+    other = pipeline.video_landmarks(two_faces_clip, settings=SHORT, cache_dir=folder)
+    (other_entry,) = entries(folder)
+    entry = folder / (cache_key(file_digest(short_clip), SHORT) + ".npz")
+    shutil.copy(other_entry, entry)
+    with caplog.at_level(logging.WARNING, logger="spasmscan"):
+        series = pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    assert tracking.calls == 2
+    assert [r.getMessage() for r in caplog.records if "unusable" in r.getMessage()] == [
+        f"landmark cache {entry} is unusable (made for another video); tracking again"]
+    assert not np.array_equal(series.points, other.points, equal_nan=True)
+    caplog.clear()
+    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)  # rebuilt: a hit now
+    assert tracking.calls == 2 and not caplog.records
+
+
+@pytest.mark.parametrize("change", [lambda p: p.__setitem__((4, 3, 0), np.inf),
+                                    lambda p: p.__setitem__((4, 3, 0), 1e30),
+                                    lambda p: p.__setitem__(slice(None), np.random.default_rng(2).random(p.shape) * 300)])
+def test_an_entry_with_impossible_points_is_rebuilt(short_clip, tmp_path, tracking, change):
+    folder = tmp_path / "cache"
+    series = pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    (entry,) = entries(folder)
+    points = series.points.copy()
+    change(points)
+    save_series(replace(series, points=points), entry, binding=binding_of(short_clip))
+    again = pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    assert tracking.calls == 2
+    assert_same_series(again, series)
+
+
+def test_an_entry_written_by_another_mediapipe_is_rebuilt(short_clip, tmp_path, tracking, monkeypatch):
+    folder = tmp_path / "cache"
+    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    real = cache.tracker_versions
+    monkeypatch.setattr(cache, "tracker_versions", lambda: {**real(), "mediapipe": "0.10.99"})
+    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    assert tracking.calls == 2  # tracked again once, then the rebuilt entry serves
+
+
+def test_an_entry_declaring_more_than_the_video_holds_is_refused_before_it_is_read(tmp_path, monkeypatch, caplog):
+    """A small compressed file can inflate to gigabytes: its headers decide before anything is inflated."""
+    frames = 20000  # the binding's video holds 6
+    bomb = good_arrays(times_s=np.arange(frames) / 25.0,
+                       points=np.zeros((frames, len(SERIES_LANDMARKS), 2), np.float32))
+    for name, write in (("bomb.npz", np.savez_compressed), ("big.npz", np.savez)):
+        write(tmp_path / name, **bomb)
+    assert (tmp_path / "bomb.npz").stat().st_size < 100_000
+    loads = []
+    monkeypatch.setattr(cache.np, "load", lambda *args, **kwargs: loads.append(args))
+    with caplog.at_level(logging.WARNING, logger="spasmscan.cache"):
+        assert load(tmp_path / "bomb.npz") is None and load(tmp_path / "big.npz") is None
+    assert loads == []
+    for record in caplog.records:
+        assert "larger than the video can fill (at most 9 frames)" in record.getMessage()  # 6, and some slack
 
 
 # -- fuzzing -------------------------------------------------------------------------------------
@@ -226,7 +337,7 @@ def check_loader(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "entry.npz"
         path.write_bytes(data)
-        series = load_series(path)
+        series = load(path)
     if series is not None:
         assert series.points.shape[1:] == (len(series.landmark_ids), 2) and series.points.dtype == np.float32
         assert set(MEASURED_LANDMARKS) <= set(series.landmark_ids.tolist())

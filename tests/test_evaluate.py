@@ -118,6 +118,28 @@ def test_csv_has_one_row_per_clip_and_a_total_row(tmp_path):
     assert confusion[1] == ["none", "1", "0", "0", "1"]
 
 
+def test_evaluation_csvs_are_spreadsheet_safe_and_written_whole(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    result = make_evaluation()
+    result.clips[0] = replace(result.clips[0], video="=HYPERLINK(\"http://evil.example\")-a.mp4")
+    path = tmp_path / "eval.csv"
+    result.write_csv(path)
+    rows = list(csv.DictReader(path.open(newline="")))
+    assert rows[0]["video"] == "'=HYPERLINK(\"http://evil.example\")-a.mp4"
+    assert float(rows[0]["confidence"]) == pytest.approx(0.9)  # numbers stay numbers
+    old = path.read_bytes()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("os.replace", interrupted)
+    for write, target in ((result.write_csv, path), (result.write_confusion_csv, tmp_path / "eval.confusion.csv")):
+        with pytest.raises(KeyboardInterrupt):
+            write(target)
+    assert [p.name for p in tmp_path.iterdir()] == ["eval.csv"] and path.read_bytes() == old
+
+
 def test_tracking_only_and_failed_clips_are_reported_not_scored():
     truth = truth_of("primary_hfs", "left", [("twitch", "left", "eye", 2.0, 2.1, -1)])
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import CLIP_FPS, GAP_FRAMES, TWO_FACES_BIG_X, TWO_FACES_SMALL_X, drifting_face_frames, write_clip
 from spasmscan import regions
-from spasmscan.errors import NoFaceError, ParameterError
+from spasmscan.errors import NoFaceError, NoVideoStreamError, ParameterError
 from spasmscan.landmarks import (REACQUIRE_AFTER_S, FaceTracker, LandmarkSeries, TrackerSettings, choose_face,
                                  face_center, require_face, track_frames)
 from spasmscan.pipeline import video_landmarks
@@ -193,18 +193,21 @@ def test_rotated_phone_video_is_tracked_upright(rotated_clip):
     assert np.all(forehead < chin - 50)
 
 
-@pytest.mark.parametrize("clip", ["gray_clip", "large_clip", "one_frame_clip"])
-def test_grey_4k_and_one_frame_videos_are_tracked(request, clip):
+@pytest.mark.parametrize("clip", ["gray_clip", "large_clip"])
+def test_grey_and_4k_videos_are_tracked(request, clip):
     series = video_landmarks(request.getfixturevalue(clip))
     assert series.face_found.all()
 
 
-def test_tiny_frames_end_in_a_result_or_no_face(tiny_clip):
-    try:
-        series = video_landmarks(tiny_clip)
-    except NoFaceError:
-        return
-    assert series.n_frames == 15 and np.all(np.isfinite(series.points[series.face_found]))
+def test_a_one_frame_video_is_no_video_to_analyse(one_frame_clip):
+    with pytest.raises(NoVideoStreamError, match="single frame"):
+        video_landmarks(one_frame_clip)
+
+
+def test_tiny_frames_are_tracked(tiny_clip):
+    series = video_landmarks(tiny_clip)
+    assert series.n_frames == 15 and series.face_found.all()
+    assert np.all((series.points > -32) & (series.points < 96))  # on the 64x64 frame, give or take half
 
 
 def dark(frame):
@@ -229,16 +232,15 @@ def turned(frame):
                                borderValue=(90, 90, 90))
 
 
-@pytest.mark.parametrize("change", [dark, half_covered, turned])
-def test_hard_clips_end_in_a_result_or_no_face(clips_dir, change):
+@pytest.mark.parametrize("change, tracked_share", [(dark, 0.9), (half_covered, 0.3), (turned, 0.8)])
+def test_hard_clips_are_still_tracked(clips_dir, change, tracked_share):
+    """Measured: the dark and the turned face are found in 100% and 95% of the frames, the half
+    covered one in 55%; far less means the tracker lost a face it could follow."""
     path = write_clip(clips_dir / f"{change.__name__}.mp4", (change(f) for f in drifting_face_frames(20)))
-    try:
-        series = video_landmarks(path)
-    except NoFaceError as error:
-        assert path.name in str(error)
-        return
-    assert series.n_frames == 20
-    assert np.all(np.isfinite(series.points[series.face_found]))
+    series = video_landmarks(path)
+    assert series.n_frames == 20 and series.face_fraction >= tracked_share
+    found = series.points[series.face_found]
+    assert np.all(np.isfinite(found)) and np.all((found > -320) & (found < 960))
 
 
 # -- choosing the face ---------------------------------------------------------------------------

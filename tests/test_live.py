@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from spasmscan import live
+from spasmscan import live, protocol
 from spasmscan.cli import cli
 from spasmscan.errors import ParameterError
 from spasmscan.pipeline import analyze_video
@@ -86,18 +86,18 @@ def test_paced_replay_takes_real_time(plain_clip):
 
 
 def test_standard_protocol_and_custom_file(tmp_path):
-    segments = live.load_protocol("standard")
+    segments = protocol.load_protocol("standard")
     assert segments[0].name == "rest" and segments[0].start_s == 0
     assert all(a.end_s == b.start_s for a, b in zip(segments, segments[1:]))
     assert {s.name for s in segments} >= {"rest", "blinks", "brow_raises", "smiles"}
     custom = tmp_path / "short.json"
     custom.write_text(json.dumps({"steps": [{"segment": "rest", "duration_s": 2},
                                             {"segment": "blinks", "duration_s": 1.5, "prompt": "blink"}]}))
-    assert [(s.name, s.start_s, s.end_s) for s in live.load_protocol(str(custom))] == [
+    assert [(s.name, s.start_s, s.end_s) for s in protocol.load_protocol(str(custom))] == [
         ("rest", 0.0, 2.0), ("blinks", 2.0, 3.5)]
     saved = tmp_path / "saved.json"
-    saved.write_text(json.dumps(live.segments_document(live.load_protocol(str(custom)))))
-    assert live.load_protocol(str(saved)) == live.load_protocol(str(custom))
+    saved.write_text(json.dumps(protocol.segments_document(protocol.load_protocol(str(custom)))))
+    assert protocol.load_protocol(str(saved)) == protocol.load_protocol(str(custom))
 
 
 @pytest.mark.parametrize("text", ["not json", json.dumps({"steps": [{"segment": "rest", "duration_s": -1}]}),
@@ -106,14 +106,14 @@ def test_bad_protocol_is_a_parameter_error(tmp_path, text):
     path = tmp_path / "bad.json"
     path.write_text(text)
     with pytest.raises(ParameterError):
-        live.load_protocol(str(path))
+        protocol.load_protocol(str(path))
 
 
 def test_protocol_ends_the_session(plain_clip, tmp_path):
-    protocol = tmp_path / "one_second.json"
-    protocol.write_text(json.dumps({"steps": [{"segment": "rest", "duration_s": 1.0}]}))
+    steps = tmp_path / "one_second.json"
+    steps.write_text(json.dumps({"steps": [{"segment": "rest", "duration_s": 1.0}]}))
     session, stats, segments = live.run_live(str(plain_clip), paced=False, processor=lambda f, t: None,
-                                             protocol=live.load_protocol(str(protocol)))
+                                             protocol=protocol.load_protocol(str(steps)))
     assert segments and segments[-1].end_s <= 1.05
     assert 28 <= stats.frames_processed <= 32
 
@@ -214,7 +214,7 @@ def test_live_window_picture_has_the_overlay_and_panel():
     session.events.append({"kind": "twitch", "side": "left", "region": "eye", "start_s": 1.5, "end_s": 1.6,
                            "amplitude": 0.2, "reported_s": 1.9})
     frame = np.zeros((240, 320, 3), np.uint8)
-    segment = live.Segment("rest", 0.0, 30.0, "Sit still")
+    segment = protocol.Segment("rest", 0.0, 30.0, "Sit still")
     picture = draw_live_frame(frame, 1.95, points[-1], session, segment, "collecting...")
     assert picture.shape == (240 + PANEL_PX, 320, 3)
     assert picture[:240].any()  # landmarks, prompt and event text drawn over the frame
@@ -272,3 +272,32 @@ def test_analyze_rejects_a_bad_protocol(tmp_path):
     result = CliRunner().invoke(cli, ["analyze", str(SAMPLE), "--protocol", str(bad)])
     assert result.exit_code == 2
     assert "protocol" in result.output
+
+
+def tracked_session(n_frames: int = 90) -> live.LiveSession:
+    """A session that saw a still (random) face for ``n_frames`` frames."""
+    session = live.LiveSession(width=320, height=240, fps=30.0, source="test")
+    rng = np.random.default_rng(5)
+    base = rng.uniform(100, 200, size=(478, 2)).astype(np.float32)
+    for index in range(n_frames):
+        session.add(index / 30.0, base + rng.normal(0, 0.3, size=base.shape).astype(np.float32))
+    return session
+
+
+def test_the_recordings_protocol_file_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    segments = (protocol.Segment("rest", 0.0, 2.0, "Sit still"), protocol.Segment("blinks", 2.0, 3.0, "Blink"))
+    stats = live.LiveStats()
+    record = tmp_path / "visit.mp4"
+    live.finish(tracked_session(), stats, segments, record=record)
+    written = json.loads(live.protocol_path(record).read_text())
+    assert [s["name"] for s in written["segments"]] == ["rest", "blinks"]
+    assert [p.name for p in tmp_path.iterdir()] == ["visit.protocol.json"]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        live.finish(tracked_session(), stats, segments[:1], record=record)
+    assert [p.name for p in tmp_path.iterdir()] == ["visit.protocol.json"]  # no temporary file left
+    assert [s["name"] for s in json.loads(live.protocol_path(record).read_text())["segments"]] == ["rest", "blinks"]

@@ -300,3 +300,18 @@ def test_signals_without_a_frame_rate_take_it_from_the_times():
     signals = Signals(times_s=times, face_present=np.ones(50, bool), values={}, units={})
     assert signals.fps == pytest.approx(25.0)
     assert signals.tracked_s == pytest.approx(2.0)
+
+
+def test_a_mirrored_recording_gives_the_signals_of_the_original():
+    """What ``--mirrored`` hands the signals: the same landmark names, x reflected in the frame
+    (the patient's left eye on the image's left). A rotation cannot align a reflected face: the
+    vertical signals would turn upside down and the roll read 180 degrees."""
+    points, times = synthetic_series(10.0, closure={"left": pulse(4.0, 0.5, 0.5)},
+                                     mouth={"right": pulse(6.0, 0.5, 0.06)},
+                                     brow={"left": pulse(8.0, 0.5, 0.05)}, head_motion=True, noise_px=0.2)
+    reflected = points.copy()
+    reflected[..., 0] = 639.0 - reflected[..., 0]
+    a, b = compute_signals(points, times), compute_signals(reflected, times)
+    for name in a.names:
+        np.testing.assert_allclose(b[name], a[name], atol=1e-3, err_msg=name)
+    assert b["mouth_corner_vertical_right"].max() > 0.03 and b["brow_height_left"].max() > 0.03

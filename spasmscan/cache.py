@@ -21,7 +21,7 @@ from .regions import MEASURED_LANDMARKS
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 2  # bump when the stored arrays change meaning (2: only the series' kept landmarks)
+CACHE_FORMAT = 3  # bump when the stored arrays change meaning (2: only the series' kept landmarks; 3: eye openness)
 HASH_CHUNK_BYTES = 1 << 20
 
 
@@ -59,6 +59,7 @@ def save_series(series: LandmarkSeries, path: str | os.PathLike) -> None:
                 out, format=np.int64(CACHE_FORMAT), times_s=np.asarray(series.times_s, dtype=np.float64),
                 points=np.asarray(series.points, dtype=np.float32),  # no copy: a long recording's points are large
                 landmark_ids=np.asarray(series.landmark_ids, dtype=np.int64),
+                eye_openness=series.openness_rows(),
                 size=np.array([series.width, series.height], np.int64),
                 fps=np.float64(series.fps), mirrored=np.bool_(series.mirrored),
                 version=np.array(__version__))
@@ -83,6 +84,7 @@ def load_series(path: str | os.PathLike, *, source: str = "") -> LandmarkSeries 
             size = np.asarray(data["size"])
             fps = float(data["fps"])
             mirrored = bool(data["mirrored"])
+            eye_openness = np.asarray(data["eye_openness"])
         if points.dtype != np.float32:
             raise ValueError(f"points of type {points.dtype}")
         if not set(MEASURED_LANDMARKS) <= set(landmark_ids.ravel().tolist()):
@@ -93,8 +95,11 @@ def load_series(path: str | os.PathLike, *, source: str = "") -> LandmarkSeries 
             raise ValueError("times are not increasing")
         if size.shape != (2,) or np.any(size <= 0) or not (0 < fps < 1e4):
             raise ValueError("bad frame size or rate")
+        if eye_openness.dtype != np.float32 or eye_openness.shape != (points.shape[0], 2):
+            raise ValueError("eye openness does not match the points")
         return LandmarkSeries(times_s=times_s, points=points, width=int(size[0]), height=int(size[1]),
-                              fps=fps, source=source, mirrored=mirrored, landmark_ids=landmark_ids)
+                              fps=fps, source=source, mirrored=mirrored, landmark_ids=landmark_ids,
+                              eye_openness=eye_openness)
     except Exception as error:  # any damage means: track again
         logger.warning("landmark cache %s is unusable (%s); tracking again", path, error)
         return None

@@ -73,7 +73,9 @@ class LandmarkSeries:
 
     times_s: (n,) float64 frame times in seconds. points: (n, k, 2) float32 pixel x, y in the
     (rotated) frame, NaN where no face was found. landmark_ids: (k,) the Face Mesh landmark of
-    each column (default: all 478 in order).
+    each column (default: all 478 in order). eye_openness: (n, 2) float32 image openness of the
+    patient's (left, right) eye (:func:`spasmscan.eye_pixels.eye_openness`), NaN where no face;
+    None when the series was made without the frames' pixels.
     """
 
     times_s: np.ndarray
@@ -85,6 +87,7 @@ class LandmarkSeries:
     mirrored: bool = False
     extra: dict = field(default_factory=dict, compare=False)
     landmark_ids: np.ndarray = field(default_factory=lambda: np.arange(N_LANDMARKS))
+    eye_openness: np.ndarray | None = None
 
     def __post_init__(self):
         ids = np.asarray(self.landmark_ids)
@@ -97,6 +100,9 @@ class LandmarkSeries:
             raise ParameterError(f"landmark_ids must be increasing Face Mesh indices in [0, {N_LANDMARKS})")
         if self.times_s.shape != (self.points.shape[0],):
             raise ParameterError("times_s must have one entry per frame of points")
+        if self.eye_openness is not None and np.shape(self.eye_openness) != (self.points.shape[0], 2):
+            raise ParameterError(f"eye_openness must have shape ({self.points.shape[0]}, 2), one row per frame, "
+                                 f"got {np.shape(self.eye_openness)}")
 
     def mesh(self, rows=slice(None)) -> np.ndarray:
         """The landmarks of frames ``rows`` as (..., 478, 2), indexed by Face Mesh number, NaN for
@@ -105,6 +111,12 @@ class LandmarkSeries:
         out = np.full(kept.shape[:-2] + (N_LANDMARKS, 2), np.nan, np.float32)
         out[..., self.landmark_ids, :] = kept
         return out
+
+    def openness_rows(self) -> np.ndarray:
+        """(n, 2) float32 ``eye_openness``, all NaN when the series has none."""
+        if self.eye_openness is None:
+            return np.full((self.n_frames, 2), np.nan, np.float32)
+        return np.asarray(self.eye_openness, dtype=np.float32)
 
     @property
     def n_frames(self) -> int:
@@ -333,9 +345,12 @@ def track_frames(frames: Iterable[tuple[float, np.ndarray]], *, settings: Tracke
     of the same video left the face, so the same person is followed on. ``keep``: the Face Mesh
     landmarks each frame keeps (None: all 478).
     """
+    from .eye_pixels import eye_openness, frame_luma
+
     ids = np.arange(N_LANDMARKS) if keep is None else np.asarray(keep)
     times: list[float] = []
     blocks: list[np.ndarray] = []
+    openness_blocks: list[np.ndarray] = []  # (ROWS_PER_BLOCK, 2) each, beside ``blocks``
     width = height = 0
     with FaceTracker(settings) as tracker:
         for time_s, frame in frames:
@@ -347,14 +362,17 @@ def track_frames(frames: Iterable[tuple[float, np.ndarray]], *, settings: Tracke
             row = len(times) % ROWS_PER_BLOCK
             if row == 0:
                 blocks.append(np.full((ROWS_PER_BLOCK, ids.size, 2), np.nan, dtype=np.float32))
+                openness_blocks.append(np.full((ROWS_PER_BLOCK, 2), np.nan, dtype=np.float32))
             if face is not None:
                 blocks[-1][row] = face[ids]
+                openness_blocks[-1][row] = eye_openness(frame_luma(frame), face)
             times.append(time_s)
             if on_frame is not None:
                 on_frame(time_s)
+    openness = np.concatenate(openness_blocks)[:len(times)] if openness_blocks else np.empty((0, 2), np.float32)
     return LandmarkSeries(times_s=np.asarray(times, dtype=np.float64),
                           points=_stacked(blocks, len(times), ids.size), width=width, height=height, fps=fps,
-                          source=source, mirrored=settings.mirrored, landmark_ids=ids)
+                          source=source, mirrored=settings.mirrored, landmark_ids=ids, eye_openness=openness)
 
 
 def _stacked(blocks: list[np.ndarray], rows: int, columns: int) -> np.ndarray:

@@ -23,6 +23,7 @@ import numpy as np
 
 from .errors import ParameterError, SpasmscanError
 from .events import Events, detect_events
+from .eye_pixels import eye_openness, frame_luma
 from .files import write_text
 from .landmarks import FaceTracker, LandmarkSeries, TrackerSettings
 from .protocol import Segment, segment_at, segments_document
@@ -147,15 +148,19 @@ class LiveSession:
         self.width, self.height, self.fps, self.source, self.mirrored = width, height, fps, source, mirrored
         self._times: list[float] = []
         self._points: list[np.ndarray] = []
+        self._openness: list[np.ndarray] = []  # (2,) image openness of the (left, right) eye per frame
         self._reported: list[tuple[str, str, float]] = []  # kind, side, start_s of reported events
         self._next_detection_s = -math.inf
         self.last_signals = None  # signals of the recent past, from the latest detection
         self.late_events = 0  # events found later than MAX_DELAY_S after their end: left to the final analysis
         self.events: list[dict] = []  # reported events, in order: kind, side, region, start_s, end_s, amplitude
 
-    def add(self, time_s: float, face: np.ndarray | None) -> list[dict]:
-        """Add one frame's (478, 2) landmarks (None: no face); returns the events newly reported at it."""
+    def add(self, time_s: float, face: np.ndarray | None, openness: np.ndarray | None = None) -> list[dict]:
+        """Add one frame's (478, 2) landmarks (None: no face) and (2,) eye openness (None: unknown);
+        returns the events newly reported at it."""
         self._times.append(time_s)
+        self._openness.append(np.full(2, np.nan, np.float32) if openness is None or face is None
+                              else np.asarray(openness, np.float32))
         self._points.append(face[list(SERIES_LANDMARKS)] if face is not None
                             else np.full((len(SERIES_LANDMARKS), 2), np.nan, np.float32))
         if time_s < self._next_detection_s:
@@ -195,9 +200,10 @@ class LiveSession:
     def series(self) -> LandmarkSeries:
         """Everything tracked so far."""
         points = np.stack(self._points) if self._points else np.empty((0, len(SERIES_LANDMARKS), 2), np.float32)
+        openness = np.stack(self._openness) if self._openness else np.empty((0, 2), np.float32)
         return LandmarkSeries(times_s=np.asarray(self._times, dtype=np.float64), points=points, width=self.width,
                               height=self.height, fps=self.fps, source=self.source, mirrored=self.mirrored,
-                              landmark_ids=SERIES_LANDMARKS)
+                              landmark_ids=SERIES_LANDMARKS, eye_openness=openness)
 
 
 class RunningVerdict:
@@ -274,7 +280,7 @@ def run_live(source, *, settings: TrackerSettings = TrackerSettings(), paced: bo
                     segments = tuple(Segment(s.name, s.start_s + offset, s.end_s + offset, s.prompt) for s in protocol)
                 began = time.monotonic()
                 face = track(frame, time_s)
-                fresh = session.add(time_s, face)
+                fresh = session.add(time_s, face, None if face is None else eye_openness(frame_luma(frame), face))
                 done = time.monotonic()
                 stats.frames_processed += 1
                 stats.processing_s += done - began

@@ -162,7 +162,8 @@ def _track_in_parts(source, name: str, fps: float, settings: TrackerSettings, to
 def _from(series: LandmarkSeries, start_s: float) -> LandmarkSeries:
     """The frames of ``series`` at or after ``start_s``."""
     first = int(np.searchsorted(series.times_s, start_s))  # times increase: a slice, not a copy
-    return replace(series, times_s=series.times_s[first:], points=series.points[first:])
+    return replace(series, times_s=series.times_s[first:], points=series.points[first:],
+                   eye_openness=None if series.eye_openness is None else series.eye_openness[first:])
 
 
 def _joined(part_series: list[LandmarkSeries], source, settings: TrackerSettings, total_s: float,
@@ -236,8 +237,11 @@ def _track_one_pass(video: VideoSource, settings: TrackerSettings, total_s: floa
 def _concatenate(parts: list[LandmarkSeries]) -> LandmarkSeries:
     """Consecutive series of one video as one."""
     sized = next((part for part in parts if part.n_frames), parts[0])  # an empty part knows no frame size
+    openness = None
+    if any(part.eye_openness is not None for part in parts):  # a part without it: NaN rows
+        openness = np.concatenate([part.openness_rows() for part in parts])
     return replace(sized, times_s=np.concatenate([part.times_s for part in parts]),
-                   points=np.concatenate([part.points for part in parts]))
+                   points=np.concatenate([part.points for part in parts]), eye_openness=openness)
 
 
 def analyze_video(source: str | int | os.PathLike, *, settings: TrackerSettings = TrackerSettings(),

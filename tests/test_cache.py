@@ -34,8 +34,10 @@ def small_series(n: int = 6) -> LandmarkSeries:
     face[:, 0] = 160.0 - face[:, 0]  # mirrored: the patient's left on the image's left
     points = (face + rng.normal(0.0, 0.3, (n,) + face.shape)).astype(np.float32)
     points[2] = np.nan  # a frame without the face
+    openness = rng.random((n, 2)).astype(np.float32)
+    openness[2] = np.nan
     return LandmarkSeries(times_s=np.arange(n) / 25.0, points=points, width=160, height=120, fps=25.0,
-                          source="clip.mp4", mirrored=True, landmark_ids=SERIES_LANDMARKS)
+                          source="clip.mp4", mirrored=True, landmark_ids=SERIES_LANDMARKS, eye_openness=openness)
 
 
 def load(path: Path, binding: cache.Binding = BINDING, settings: TrackerSettings = MIRRORED):
@@ -46,6 +48,7 @@ def assert_same_series(a: LandmarkSeries, b: LandmarkSeries) -> None:
     np.testing.assert_array_equal(a.times_s, b.times_s)
     np.testing.assert_array_equal(a.points, b.points)
     np.testing.assert_array_equal(a.landmark_ids, b.landmark_ids)
+    np.testing.assert_array_equal(a.openness_rows(), b.openness_rows())
     assert (a.width, a.height, a.fps, a.mirrored) == (b.width, b.height, b.fps, b.mirrored)
 
 
@@ -176,7 +179,7 @@ def npz_bytes(**arrays) -> bytes:
 def good_arrays(**changes) -> dict:
     series = small_series()
     arrays = dict(format=np.int64(cache.CACHE_FORMAT), binding=np.array(BINDING.text()), times_s=series.times_s,
-                  points=series.points, landmark_ids=np.asarray(SERIES_LANDMARKS),
+                  points=series.points, landmark_ids=np.asarray(SERIES_LANDMARKS), eye_openness=np.full((6, 2), 0.3, np.float32),
                   size=np.array([160, 120]), fps=np.float64(25.0), mirrored=np.bool_(True))
     arrays.update(changes)
     return {k: v for k, v in arrays.items() if v is not None}
@@ -204,6 +207,8 @@ BAD_ENTRIES = {
     "measured landmarks missing": npz_bytes(**good_arrays(
         points=np.zeros((6, N_LANDMARKS - len(MEASURED_LANDMARKS), 2), np.float32),
         landmark_ids=np.setdiff1d(np.arange(N_LANDMARKS), MEASURED_LANDMARKS))),
+    "missing eye openness": npz_bytes(**good_arrays(eye_openness=None)),
+    "eye openness of other frames": npz_bytes(**good_arrays(eye_openness=np.zeros((5, 2), np.float32))),
     "times too short": npz_bytes(**good_arrays(times_s=np.arange(3.0))),
     "times not increasing": npz_bytes(**good_arrays(times_s=np.zeros(6))),
     "nan time": npz_bytes(**good_arrays(times_s=np.array([0, 1, np.nan, 3, 4, 5.0]))),

@@ -79,7 +79,8 @@ def analyze_series(series: LandmarkSeries, *, settings: AnalysisSettings | None 
     the recording followed a protocol; one-sided events are then also counted per kind of step.
     session: live-mode figures kept with the result.
     """
-    signals = compute_signals(series.points, series.times_s, landmark_ids=series.landmark_ids)
+    signals = compute_signals(series.points, series.times_s, landmark_ids=series.landmark_ids,
+                              eye_openness=series.eye_openness)
     settings = settings or DEFAULT_SETTINGS
     events = detect_events(signals, settings=settings)
     verdict = classify(events, signals, settings=settings)

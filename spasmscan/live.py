@@ -174,7 +174,8 @@ class LiveSession:
         if times.size - first < 3:
             return []
         self.last_signals = compute_signals(np.stack(self._points[first:]), times[first:],
-                                            landmark_ids=SERIES_LANDMARKS)
+                                            landmark_ids=SERIES_LANDMARKS,
+                                            eye_openness=np.stack(self._openness[first:]))
         events = detect_events(self.last_signals)
         fresh = []
         for i in range(len(events)):

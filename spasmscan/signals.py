@@ -54,6 +54,7 @@ POSE_MIN_SD = 0.02
 POSE_LANDMARK = 197  # the upper nose ridge: in the face's mid-plane, clear of every expression
 MIN_POSE_FIT_FRAMES = 50  # fewer frames (2 s at 25 fps) do not tell pose from movement
 POSE_FIT_CLIP = 3.0  # frames further than this many robust SDs from the fit are movements, not pose
+MIN_OPENING_NOISE = 1e-4  # an eye-opening measure steadier than this is constant (a still image or none): no weight
 
 # Only regions.MEASURED_LANDMARKS are aligned: the other landmarks are never used.
 _COLUMN_OF = {landmark: column for column, landmark in enumerate(regions.MEASURED_LANDMARKS)}
@@ -65,7 +66,9 @@ def _columns(landmarks) -> list[int]:
 
 
 UNITS = {
-    "eye_aperture": "fraction of the side's own open-eye aperture (1 = usual open eye, lower = closing)",
+    "eye_aperture": ("eye opening, fraction of the side's own open eye (1 = usual open eye, lower = closing): the lid "
+                     "landmarks' aperture and, when tracked, the visible iris, weighted by their steadiness"),
+    "eye_openness": "visible iris against the skin below the eye, fraction of the side's own open eye",
     "brow_height": "brow rise above its own baseline, inter-ocular distances (positive = up)",
     "mouth_corner_lateral": ("mouth-corner shift from its own baseline, against the lip centre, inter-ocular "
                              "distances (positive = outward)"),
@@ -130,10 +133,14 @@ class Signals:
                        noise={other(k): v for k, v in self.noise.items()}, fps=self.fps)
 
 
-def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=None, max_gap_s: float = 0.25,
-                    baseline_window_s: float = 20.0, open_eye_percentile: float = 75.0) -> Signals:
+def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=None, eye_openness=None,
+                    max_gap_s: float = 0.25, baseline_window_s: float = 20.0,
+                    open_eye_percentile: float = 75.0) -> Signals:
     """Signals from (n, k, 2) pixel landmarks (NaN where no face) and (n,) times in seconds.
 
+    eye_openness: (n, 2) image openness of the patient's (left, right) eye
+    (:func:`spasmscan.eye_pixels.eye_openness`), or None; when given, each eye's opening fuses it
+    with the lid landmarks' aperture (:func:`fused_opening`).
     landmark_ids: the Face Mesh landmark in each of the k columns (default: all 478 in order); they
     must include regions.MEASURED_LANDMARKS. max_gap_s: tracking gaps up to this long are bridged
     by linear interpolation, longer ones stay NaN. baseline_window_s: length of the running window
@@ -191,6 +198,19 @@ def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=Non
             name = f"{base}_{side}"
             values[name] = centre + without_pose(values[name] - centre, pose)
             noise[name] = robust_noise(values[name] - centre)
+    if eye_openness is not None:
+        openness = np.asarray(eye_openness, dtype=np.float64)
+        if openness.shape != (n, 2):
+            raise ParameterError(f"eye_openness must have shape ({n}, 2), got {openness.shape}")
+        for column, side in enumerate(regions.SIDES):  # regions.SIDES is ("left", "right"), the columns' order
+            filled = interpolate_gaps(np.where(tracked, openness[:, column], np.nan), times_s, bridged)
+            base = running_percentile(filled, times_s, window_s=baseline_window_s, percentile=open_eye_percentile)
+            values[f"eye_openness_{side}"] = filled / np.where(base > 0, base, np.nan)
+        fused = fused_opening({s: values[f"eye_aperture_{s}"] for s in regions.SIDES},
+                              {s: values[f"eye_openness_{s}"] for s in regions.SIDES})
+        for side in regions.SIDES:
+            values[f"eye_aperture_{side}"] = fused[side]
+            noise[f"eye_aperture_{side}"] = robust_noise(fused[side] - 1.0)
     values["eye_asymmetry"] = values["eye_aperture_right"] - values["eye_aperture_left"]
     noise["eye_asymmetry"] = robust_noise(values["eye_asymmetry"])
     units = {name: _unit_of(name) for name in values}
@@ -308,6 +328,28 @@ def _raw_measures(aligned: np.ndarray) -> dict:
     nose = aligned[:, _COLUMN_OF[POSE_LANDMARK]]
     out["head_yaw"] = nose[:, 0] - inner[:, 0]
     out["head_pitch"] = nose[:, 1] - inner[:, 1]
+    return out
+
+
+def fused_opening(landmarks: dict, image: dict) -> dict:
+    """Side -> (n,) eye opening from the lid landmarks' relative aperture and the image's relative
+    openness (side -> (n,) each, 1 = the side's usual open eye): their closures averaged with weights
+    inversely proportional to each measure's left-right difference noise, which is the sum of the two
+    closures in units of their own noise (what a one-sided closure must stand out of), rescaled to the
+    closure's units. The landmarks under-report a closure (a shut eye moves them about a third of the
+    way), the visible iris does not but fails on eyes the lids half hide: each recording weighs them by
+    how steady they are on it. Where the image measure is missing, the landmarks alone."""
+    weight = {}
+    for name, measure in (("landmarks", landmarks), ("image", image)):
+        level = robust_noise(measure["right"] - measure["left"])
+        weight[name] = 1.0 / level if np.isfinite(level) and level > MIN_OPENING_NOISE else 0.0
+    if weight["image"] == 0.0 or weight["landmarks"] == 0.0:
+        return dict(landmarks)
+    out = {}
+    for side in regions.SIDES:
+        both = np.isfinite(image[side])
+        mixed = (weight["landmarks"] * landmarks[side] + weight["image"] * image[side]) / sum(weight.values())
+        out[side] = np.where(both, mixed, landmarks[side])
     return out
 
 

@@ -349,7 +349,7 @@ def followup(manifest, out_dir, baseline, min_fall_pct, confidence, no_plot, job
 def compare(before, after, min_fall_pct, confidence, start_s, end_s, mirrored, frame_step, no_cache,
             cache_dir) -> None:
     """Compare two recordings of one patient, BEFORE (the reference) and AFTER a treatment."""
-    from .followup import compare_outcomes, comparison_text
+    from .followup import compare_analyses, comparison_text
     from .pipeline import analyze_video
 
     rule = response_rule(min_fall_pct, confidence)
@@ -361,7 +361,7 @@ def compare(before, after, min_fall_pct, confidence, start_s, end_s, mirrored, f
                                           cache_dir=cache_dir, use_cache=not no_cache, progress=update))
         finally:
             close()
-    reference, row = compare_outcomes(*analyses, before_file=before, after_file=after, rule=rule)
+    reference, row = compare_analyses(*analyses, before_file=before, after_file=after, rule=rule)
     click.echo(comparison_text(reference, row))
 
 

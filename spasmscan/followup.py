@@ -24,6 +24,7 @@ from .errors import InputNotFoundError, OutputError, ParameterError
 from .followup_stats import (CHANGED, MEASURE_COLUMNS, ResponseRule, compare_visit, comparison_side,
                              visit_measures)
 from .landmarks import TrackerSettings
+from .regions import SIDES
 from .report import atomic_path, write_csv
 from .video import is_video_path
 
@@ -252,8 +253,7 @@ def followup_rows(visits: Sequence[Visit], outcomes: Sequence[Outcome], *, basel
 def patient_rows(visits: Sequence[Visit], outcomes: Sequence[Outcome], *, reference: int | None,
                  rule: ResponseRule = ResponseRule(), flags: tuple = ()) -> list[dict]:
     """Rows of one patient's visits (in date order) compared with visit number ``reference``."""
-    counts = {side: sum(_count(o.measures.get(f"twitches_{side}")) for o in outcomes if o.ok)
-              for side in ("left", "right")}
+    counts = {side: sum(_count(o.measures.get(f"twitches_{side}")) for o in outcomes if o.ok) for side in SIDES}
     if reference is not None and outcomes[reference].ok:
         ref = outcomes[reference]
         side, from_verdict = comparison_side(ref.summary, ref.measures, counts)
@@ -268,8 +268,7 @@ def patient_rows(visits: Sequence[Visit], outcomes: Sequence[Outcome], *, refere
     for index, (visit, outcome, measures) in enumerate(zip(visits, outcomes, measured)):
         summary = outcome.summary
         visit_flags = list(summary.get("quality_flags") or []) if outcome.ok else []
-        if outcome.ok and summary.get("affected_side") in ("left", "right") and side in ("left", "right") \
-                and summary["affected_side"] != side:
+        if outcome.ok and summary.get("affected_side") in SIDES and side in SIDES and summary["affected_side"] != side:
             visit_flags.append(SIDE_DIFFERS)
         row = {column: None for column in FOLLOWUP_COLUMNS}
         row.update(patient=visit.patient, date=visit.date, file=visit.file, status="ok" if outcome.ok else "error",
@@ -350,7 +349,7 @@ def run_followup(source: str | os.PathLike, out_dir: str | os.PathLike, *, basel
                           progress=progress)
         by_file = {result.file: result for result in batch.results}
         for i in analysable:
-            outcomes[i] = _outcome(by_file[visits[i].path], out)
+            outcomes[i] = read_outcome(by_file[visits[i].path], out)
     else:
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -374,19 +373,23 @@ def _missing(path: str) -> str:
     return "is a folder, not a video file" if os.path.isdir(path) else "no such file; check the path"
 
 
-def _outcome(result, out: Path) -> Outcome:
-    """The Outcome of a batch result, its numbers read from the STEM.json report."""
+def read_outcome(result, out: Path) -> Outcome:
+    """The Outcome of a batch result (a VideoResult), its numbers read from its STEM.json report in ``out``."""
     if not result.ok:
         return Outcome(error=result.error)
     report = out / f"{result.stem}.json"
     try:
         document = json.loads(report.read_text(encoding="utf-8"))
-        return Outcome(summary=dict(document["summary"]), measures=dict(document["measures"]))
+        summary, measures = dict(document["summary"]), dict(document["measures"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         return Outcome(error=f"its report {report.name} cannot be read ({error}); run again with --force")
+    if "rest_minutes" not in measures:
+        return Outcome(error=f"its report {report.name} lacks the measures at rest (an earlier spasmscan wrote it); "
+                             "run again with --force")
+    return Outcome(summary=summary, measures=measures)
 
 
-def compare_outcomes(before, after, *, before_file: str, after_file: str,
+def compare_analyses(before, after, *, before_file: str, after_file: str,
                      rule: ResponseRule = ResponseRule()) -> list[dict]:
     """The follow-up rows of two analyses (:class:`spasmscan.analysis.Analysis`), ``before`` the reference."""
     from .report import summary_row
@@ -434,7 +437,7 @@ def comparison_text(reference: dict, row: dict) -> str:
     if row["status"] != "ok" or reference["status"] != "ok":
         return "\n".join(lines + ["no comparison: a recording could not be analysed"])
     lines.append(f"compared on the patient's {side.upper()} side (the side of the first recording)"
-                 if side in ("left", "right") else "no one-sided events in either recording: no side to compare")
+                 if side in SIDES else "no one-sided events in either recording: no side to compare")
     lines.append(f"{'':<38}{'before':>9}{'after':>9}{'change':>9}")
     for column in CHANGED:
         digits = TEXT_DIGITS.get(column, 2)
@@ -463,7 +466,7 @@ def rate_text(row: dict) -> str:
 def _verdict_text(row: dict) -> str:
     if row["status"] != "ok":
         return f"failed ({row['error']})"
-    side = f", {row['affected_side']} side" if row["affected_side"] in ("left", "right") else ""
+    side = f", {row['affected_side']} side" if row["affected_side"] in SIDES else ""
     return f"{row['classification']}{side} (confidence {_number_text(row['confidence'])})"
 
 

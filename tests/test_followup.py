@@ -300,3 +300,16 @@ def test_followup_end_to_end_on_three_rendered_visits(rendered_visits, tmp_path)
     assert compare.exit_code == 0, compare.output
     assert "compared on the patient's LEFT side" in compare.output
     assert f"rate ratio at rest {float(rows[1]['rate_ratio']):.2f}" in compare.output
+
+
+def test_a_report_without_the_rest_measures_asks_for_a_rerun(tmp_path):
+    from spasmscan.batch import VideoResult
+    from spasmscan.followup import read_outcome
+
+    (tmp_path / "old.json").write_text('{"summary": {"affected_side": "left"}, "measures": {"twitches_left": 3}}')
+    result = VideoResult(file="old.mp4", stem="old", status="ok")
+    assert "run again with --force" in read_outcome(result, tmp_path).error
+    (tmp_path / "old.json").write_text('{"summary": {}, "measures": {"rest_minutes": 1.5}}')
+    assert read_outcome(result, tmp_path).ok
+    (tmp_path / "old.json").write_text('{"summary": ')
+    assert "cannot be read" in read_outcome(result, tmp_path).error

@@ -28,7 +28,8 @@ Examples:
 \b
 Exit codes: 0 done, 1 internal error, 2 bad option, 3 file not found,
 4 unreadable video, 5 no video stream, 6 no face found, 7 cannot write output,
-8 some videos of a batch failed, 9 camera missing or busy, 130 interrupted.
+8 some videos of a batch or follow-up failed, 9 camera missing or busy,
+130 interrupted.
 """
 
 

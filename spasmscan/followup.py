@@ -135,8 +135,8 @@ def read_manifest(path: str | os.PathLike) -> list[Visit]:
             raise ParameterError(f"{origin}: no {' and no '.join(empty)}; every row needs patient, date and file")
         when = parse_date(values["date"], origin=origin)
         file = values["file"]
-        joined = os.path.normpath(os.path.join(base, file))
-        outside = os.path.isabs(file) or os.path.commonpath([base, joined]) != base
+        joined = os.path.normpath(os.path.join(os.path.dirname(path), file))  # relative when the manifest is
+        outside = os.path.isabs(file) or os.path.commonpath([base, os.path.abspath(joined)]) != base
         visits.append(Visit(patient=check_patient(values["patient"], origin=origin), when=when,
                             date=_date_text(when, values["date"]), file=file, path=joined,
                             treatment=values.get("treatment", ""), note=values.get("note", ""), origin=origin,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import InputNotFoundError, OutputError, ParameterError
-from .followup_stats import (CHANGED, MEASURE_COLUMNS, ResponseRule, compare_visit, comparison_side,
+from .followup_stats import (CHANGED, MEASURE_COLUMNS, RESPONSES, ResponseRule, compare_visit, comparison_side,
                              visit_measures)
 from .landmarks import TrackerSettings
 from .regions import SIDES
@@ -489,8 +489,8 @@ def followup_text(rows: Sequence[dict]) -> str:
 
 # -- the per-patient figure ----------------------------------------------------------------------
 WIDTH_PX, HEIGHT_PX, DPI = 1400, 1000, 100  # one patient, one page
-RESPONSE_COLORS = {"reference": "#000000", "improved": "#1a9641", "worse": "#d7191c",
-                   "no clear change": "#7f7f7f", "not assessable": "#bbbbbb"}
+# In the order of RESPONSES: reference black, improved green, worse red, no clear change and not assessable grey
+RESPONSE_COLORS = dict(zip(RESPONSES, ("#000000", "#1a9641", "#d7191c", "#7f7f7f", "#bbbbbb")))
 TREATMENT_COLOR = "#6a3d9a"
 TREATMENT_TEXT_CHARS = 40  # longer treatment texts are shortened on the figure (the CSV keeps them whole)
 DATE_MARGIN_DAYS = 10  # space left and right of the first and last visit, at least ...

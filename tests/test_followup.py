@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from spasmscan.classify import MEASURE_KEYS, clinical_measures
 from spasmscan.cli import EXIT_BATCH_FAILED, cli
 from spasmscan.errors import ParameterError
-from spasmscan.events import COUPLE_BEFORE_S, ONSET_LOCK_S, Events, couple
+from spasmscan.events import Events, couple, coupling_windows
 from spasmscan.followup import (FOLLOWUP_COLUMNS, NO_BASELINE_VISIT, SIDE_DIFFERS, Outcome, Visit, followup_rows,
                                 load_visits, patient_rows, run_followup)
 from spasmscan.followup_stats import ResponseRule, rate_interval, rate_ratio_test
@@ -126,8 +126,10 @@ def test_the_rule_is_configurable():
 def test_rest_time_excludes_voluntary_windows_and_counts_rest_episodes():
     events = event_train(12.0, minutes=2.0, seed=3)
     measures = clinical_measures(events, time_base(2.0))
-    window_s = COUPLE_BEFORE_S + ONSET_LOCK_S  # before a blink's onset to 0.5 s after it
-    assert measures["rest_minutes"] == pytest.approx(2.0 - 30 * window_s / 60.0, abs=30 / FPS / 60)  # 30 blinks, a frame each
+    low, high = coupling_windows(events)  # the 30 blinks' windows, 4 s apart: none overlap
+    assert low.size == 30
+    expected = 2.0 - float(np.sum(high - low)) / 60.0
+    assert measures["rest_minutes"] == pytest.approx(expected, abs=30 / FPS / 60)  # a frame per window
     rest_twitches = int(np.sum((events.kind == "twitch") & (events.coupled_to < 0)))
     assert 0 < measures["rest_episodes_left"] <= rest_twitches
     assert measures["rest_episodes_right"] == 0
@@ -254,20 +256,21 @@ def test_every_column_is_documented():
 # -- end to end on rendered clips ----------------------------------------------------------------
 CLIP_SECONDS = 12.0  # above the 10 s the verdict needs, short to keep the render and the tracking cheap
 CLIPS = (("2026-01-05", 40.0, 0, "botulinum toxin 15 U left orbicularis"),  # date, episodes/min, seed, treatment
-         ("2026-03-02", 3.0, 0, ""), ("2026-05-04", 40.0, 3, ""))
+         ("2026-03-02", None, 0, ""), ("2026-05-04", 40.0, 3, ""))  # None: no spasm (label none)
 
 
 @pytest.fixture(scope="session")
 def rendered_visits(tmp_path_factory) -> Path:
-    """Three visits of one patient (a spasm, a quiet visit after treatment, the spasm back) and their manifest."""
+    """Three visits of one patient (a spasm, no spasm after treatment, the spasm back) and their manifest."""
     from spasmscan.render import simulate_video
     from spasmscan.simulate import ScheduleOptions
 
     folder = tmp_path_factory.mktemp("followup-clips")
     (folder / "P01").mkdir()
     for day, rate, seed, _ in CLIPS:
-        simulate_video(folder / "P01" / f"{day}.mp4", label="primary_hfs", side="left", duration_s=CLIP_SECONDS,
-                       seed=seed, width=320, height=240, options=ScheduleOptions(twitch_rate_per_min=rate))
+        simulate_video(folder / "P01" / f"{day}.mp4", label="none" if rate is None else "primary_hfs",
+                       side="none" if rate is None else "left", duration_s=CLIP_SECONDS, seed=seed, width=320,
+                       height=240, options=ScheduleOptions(twitch_rate_per_min=rate))
     return write_manifest(folder, [f"P01,{day},P01/{day}.mp4,{treatment},rendered" for day, _, _, treatment in CLIPS])
 
 
@@ -285,7 +288,7 @@ def test_followup_end_to_end_on_three_rendered_visits(rendered_visits, tmp_path)
     assert {row["comparison_side"] for row in rows} == {"left"}
     rates = [float(row["rest_episodes_per_min"]) for row in rows]
     assert rates[1] < rates[0] and rates[1] < rates[2]
-    assert float(rows[1]["rate_ratio"]) < 1.0 < float(rows[2]["rate_ratio"]) * 2
+    assert float(rows[1]["rate_ratio"]) < 0.5 and float(rows[1]["rate_ratio"]) < float(rows[2]["rate_ratio"])
     assert rows[1]["days_since_treatment"] == "56"
     assert all(0.5 < float(row["eye_opening_ratio"]) < 1.5 for row in rows)
     assert (out / "P01.followup.png").stat().st_size > 10_000

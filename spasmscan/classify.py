@@ -521,7 +521,29 @@ def clinical_measures(events: Events, signals) -> dict:
         for region in ("eye", "mouth", "eye+mouth"):
             n = int(np.count_nonzero(one_sided & (events.side == s) & (events.region == region)))
             measures[f"twitches_per_min_{s}_{region}"] = per_min(n)
+    measures.update(rest_measures(events, signals))
     return measures
+
+
+def rest_measures(events: Events, signals) -> dict:
+    """The face at rest: tracked frames outside the voluntary movements' windows.
+
+    rest_minutes: their minutes. rest_episodes_SIDE: one-sided episodes of SIDE starting there
+    (not coupled to a voluntary movement). rest_eye_aperture_SIDE: median of eye_aperture_raw_SIDE
+    (lid distance over eye width) in those frames outside any event; NaN without that signal.
+    """
+    rest = signals.face_present & ~window_mask(events, signals)
+    quiet = rest.copy()
+    for start, end in zip(events.start_s, events.end_s):
+        quiet &= (signals.times_s < start) | (signals.times_s > end)
+    out = {"rest_minutes": float(np.count_nonzero(rest)) / signals.fps / 60.0 if signals.fps > 0 else 0.0}
+    for s in SIDES:
+        out[f"rest_episodes_{s}"] = int(np.count_nonzero(events.coupled_to[episode_starts(events, s)] < 0))
+        aperture = signals.values.get(f"eye_aperture_raw_{s}")
+        values = aperture[quiet] if aperture is not None else np.array([])
+        values = values[np.isfinite(values)]
+        out[f"rest_eye_aperture_{s}"] = float(np.median(values)) if values.size else float("nan")
+    return out
 
 
 NORMAL_BLINKS_PER_MIN = 30.0  # above about this many blinks a minute, blinking is increased

@@ -41,11 +41,14 @@ Examples:
   spasmscan batch clinic/recordings --out clinic/results --jobs 2
   spasmscan analyze clinic/patient01.mp4 --out reports --html
   spasmscan review-score reports/*.review.csv
+  spasmscan followup visits.csv --out followup/
+  spasmscan compare before.mp4 after.mp4
 
 \b
 Exit codes: 0 done, 1 internal error, 2 bad option, 3 file not found,
 4 unreadable video, 5 no video stream, 6 no face found, 7 cannot write output,
-8 some videos of a batch failed, 9 camera missing or busy, 130 interrupted.
+8 some videos of a batch or follow-up failed, 9 camera missing or busy,
+130 interrupted.
 """
 
 
@@ -112,7 +115,7 @@ def _interrupted_by_termination():
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, debug: bool) -> None:
     """Detect one-sided facial spasm in face videos: primary hemifacial spasm or synkinesis."""
-    if verbose < 2 and ctx.invoked_subcommand != "batch":  # batch workers (which inherit stderr) do it themselves
+    if verbose < 2 and ctx.invoked_subcommand not in ("batch", "followup"):  # batch workers do it themselves
         from .runtime import silence_native_stderr
 
         silence_native_stderr()
@@ -148,6 +151,26 @@ def progress_bar(label: str):
     return update, close
 
 
+def videos_progress():
+    """A progress callback ``(finished, failed, total)`` counting videos on stderr, and a function to close it."""
+    state: dict = {}
+
+    def update(finished: int, failed: int, total: int) -> None:
+        if "bar" not in state:
+            state["bar"] = click.progressbar(length=total, label="videos", file=sys.stderr, show_eta=True,
+                                             show_pos=True, item_show_func=lambda text: text)
+            state["bar"].__enter__()
+            state["finished"] = 0
+        state["bar"].update(finished - state["finished"], f"{finished} done, {failed} failed")
+        state["finished"] = finished
+
+    def close() -> None:
+        if "bar" in state:
+            state.pop("bar").__exit__(None, None, None)
+
+    return update, close
+
+
 def _stderr_is_terminal() -> bool:
     try:
         return sys.stderr.isatty()
@@ -159,6 +182,14 @@ FRAME_STEP_OPTION = click.option(
     "--frame-step", type=click.IntRange(min=1), default=1, show_default=True,
     help="Track every Nth frame only: about N times faster, but twitches shorter than N frames can be missed "
          "(docs/accuracy.md gives the accuracy cost).")
+
+
+JOBS_OPTION = click.option("--jobs", type=click.IntRange(min=1), default=None,
+                           help="Videos processed in parallel (default: the number of cores).")
+SCHEDULER_OPTION = click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                                help="Run on this Dask cluster instead; its workers must see the same files "
+                                     "(needs: pip install 'spasmscan[distributed]').")
+REDO_OPTION = click.option("--force", is_flag=True, help="Redo videos already done with the same settings.")
 
 
 def tracker_options(func):
@@ -282,12 +313,9 @@ def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_di
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for summary.csv, events.csv and the per-video reports (created if missing).")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="Videos processed in parallel (default: the number of cores).")
-@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
-              help="Run on this Dask cluster instead; its workers must see the same files "
-                   "(needs: pip install 'spasmscan[distributed]').")
-@click.option("--force", is_flag=True, help="Redo videos already done with the same settings.")
+@JOBS_OPTION
+@SCHEDULER_OPTION
+@REDO_OPTION
 @click.option("--json", "json_report", is_flag=True, help="Also write STEM.json for each video.")
 @click.option("--plot", is_flag=True, help="Also write STEM.timeline.png for each video.")
 @click.option("--html", is_flag=True, help="Also write each video's review page and annotated video, and "
@@ -304,25 +332,14 @@ def batch(inputs, out_dir, jobs, scheduler, force, json_report, plot, html, star
     """
     from .batch import run_batch
 
-    state: dict = {}
-
-    def update(finished: int, failed: int, total: int) -> None:
-        if "bar" not in state:
-            state["bar"] = click.progressbar(length=total, label="videos", file=sys.stderr, show_eta=True,
-                                             show_pos=True, item_show_func=lambda text: text)
-            state["bar"].__enter__()
-            state["finished"] = 0
-        state["bar"].update(finished - state["finished"], f"{finished} done, {failed} failed")
-        state["finished"] = finished
-
+    update, close = videos_progress()
     try:
         result = run_batch(inputs, out_dir, settings=tracker_settings(start_s, end_s, mirrored, frame_step), jobs=jobs,
                            scheduler=scheduler, force=force, json=json_report, plot=plot, html=html,
                            cache_dir=cache_dir,
                            use_cache=not no_cache, progress=update)
     finally:
-        if "bar" in state:
-            state.pop("bar").__exit__(None, None, None)
+        close()
     done = len(result.results)
     click.echo(f"{done} videos: {done - result.failed} ok, {result.failed} failed "
                f"({result.reused} taken from an earlier run)")
@@ -335,6 +352,93 @@ def batch(inputs, out_dir, jobs, scheduler, force, json_report, plot, html, star
         click.echo(f"spasmscan: {result.failed} of {done} videos failed; the status and error columns of "
                    f"{result.summary_path} say why", err=True)
         click.get_current_context().exit(EXIT_BATCH_FAILED)
+
+
+def response_options(func):
+    """--min-fall and --confidence: the rule that labels a follow-up visit improved, worse or no clear change."""
+    options = [
+        click.option("--min-fall", "min_fall_pct", type=click.FloatRange(0, 100, max_open=True), default=50.0,
+                     show_default=True, help="'improved' needs the rate at rest to fall by at least this many percent "
+                                             "(and the interval of the rate ratio to lie below 1)."),
+        click.option("--confidence", type=click.FloatRange(0.5, 1, max_open=True), default=0.95, show_default=True,
+                     help="Level of the intervals; 'worse' needs the interval to lie above 1."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def response_rule(min_fall_pct: float, confidence: float):
+    from .followup_stats import ResponseRule
+    return ResponseRule(min_fall=min_fall_pct / 100.0, confidence=confidence)
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("manifest", type=str)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for followup.csv, PATIENT.followup.png and each visit's reports (created if missing).")
+@click.option("--baseline", default=None, metavar="YYYY-MM-DD",
+              help="Compare with the patient's visit on this date (default: the first visit).")
+@response_options
+@click.option("--no-plot", is_flag=True, help="Do not draw PATIENT.followup.png.")
+@JOBS_OPTION
+@SCHEDULER_OPTION
+@REDO_OPTION
+@tracker_options
+def followup(manifest, out_dir, baseline, min_fall_pct, confidence, no_plot, jobs, scheduler, force, start_s, end_s,
+             mirrored, frame_step, no_cache, cache_dir) -> None:
+    """Compare each patient's visits: did the treatment work?
+
+    MANIFEST is a CSV with the columns patient, date (YYYY-MM-DD), file (relative to the
+    manifest) and optional treatment and note, or a folder laid out PATIENT/YYYY-MM-DD*.mp4.
+    Writes OUT/followup.csv (one row per visit, compared with the reference visit) and
+    OUT/PATIENT.followup.png. Running the same command again reuses the visits already analysed.
+    """
+    from .followup import followup_text, parse_date, run_followup
+
+    day = parse_date(baseline, origin="--baseline").date() if baseline is not None else None
+    rule = response_rule(min_fall_pct, confidence)
+    update, close = videos_progress()
+    try:
+        result = run_followup(manifest, out_dir, baseline=day, rule=rule,
+                              settings=tracker_settings(start_s, end_s, mirrored, frame_step), jobs=jobs,
+                              scheduler=scheduler, force=force, cache_dir=cache_dir, use_cache=not no_cache,
+                              plot=not no_plot, progress=update)
+    finally:
+        close()
+    click.echo(followup_text(result.rows))
+    click.echo(f"rule: {rule.text()}")
+    click.echo(f"follow-up: {result.csv_path}")
+    for path in result.plot_paths:
+        click.echo(f"plot: {path}")
+    if result.failed:
+        click.echo(f"spasmscan: {result.failed} of {len(result.rows)} visits failed; the status and error columns "
+                   f"of {result.csv_path} say why", err=True)
+        click.get_current_context().exit(EXIT_BATCH_FAILED)
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("before", type=str)
+@click.argument("after", type=str)
+@response_options
+@tracker_options
+def compare(before, after, min_fall_pct, confidence, start_s, end_s, mirrored, frame_step, no_cache,
+            cache_dir) -> None:
+    """Compare two recordings of one patient, BEFORE (the reference) and AFTER a treatment."""
+    from .followup import compare_analyses, comparison_text
+    from .pipeline import analyze_video
+
+    rule = response_rule(min_fall_pct, confidence)
+    analyses = []
+    for label, video in (("before", before), ("after", after)):
+        update, close = progress_bar(f"tracking {label}")
+        try:
+            analyses.append(analyze_video(video, settings=tracker_settings(start_s, end_s, mirrored, frame_step),
+                                          cache_dir=cache_dir, use_cache=not no_cache, progress=update))
+        finally:
+            close()
+    reference, row = compare_analyses(*analyses, before_file=before, after_file=after, rule=rule)
+    click.echo(comparison_text(reference, row))
 
 
 @cli.command(epilog=EPILOG)

@@ -39,7 +39,7 @@ EVENT_COLUMNS = ("file", "event", "side", "region", "start_s", "end_s", "duratio
 SIGNAL_TIME_COLUMNS = ("time_s", "face_present")  # first columns of the signals table, before the signals
 
 DECIMALS = 4  # floats are rounded to 4 decimals: 0.1 ms for times, far below any signal's noise
-SIGNIFICANT = {"coupling_p_value": 4}  # p-values can be tiny: keep 4 significant digits instead
+SIGNIFICANT = {"coupling_p_value": 4, "rate_ratio_p_value": 4}  # p-values can be tiny: keep 4 significant digits
 FORMULA_STARTS = ("=", "+", "-", "@")  # a cell starting so (after blanks) is run as a formula by spreadsheets
 LINE_STARTS = ("\t", "\r", "\n")  # among a cell's leading blanks, these can start a formula on import
 TEXT_MARK = "'"  # Excel and LibreOffice show a cell that starts with an apostrophe as text

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from spasmscan import pipeline, regions
+from spasmscan.errors import ParameterError
 from spasmscan.eye_pixels import eye_openness, frame_luma
 from spasmscan.landmarks import TrackerSettings, track_frames
 from spasmscan.video import VideoSource
@@ -173,3 +174,21 @@ def test_frame_luma_is_the_y_plane_of_a_planar_frame():
     grey = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY).astype(int)
     assert np.median(np.abs(luma.astype(int) - grey)) < 20  # video luma is limited range (16-235)
     assert frame_luma(colour) is colour
+
+
+def test_joining_parts_keeps_each_frames_openness_and_fills_a_part_without_it():
+    from spasmscan.landmarks import LandmarkSeries
+
+    def part(times, openness):
+        points = np.zeros((len(times), regions.N_LANDMARKS, 2), np.float32)
+        return LandmarkSeries(times_s=np.asarray(times, float), points=points, width=64, height=64, fps=10.0,
+                              eye_openness=openness)
+
+    first = part(np.arange(5) / 10, np.arange(10, dtype=np.float32).reshape(5, 2))
+    second = part(np.arange(5, 8) / 10, None)
+    joined = pipeline._concatenate([pipeline._from(first, 0.2), second])
+    np.testing.assert_array_equal(joined.eye_openness[:3], first.eye_openness[2:])
+    assert joined.eye_openness.shape == (6, 2) and np.isnan(joined.eye_openness[3:]).all()
+    assert pipeline._concatenate([second, second]).eye_openness is None
+    with pytest.raises(ParameterError, match="eye_openness"):
+        part(np.arange(3) / 10, np.zeros((2, 2), np.float32))

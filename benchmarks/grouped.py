@@ -30,9 +30,13 @@ from spasmscan.evaluate import (ClipScore, Evaluation, calibration, clip_group, 
                                 find_clips, score_clip, summary_row)
 from spasmscan.landmarks import TrackerSettings  # noqa: E402
 from spasmscan.pipeline import video_landmarks  # noqa: E402
+from spasmscan.settings import AnalysisSettings  # noqa: E402
 from spasmscan.video import is_video_path  # noqa: E402
 
-METHODS = {"analysis": analyze_series, "baseline": baseline_analysis}
+EYE_PIXELS = AnalysisSettings(fuse_eye_pixels=True)
+# The analysis, the simple baseline it must beat, and the analysis with the visible iris fused in (off by default).
+METHODS = {"analysis": analyze_series, "baseline": baseline_analysis,
+           "eyepix": lambda series: analyze_series(series, settings=EYE_PIXELS)}
 logger = logging.getLogger("grouped")
 
 
@@ -114,15 +118,15 @@ def main() -> None:
                                               and clip_group(c, "renderer") not in renderers),
         "tuned face and renderer (not held out)": subset(evaluations, tuned),
     }
-    print(f"{'totals (analysis / baseline)':40s} {'clips':>5s} {'accuracy':>11s} {'side':>11s} {'twitch F1':>11s} "
-          f"{'blink F1':>11s} {'false/min':>11s}")
+    print(f"{'totals (' + ' / '.join(METHODS) + ')':40s} {'clips':>5s} {'accuracy':>16s} {'side':>16s} "
+          f"{'twitch F1':>16s} {'blink F1':>16s} {'false/min':>16s}")
     result["totals"] = {}
     for name, evals in totals.items():
         rows = {m: summary_row(e) for m, e in evals.items()}
         result["totals"][name] = rows
         cells = ["/".join("n/a" if not np.isfinite(rows[m][c]) else f"{rows[m][c]:.2f}" for m in METHODS)
                  for c in ("accuracy", "side", "twitch_f1", "blink_f1", "false_per_min")]
-        print(f"{name:40s} {rows['analysis']['clips']:5d} " + " ".join(f"{c:>11s}" for c in cells))
+        print(f"{name:40s} {rows['analysis']['clips']:5d} " + " ".join(f"{c:>16s}" for c in cells))
     print("\ncalibration of the analysis on the held-out clips (confidence band: verdicts, share right)")
     result["calibration"] = calibration(held["analysis"])
     for low, high, n, share in result["calibration"]:
@@ -133,14 +137,23 @@ def main() -> None:
             print(f"  {os.path.relpath(clip.video, args.corpus)}: {clip.truth.label}/{clip.truth.side} -> "
                   f"{clip.predicted}/{clip.predicted_side} ({clip.confidence:.2f})")
     if os.path.isdir(args.real_faces):
-        print("\nreal videos without spasm (face: analysis verdict, one-sided events/min; baseline the same)")
+        print("\nreal videos without spasm (each method: verdict, one-sided events per minute)")
         result["real_faces"] = real_face_rows(args.real_faces, args.cache_dir)
         for row in result["real_faces"]:
             if "error" in row:
                 print(f"  {row['video']:34s} {row['error']}")
             else:
-                print(f"  {row['video']:34s} {row['duration_s']:5.1f} s  {row['analysis']:24s} "
-                      f"{row['analysis_per_min']:5.2f}/min   {row['baseline']:24s} {row['baseline_per_min']:5.2f}/min")
+                print(f"  {row['video']:34s} {row['duration_s']:5.1f} s" + "".join(
+                    f"  {row[m]:22s} {row[m + '_per_min']:5.2f}/min" for m in METHODS))
+        judged = [row for row in result["real_faces"] if "error" not in row]
+        minutes = sum(row["duration_s"] for row in judged) / 60.0
+        if minutes:
+            line = f"  {f'all ({len(judged)} videos, {minutes:.1f} min)':42s}"
+            for m in METHODS:
+                spasms = sum(row[m].split("/")[0] in ("primary_hfs", "synkinesis") for row in judged)
+                events = sum(row[m + "_per_min"] * row["duration_s"] / 60.0 for row in judged)
+                line += f"  {f'{spasms} spasm verdicts':22s} {events / minutes:5.2f}/min"
+            print(line)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
             json.dump(result, handle, indent=1, default=float)

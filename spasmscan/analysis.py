@@ -79,9 +79,9 @@ def analyze_series(series: LandmarkSeries, *, settings: AnalysisSettings | None 
     the recording followed a protocol; one-sided events are then also counted per kind of step.
     session: live-mode figures kept with the result.
     """
-    signals = compute_signals(series.points, series.times_s, landmark_ids=series.landmark_ids,
-                              eye_openness=series.eye_openness)
     settings = settings or DEFAULT_SETTINGS
+    signals = compute_signals(series.points, series.times_s, landmark_ids=series.landmark_ids,
+                              eye_openness=series.eye_openness, fuse_eye_openness=settings.fuse_eye_pixels)
     events = detect_events(signals, settings=settings)
     verdict = classify(events, signals, settings=settings)
     measures = clinical_measures(events, signals)

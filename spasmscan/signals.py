@@ -67,7 +67,7 @@ def _columns(landmarks) -> list[int]:
 
 UNITS = {
     "eye_aperture": ("eye opening, fraction of the side's own open eye (1 = usual open eye, lower = closing): the lid "
-                     "landmarks' aperture and, when tracked, the visible iris, weighted by their steadiness"),
+                     "landmarks' aperture (fused with the visible iris when the settings ask for it)"),
     "eye_openness": "visible iris against the skin below the eye, fraction of the side's own open eye",
     "brow_height": "brow rise above its own baseline, inter-ocular distances (positive = up)",
     "mouth_corner_lateral": ("mouth-corner shift from its own baseline, against the lip centre, inter-ocular "
@@ -134,13 +134,14 @@ class Signals:
 
 
 def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=None, eye_openness=None,
-                    max_gap_s: float = 0.25, baseline_window_s: float = 20.0,
+                    fuse_eye_openness: bool = False, max_gap_s: float = 0.25, baseline_window_s: float = 20.0,
                     open_eye_percentile: float = 75.0) -> Signals:
     """Signals from (n, k, 2) pixel landmarks (NaN where no face) and (n,) times in seconds.
 
     eye_openness: (n, 2) image openness of the patient's (left, right) eye
-    (:func:`spasmscan.eye_pixels.eye_openness`), or None; when given, each eye's opening fuses it
-    with the lid landmarks' aperture (:func:`fused_opening`).
+    (:func:`spasmscan.eye_pixels.eye_openness`), or None; given, it becomes the eye_openness_*
+    signals, and with ``fuse_eye_openness`` each eye's opening fuses it with the lid landmarks'
+    aperture (:func:`fused_opening`).
     landmark_ids: the Face Mesh landmark in each of the k columns (default: all 478 in order); they
     must include regions.MEASURED_LANDMARKS. max_gap_s: tracking gaps up to this long are bridged
     by linear interpolation, longer ones stay NaN. baseline_window_s: length of the running window
@@ -206,6 +207,7 @@ def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=Non
             filled = interpolate_gaps(np.where(tracked, openness[:, column], np.nan), times_s, bridged)
             base = running_percentile(filled, times_s, window_s=baseline_window_s, percentile=open_eye_percentile)
             values[f"eye_openness_{side}"] = filled / np.where(base > 0, base, np.nan)
+    if eye_openness is not None and fuse_eye_openness:
         fused = fused_opening({s: values[f"eye_aperture_{s}"] for s in regions.SIDES},
                               {s: values[f"eye_openness_{s}"] for s in regions.SIDES})
         for side in regions.SIDES:

@@ -130,10 +130,12 @@ def detect_events(signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> 
     blink_threshold = max(noise_k * max(robust_sd(closure[s][open_eyes]) for s in SIDES), EYE_FLOOR)
     rows = _blinks(times, frame_s, closure, blink_threshold)
     brow_noise = max(robust_sd(brow[s]) for s in SIDES)
-    rows += _held_bilateral(times, frame_s, "brow_raise", "brow", brow, max(noise_k * brow_noise, BROW_FLOOR),
+    brow_threshold = max(settings.voluntary_noise_k * brow_noise, BROW_FLOOR)
+    rows += _held_bilateral(times, frame_s, "brow_raise", "brow", brow, brow_threshold,
                             onset_level=ONSET_NOISE_SHARE * brow_noise)
     pull_noise = max(robust_sd(pull[s]) for s in SIDES)
-    rows += _held_bilateral(times, frame_s, "smile", "mouth", pull, max(noise_k * pull_noise, MOUTH_FLOOR),
+    smile_threshold = max(settings.voluntary_noise_k * pull_noise, MOUTH_FLOOR)
+    rows += _held_bilateral(times, frame_s, "smile", "mouth", pull, smile_threshold,
                             onset_level=ONSET_NOISE_SHARE * pull_noise)
     # One-sided movements are judged against their noise at rest, away from voluntary movements,
     # which synkinesis may fill with one-sided movement.

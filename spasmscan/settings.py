@@ -20,6 +20,10 @@ class AnalysisSettings:
 
     # -- detection
     noise_k: float = 4.0  # an event stands this many robust noise SDs clear of its baseline: rare in noise alone
+    # Brow raises and smiles move both sides together: both sides passing this many SDs at once is rare in
+    # noise, and one movement too many only widens the windows the time-locking test weighs by chance.
+    # (Talking faces move their brows and mouth corners a lot: at noise_k, deliberate raises went unseen.)
+    voluntary_noise_k: float = 2.5
     tonic_min_s: float = 1.0  # a one-sided closure held this long is a tonic spasm, shorter ones clonic twitches
     # -- coupling: a one-sided episode overlapping a voluntary movement widened by these is carried along by it
     lead_tolerance_s: float = 0.15  # co-contraction may start 0.1 s before the movement's detected onset, plus jitter
@@ -63,7 +67,7 @@ class AnalysisSettings:
             value = getattr(self, f.name)
             if not (isinstance(value, (int, float)) and math.isfinite(value)) or value < 0:
                 raise ParameterError(f"{f.name} must be a finite number >= 0, got {value!r}")
-        for name in ("noise_k", "tonic_min_s", "episode_gap_s", "false_alarm_per_min"):
+        for name in ("noise_k", "voluntary_noise_k", "tonic_min_s", "episode_gap_s", "false_alarm_per_min"):
             if getattr(self, name) <= 0:
                 raise ParameterError(f"{name} must be > 0, got {getattr(self, name)!r}")
         for name in ("min_face_fraction", "min_side_share", "synkinesis_min_share", "coupling_alpha", "rest_alpha",

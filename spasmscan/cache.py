@@ -36,7 +36,7 @@ FRAME_MARGIN = 0.5  # landmarks may lie outside the frame by this share of its s
 MIN_UPRIGHT_SHARE = 0.98  # tracked frames whose mesh has the face's own handedness; random points have half
 SMALL_ARRAY_BYTES = 4096  # every array besides points and times is a few numbers
 HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-ARRAYS = ("format", "binding", "times_s", "points", "landmark_ids", "size", "fps", "mirrored")
+ARRAYS = ("format", "binding", "times_s", "points", "landmark_ids", "size", "fps", "mirrored", "end_s")
 
 
 def default_cache_dir() -> Path:
@@ -127,7 +127,7 @@ def save_series(series: LandmarkSeries, path: str | os.PathLike, *, binding: Bin
             points=np.asarray(series.points, dtype=np.float32),  # no copy: a long recording's points are large
             landmark_ids=np.asarray(series.landmark_ids, dtype=np.int64),
             size=np.array([series.width, series.height], np.int64),
-            fps=np.float64(series.fps), mirrored=np.bool_(series.mirrored))
+            fps=np.float64(series.fps), mirrored=np.bool_(series.mirrored), end_s=np.float64(series.end_s))
 
 
 def load_series(path: str | os.PathLike, *, binding: Binding, settings: TrackerSettings,
@@ -150,6 +150,7 @@ def load_series(path: str | os.PathLike, *, binding: Binding, settings: TrackerS
             size = np.asarray(data["size"])
             fps = float(data["fps"])
             mirrored = bool(data["mirrored"])
+            end_s = float(data["end_s"])
         if points.dtype != np.float32:
             raise ValueError(f"points of type {points.dtype}")
         if not set(MEASURED_LANDMARKS) <= set(landmark_ids.ravel().tolist()):
@@ -163,7 +164,7 @@ def load_series(path: str | os.PathLike, *, binding: Binding, settings: TrackerS
         if not math.isclose(fps, binding.fps / settings.frame_step) or mirrored != settings.mirrored:
             raise ValueError("another frame rate or mirroring than asked for")
         series = LandmarkSeries(times_s=times_s, points=points, width=int(size[0]), height=int(size[1]),
-                                fps=fps, source=source, mirrored=mirrored, landmark_ids=landmark_ids)
+                                fps=fps, source=source, mirrored=mirrored, landmark_ids=landmark_ids, end_s=end_s)
         _check_plausible(series, binding, settings)
         return series
     except Exception as error:  # any damage means: track again
@@ -221,8 +222,11 @@ def _check_plausible(series: LandmarkSeries, binding: Binding, settings: Tracker
         raise ValueError(f"{series.n_frames} frames, more than the video holds")
     if series.n_frames:
         first_s = (settings.start_s or 0.0) - 1.0 / binding.fps
-        if series.times_s[0] < first_s or series.times_s[-1] > binding.last_time_s(settings):
+        last_s, end_s = binding.last_time_s(settings), series.end_s
+        if series.times_s[0] < first_s or series.times_s[-1] > last_s:
             raise ValueError("frame times outside the video or the selected part")
+        if not (math.isnan(end_s) or math.isfinite(end_s) and series.times_s[-1] < end_s <= last_s + 1 / binding.fps):
+            raise ValueError("an end outside the video")
     whole = np.isfinite(series.points).all(axis=(1, 2))
     if not np.all(whole | np.isnan(series.points).all(axis=(1, 2))):
         raise ValueError("points that are neither a whole face nor none")

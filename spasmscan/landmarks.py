@@ -74,7 +74,9 @@ class LandmarkSeries:
 
     times_s: (n,) float64 frame times in seconds. points: (n, k, 2) float32 pixel x, y in the
     (rotated) frame, NaN where no face was found. landmark_ids: (k,) the Face Mesh landmark of
-    each column (default: all 478 in order).
+    each column (default: all 478 in order). end_s: where the tracked part of the video ends, in
+    seconds (its last decoded frame's time plus one frame of the video; NaN: one tracked frame after
+    the last, which overshoots by up to a frame step when frames were skipped).
     """
 
     times_s: np.ndarray
@@ -86,6 +88,7 @@ class LandmarkSeries:
     mirrored: bool = False
     extra: dict = field(default_factory=dict, compare=False)
     landmark_ids: np.ndarray = field(default_factory=lambda: np.arange(N_LANDMARKS))
+    end_s: float = math.nan
 
     def __post_init__(self):
         ids = np.asarray(self.landmark_ids)
@@ -120,7 +123,8 @@ class LandmarkSeries:
     def duration_s(self) -> float:
         if self.n_frames == 0:
             return 0.0
-        return float(self.times_s[-1] - self.times_s[0]) + 1.0 / self.fps
+        end_s = self.end_s if math.isfinite(self.end_s) else float(self.times_s[-1]) + 1.0 / self.fps
+        return end_s - float(self.times_s[0])
 
     @property
     def face_fraction(self) -> float:

@@ -130,8 +130,8 @@ def _track_in_parts(source, name: str, fps: float, settings: TrackerSettings, to
             start_s = max(cuts[k] - WARM_UP_S, first_s) if k else settings.start_s
             with VideoSource(source, start_s=start_s, end_s=cuts[k + 1], frame_step=settings.frame_step,
                              planar=True, decoder_threads=1) as video:  # the other cores track other parts
-                series = track_frames(video.frames(), settings=settings, fps=fps / settings.frame_step,
-                                      source=name, on_frame=on_frame)
+                series = _ending(track_frames(video.frames(), settings=settings, fps=fps / settings.frame_step,
+                                              source=name, on_frame=on_frame), video)
             results[k] = _from(series, cuts[k]) if k else series
         except BaseException as error:  # handed to the calling thread
             results[k] = error
@@ -228,15 +228,21 @@ def _track_one_pass(video: VideoSource, settings: TrackerSettings, total_s: floa
     """Track the open ``video`` to its end in this thread; progress counts from ``settings.start_s``."""
     first_s = settings.start_s or 0.0
     on_frame = None if progress is None else (lambda t: progress(t - first_s, total_s))
-    return track_frames(video.frames(), settings=settings, fps=video.info.fps / settings.frame_step,
-                        source=video.info.name, on_frame=on_frame, resume_from=resume_from)
+    return _ending(track_frames(video.frames(), settings=settings, fps=video.info.fps / settings.frame_step,
+                                source=video.info.name, on_frame=on_frame, resume_from=resume_from), video)
+
+
+def _ending(series: LandmarkSeries, video: VideoSource) -> LandmarkSeries:
+    """``series`` tracked from ``video`` to its end, with its ``end_s``: one frame after the last one
+    decoded (tracked or stepped over)."""
+    return replace(series, end_s=video.last_frame_s + 1.0 / video.info.fps)
 
 
 def _concatenate(parts: list[LandmarkSeries]) -> LandmarkSeries:
     """Consecutive series of one video as one."""
     sized = next((part for part in parts if part.n_frames), parts[0])  # an empty part knows no frame size
     return replace(sized, times_s=np.concatenate([part.times_s for part in parts]),
-                   points=np.concatenate([part.points for part in parts]))
+                   points=np.concatenate([part.points for part in parts]), end_s=parts[-1].end_s)
 
 
 def analyze_video(source: str | int | os.PathLike, *, settings: TrackerSettings = TrackerSettings(),

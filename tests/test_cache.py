@@ -35,7 +35,7 @@ def small_series(n: int = 6) -> LandmarkSeries:
     points = (face + rng.normal(0.0, 0.3, (n,) + face.shape)).astype(np.float32)
     points[2] = np.nan  # a frame without the face
     return LandmarkSeries(times_s=np.arange(n) / 25.0, points=points, width=160, height=120, fps=25.0,
-                          source="clip.mp4", mirrored=True, landmark_ids=SERIES_LANDMARKS)
+                          source="clip.mp4", mirrored=True, landmark_ids=SERIES_LANDMARKS, end_s=n / 25.0)
 
 
 def load(path: Path, binding: cache.Binding = BINDING, settings: TrackerSettings = MIRRORED):
@@ -47,6 +47,7 @@ def assert_same_series(a: LandmarkSeries, b: LandmarkSeries) -> None:
     np.testing.assert_array_equal(a.points, b.points)
     np.testing.assert_array_equal(a.landmark_ids, b.landmark_ids)
     assert (a.width, a.height, a.fps, a.mirrored) == (b.width, b.height, b.fps, b.mirrored)
+    assert a.end_s == b.end_s or (np.isnan(a.end_s) and np.isnan(b.end_s))
 
 
 class TrackingCounter:
@@ -177,7 +178,7 @@ def good_arrays(**changes) -> dict:
     series = small_series()
     arrays = dict(format=np.int64(cache.CACHE_FORMAT), binding=np.array(BINDING.text()), times_s=series.times_s,
                   points=series.points, landmark_ids=np.asarray(SERIES_LANDMARKS),
-                  size=np.array([160, 120]), fps=np.float64(25.0), mirrored=np.bool_(True))
+                  size=np.array([160, 120]), fps=np.float64(25.0), mirrored=np.bool_(True), end_s=np.float64(0.24))
     arrays.update(changes)
     return {k: v for k, v in arrays.items() if v is not None}
 
@@ -233,6 +234,8 @@ BAD_ENTRIES = {
         [small_series().points] * 2))),
     "times past the video's end": npz_bytes(**good_arrays(times_s=np.arange(6) + 10.0)),
     "an extra array": npz_bytes(**good_arrays(extra=np.zeros(3))),
+    "an end before the last frame": npz_bytes(**good_arrays(end_s=np.float64(0.1))),
+    "an infinite end": npz_bytes(**good_arrays(end_s=np.float64(np.inf))),
     "compressed": (lambda buffer: (np.savez_compressed(buffer, **good_arrays()), buffer.getvalue())[1])(io.BytesIO()),
 }
 

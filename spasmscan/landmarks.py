@@ -74,9 +74,7 @@ class LandmarkSeries:
 
     times_s: (n,) float64 frame times in seconds. points: (n, k, 2) float32 pixel x, y in the
     (rotated) frame, NaN where no face was found. landmark_ids: (k,) the Face Mesh landmark of
-    each column (default: all 478 in order). end_s: where the tracked part of the video ends, in
-    seconds (its last decoded frame's time plus one frame of the video; NaN: one tracked frame after
-    the last, which overshoots by up to a frame step when frames were skipped).
+    each column (default: all 478 in order).
     """
 
     times_s: np.ndarray
@@ -86,9 +84,9 @@ class LandmarkSeries:
     fps: float  # nominal frame rate of the source
     source: str = ""
     mirrored: bool = False
+    end_s: float = math.nan  # where the tracked part of the video ends, seconds (see duration_s)
     extra: dict = field(default_factory=dict, compare=False)
     landmark_ids: np.ndarray = field(default_factory=lambda: np.arange(N_LANDMARKS))
-    end_s: float = math.nan
 
     def __post_init__(self):
         ids = np.asarray(self.landmark_ids)
@@ -121,6 +119,9 @@ class LandmarkSeries:
 
     @property
     def duration_s(self) -> float:
+        """Seconds of video the series covers: from its first frame to ``end_s`` (one frame after the
+        last frame decoded, tracked or stepped over); without ``end_s``, to one tracked frame after
+        its last, which overshoots by up to a frame step when frames were skipped."""
         if self.n_frames == 0:
             return 0.0
         end_s = self.end_s if math.isfinite(self.end_s) else float(self.times_s[-1]) + 1.0 / self.fps

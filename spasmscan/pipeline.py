@@ -181,9 +181,10 @@ def _joined(part_series: list[LandmarkSeries], source, settings: TrackerSettings
         if not _same_face_across(before, part):
             logger.info("%s: another face was chosen after the cut at %.2f s; following the earlier one on",
                         first.source, part.times_s[0])
-            return _concatenate(joined + [_track_rest(source, settings, before, total_s, progress)])
+            joined.append(_track_rest(source, settings, before, total_s, progress))
+            return replace(_concatenate(joined), end_s=joined[-1].end_s)
         joined.append(part)
-    return _concatenate(joined)
+    return replace(_concatenate(joined), end_s=joined[-1].end_s)
 
 
 def _meet(before: LandmarkSeries, after: LandmarkSeries, step_s: float) -> bool:
@@ -242,7 +243,7 @@ def _concatenate(parts: list[LandmarkSeries]) -> LandmarkSeries:
     """Consecutive series of one video as one."""
     sized = next((part for part in parts if part.n_frames), parts[0])  # an empty part knows no frame size
     return replace(sized, times_s=np.concatenate([part.times_s for part in parts]),
-                   points=np.concatenate([part.points for part in parts]), end_s=parts[-1].end_s)
+                   points=np.concatenate([part.points for part in parts]))
 
 
 def analyze_video(source: str | int | os.PathLike, *, settings: TrackerSettings = TrackerSettings(),

@@ -151,7 +151,7 @@ def atomic_path(path: str | os.PathLike, *, force: bool = False) -> Iterator[Pat
                 raise OutputError(f"{path}: was written by another program meanwhile; use --force to replace it")
             os.replace(temporary, path)
     finally:
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # renamed, or never made
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
             temporary.unlink()
         _being_written.discard(temporary)
 

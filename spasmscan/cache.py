@@ -28,7 +28,7 @@ from .regions import EYE_INNER_CORNER, EYE_OUTER_CORNER, MEASURED_LANDMARKS, MOU
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 4  # bump when the stored arrays change meaning (3: bound to the video and the tracker; 4: eye openness)
+CACHE_FORMAT = 5  # bump when the stored arrays change meaning (3: bound to the video and tracker; 4: eye openness; 5: end of the tracked part)
 HASH_CHUNK_BYTES = 1 << 20
 FRAME_COUNT_SLACK = 0.02  # containers' frame counts can be a little short: allow 2% (and 2 frames) more
 TIME_SLACK_S = 1.0  # frame times may run this far past the container's announced length
@@ -36,7 +36,8 @@ FRAME_MARGIN = 0.5  # landmarks may lie outside the frame by this share of its s
 MIN_UPRIGHT_SHARE = 0.98  # tracked frames whose mesh has the face's own handedness; random points have half
 SMALL_ARRAY_BYTES = 4096  # every array besides points and times is a few numbers
 HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-ARRAYS = ("format", "binding", "times_s", "points", "landmark_ids", "eye_openness", "size", "fps", "mirrored")
+ARRAYS = ("format", "binding", "times_s", "points", "landmark_ids", "eye_openness", "size", "fps", "mirrored",
+          "end_s")
 
 
 def default_cache_dir() -> Path:
@@ -128,7 +129,7 @@ def save_series(series: LandmarkSeries, path: str | os.PathLike, *, binding: Bin
             landmark_ids=np.asarray(series.landmark_ids, dtype=np.int64),
             eye_openness=series.openness_rows(),
             size=np.array([series.width, series.height], np.int64),
-            fps=np.float64(series.fps), mirrored=np.bool_(series.mirrored))
+            fps=np.float64(series.fps), mirrored=np.bool_(series.mirrored), end_s=np.float64(series.end_s))
 
 
 def load_series(path: str | os.PathLike, *, binding: Binding, settings: TrackerSettings,
@@ -152,6 +153,7 @@ def load_series(path: str | os.PathLike, *, binding: Binding, settings: TrackerS
             fps = float(data["fps"])
             mirrored = bool(data["mirrored"])
             eye_openness = np.asarray(data["eye_openness"])
+            end_s = float(data["end_s"])
         if points.dtype != np.float32:
             raise ValueError(f"points of type {points.dtype}")
         if not set(MEASURED_LANDMARKS) <= set(landmark_ids.ravel().tolist()):
@@ -168,7 +170,7 @@ def load_series(path: str | os.PathLike, *, binding: Binding, settings: TrackerS
             raise ValueError("eye openness does not match the points")
         series = LandmarkSeries(times_s=times_s, points=points, width=int(size[0]), height=int(size[1]),
                                 fps=fps, source=source, mirrored=mirrored, landmark_ids=landmark_ids,
-                                eye_openness=eye_openness)
+                                eye_openness=eye_openness, end_s=end_s)
         _check_plausible(series, binding, settings)
         return series
     except Exception as error:  # any damage means: track again
@@ -227,8 +229,11 @@ def _check_plausible(series: LandmarkSeries, binding: Binding, settings: Tracker
         raise ValueError(f"{series.n_frames} frames, more than the video holds")
     if series.n_frames:
         first_s = (settings.start_s or 0.0) - 1.0 / binding.fps
-        if series.times_s[0] < first_s or series.times_s[-1] > binding.last_time_s(settings):
+        last_s, end_s = binding.last_time_s(settings), series.end_s
+        if series.times_s[0] < first_s or series.times_s[-1] > last_s:
             raise ValueError("frame times outside the video or the selected part")
+        if not (math.isnan(end_s) or math.isfinite(end_s) and series.times_s[-1] < end_s <= last_s + 1 / binding.fps):
+            raise ValueError("an end outside the video")
     whole = np.isfinite(series.points).all(axis=(1, 2))
     if not np.all(whole | np.isnan(series.points).all(axis=(1, 2))):
         raise ValueError("points that are neither a whole face nor none")

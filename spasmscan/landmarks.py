@@ -85,6 +85,7 @@ class LandmarkSeries:
     fps: float  # nominal frame rate of the source
     source: str = ""
     mirrored: bool = False
+    end_s: float = math.nan  # where the tracked part of the video ends, seconds (see duration_s)
     extra: dict = field(default_factory=dict, compare=False)
     landmark_ids: np.ndarray = field(default_factory=lambda: np.arange(N_LANDMARKS))
     eye_openness: np.ndarray | None = None
@@ -129,9 +130,13 @@ class LandmarkSeries:
 
     @property
     def duration_s(self) -> float:
+        """Seconds of video the series covers: from its first frame to ``end_s`` (one frame after the
+        last frame decoded, tracked or stepped over); without ``end_s``, to one tracked frame after
+        its last, which overshoots by up to a frame step when frames were skipped."""
         if self.n_frames == 0:
             return 0.0
-        return float(self.times_s[-1] - self.times_s[0]) + 1.0 / self.fps
+        end_s = self.end_s if math.isfinite(self.end_s) else float(self.times_s[-1]) + 1.0 / self.fps
+        return end_s - float(self.times_s[0])
 
     @property
     def face_fraction(self) -> float:

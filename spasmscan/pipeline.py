@@ -131,8 +131,8 @@ def _track_in_parts(source, name: str, fps: float, settings: TrackerSettings, to
             start_s = max(cuts[k] - WARM_UP_S, first_s) if k else settings.start_s
             with VideoSource(source, start_s=start_s, end_s=cuts[k + 1], frame_step=settings.frame_step,
                              planar=True, decoder_threads=1) as video:  # the other cores track other parts
-                series = track_frames(video.frames(), settings=settings, fps=fps / settings.frame_step,
-                                      source=name, on_frame=on_frame)
+                series = _ending(track_frames(video.frames(), settings=settings, fps=fps / settings.frame_step,
+                                              source=name, on_frame=on_frame), video)
             results[k] = _from(series, cuts[k]) if k else series
         except BaseException as error:  # handed to the calling thread
             results[k] = error
@@ -183,9 +183,10 @@ def _joined(part_series: list[LandmarkSeries], source, settings: TrackerSettings
         if not _same_face_across(before, part):
             logger.info("%s: another face was chosen after the cut at %.2f s; following the earlier one on",
                         first.source, part.times_s[0])
-            return _concatenate(joined + [_track_rest(source, settings, before, total_s, progress)])
+            joined.append(_track_rest(source, settings, before, total_s, progress))
+            return replace(_concatenate(joined), end_s=joined[-1].end_s)
         joined.append(part)
-    return _concatenate(joined)
+    return replace(_concatenate(joined), end_s=joined[-1].end_s)
 
 
 def _meet(before: LandmarkSeries, after: LandmarkSeries, step_s: float) -> bool:
@@ -230,8 +231,14 @@ def _track_one_pass(video: VideoSource, settings: TrackerSettings, total_s: floa
     """Track the open ``video`` to its end in this thread; progress counts from ``settings.start_s``."""
     first_s = settings.start_s or 0.0
     on_frame = None if progress is None else (lambda t: progress(t - first_s, total_s))
-    return track_frames(video.frames(), settings=settings, fps=video.info.fps / settings.frame_step,
-                        source=video.info.name, on_frame=on_frame, resume_from=resume_from)
+    return _ending(track_frames(video.frames(), settings=settings, fps=video.info.fps / settings.frame_step,
+                                source=video.info.name, on_frame=on_frame, resume_from=resume_from), video)
+
+
+def _ending(series: LandmarkSeries, video: VideoSource) -> LandmarkSeries:
+    """``series`` tracked from ``video`` to its end, with its ``end_s``: one frame after the last one
+    decoded (tracked or stepped over)."""
+    return replace(series, end_s=video.last_frame_s + 1.0 / video.info.fps)
 
 
 def _concatenate(parts: list[LandmarkSeries]) -> LandmarkSeries:

@@ -127,6 +127,7 @@ class VideoSource:
         self.decoder_threads = decoder_threads
         self._cap = None
         self._rotation = 0
+        self.last_frame_s = math.nan  # time of the last frame of the part decoded so far, stepped over or not
         self.info = self._open()
 
     # -- opening -----------------------------------------------------------------------------
@@ -213,6 +214,7 @@ class VideoSource:
             if self.end_s is not None and t >= self.end_s:
                 break
             in_part += 1
+            self.last_frame_s = t
             if (in_part - 1) % self.frame_step == 0:
                 yield t, frame
         expected = self.expected_frames

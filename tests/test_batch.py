@@ -341,8 +341,10 @@ def test_dask_cluster_gives_the_same_summary_as_local_jobs(clip_set, landmark_ca
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None, silence_logs=logging.ERROR) as cluster:
         remote = run_batch(inputs, tmp_path / "dask", scheduler=cluster.scheduler_address,
-                           cache_dir=landmark_cache)
+                           cache_dir=tmp_path / "dask-cache")  # its own: the cluster's workers track every video
     assert [r.status for r in local.results] == ["ok", "error", "error", "ok"]
+    assert not any(r.reused for r in remote.results)
+    assert len(list((tmp_path / "dask-cache").glob("*.npz"))) == 3  # tracked there: two faces, one faceless clip
     assert read_csv(remote.summary_path) == read_csv(local.summary_path)
     assert read_csv(remote.events_path) == read_csv(local.events_path)
     assert sorted(p.name for p in (tmp_path / "dask").glob("*.csv")) == \

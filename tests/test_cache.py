@@ -37,7 +37,8 @@ def small_series(n: int = 6) -> LandmarkSeries:
     openness = rng.random((n, 2)).astype(np.float32)
     openness[2] = np.nan
     return LandmarkSeries(times_s=np.arange(n) / 25.0, points=points, width=160, height=120, fps=25.0,
-                          source="clip.mp4", mirrored=True, landmark_ids=SERIES_LANDMARKS, eye_openness=openness)
+                          source="clip.mp4", mirrored=True, landmark_ids=SERIES_LANDMARKS, eye_openness=openness,
+                          end_s=n / 25.0)
 
 
 def load(path: Path, binding: cache.Binding = BINDING, settings: TrackerSettings = MIRRORED):
@@ -50,6 +51,7 @@ def assert_same_series(a: LandmarkSeries, b: LandmarkSeries) -> None:
     np.testing.assert_array_equal(a.landmark_ids, b.landmark_ids)
     np.testing.assert_array_equal(a.openness_rows(), b.openness_rows())
     assert (a.width, a.height, a.fps, a.mirrored) == (b.width, b.height, b.fps, b.mirrored)
+    assert a.end_s == b.end_s or (np.isnan(a.end_s) and np.isnan(b.end_s))
 
 
 class TrackingCounter:
@@ -180,7 +182,7 @@ def good_arrays(**changes) -> dict:
     series = small_series()
     arrays = dict(format=np.int64(cache.CACHE_FORMAT), binding=np.array(BINDING.text()), times_s=series.times_s,
                   points=series.points, landmark_ids=np.asarray(SERIES_LANDMARKS), eye_openness=np.full((6, 2), 0.3, np.float32),
-                  size=np.array([160, 120]), fps=np.float64(25.0), mirrored=np.bool_(True))
+                  size=np.array([160, 120]), fps=np.float64(25.0), mirrored=np.bool_(True), end_s=np.float64(0.24))
     arrays.update(changes)
     return {k: v for k, v in arrays.items() if v is not None}
 
@@ -238,6 +240,8 @@ BAD_ENTRIES = {
         [small_series().points] * 2))),
     "times past the video's end": npz_bytes(**good_arrays(times_s=np.arange(6) + 10.0)),
     "an extra array": npz_bytes(**good_arrays(extra=np.zeros(3))),
+    "an end before the last frame": npz_bytes(**good_arrays(end_s=np.float64(0.1))),
+    "an infinite end": npz_bytes(**good_arrays(end_s=np.float64(np.inf))),
     "compressed": (lambda buffer: (np.savez_compressed(buffer, **good_arrays()), buffer.getvalue())[1])(io.BytesIO()),
 }
 

@@ -8,7 +8,7 @@ from spasmscan.errors import ParameterError
 from spasmscan.events import EVENT_KINDS, Events, detect_events, hysteresis_runs, ramp_onset, split_at_dips
 from spasmscan.settings import AnalysisSettings
 from spasmscan.regions import SIDES
-from spasmscan.signals import SIGNAL_BASES, Signals, robust_noise
+from spasmscan.signals import SIGNAL_BASES, Signals, compute_signals, robust_noise
 
 FULL_BLINK = 0.35  # a shut eye moves MediaPipe's lid landmarks only about this share of the way
 
@@ -237,8 +237,15 @@ def test_hysteresis_runs():
     assert hysteresis_runs(values, 1.0, 0.5) == [(1, 3)]
 
 
-def test_agreed_signal_names_are_used():
-    assert "eye_aperture" in SIGNAL_BASES
+def test_events_read_the_signals_under_the_names_the_signal_stage_gives_them():
+    from test_signals import pulse, synthetic_series
+
+    points, times = synthetic_series(20.0, closure={"left": pulse(8.0, 0.15, 0.6)}, noise_px=0.2)
+    signals = compute_signals(points, times)
+    assert {f"{base}_{side}" for base in SIGNAL_BASES for side in SIDES} <= set(signals.names)
+    events = detect_events(signals)
+    assert kinds(events, "twitch", "left").size == 1 and kinds(events, "twitch", "right").size == 0
+    assert events.start_s[kinds(events, "twitch", "left")] == pytest.approx([8.0], abs=0.1)
 
 
 def test_burst_of_clonic_twitches_gives_one_event_per_twitch():

@@ -115,3 +115,11 @@ def test_a_one_frame_video_is_refused_before_tracking(one_frame_clip, no_trackin
 def test_a_frame_step_that_leaves_one_frame_is_a_bad_option(face_clip, no_tracking):
     assert_one_line_error(run("analyze", face_clip, "--no-cache", "--frame-step", "1000000"), 2,
                           "--frame-step 1000000", "105 frames")
+
+
+@pytest.mark.parametrize("step", [1, 2, 7, 60, 104])
+def test_the_duration_is_the_videos_for_any_frame_step(face_clip, tmp_path, step):
+    result = run("analyze", face_clip, "--frame-step", step, "--cache-dir", tmp_path / "cache")
+    assert result.exit_code == 0, result.stderr
+    frames = len(range(0, 105, step))
+    assert f"duration: 3.5 s, {frames} frames at {30.0 / step:.2f} fps" in result.stdout

@@ -1,18 +1,20 @@
 """The timeline PNG: written at its documented size, robust to missing and empty inputs."""
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from spasmscan.plot import DPI, HEIGHT_PX, WIDTH_PX, plot_timeline, verdict_title
+from spasmscan.plot import plot_timeline, verdict_title
 from spasmscan.report import write_reports
 
 from fake_analysis import make_analysis
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -22,8 +24,14 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
-def test_documented_size():
-    assert (WIDTH_PX, HEIGHT_PX, DPI) == (1600, 900, 100)
+def test_the_png_has_the_size_the_readme_states(tmp_path):
+    stated = re.search(r"`STEM\.timeline\.png`\s+(\d+) × (\d+) pixels \((\d+) × (\d+) inches at (\d+) dpi\)",
+                       README.read_text(encoding="utf-8"))
+    assert stated, "the README's section on STEM.timeline.png states no size"
+    width, height, inches_wide, inches_high, dpi = map(int, stated.groups())
+    path = tmp_path / "t.png"
+    plot_timeline(make_analysis(), path)
+    assert png_size(path) == (width, height) == (inches_wide * dpi, inches_high * dpi)
 
 
 def test_write_reports_makes_the_png_at_the_expected_size(tmp_path):

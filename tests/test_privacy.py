@@ -65,6 +65,14 @@ def offline_run(face_clip, tmp_path_factory) -> dict:
                 isolated=bool(prefix))
 
 
+def test_the_offline_run_had_no_network_at_all(offline_run):
+    """The socket stubs guard Python's own calls; a network namespace without interfaces also
+    guards native code (MediaPipe, FFmpeg). Where the system allows no namespace, CI must fail."""
+    if not offline_run["isolated"] and os.environ.get("CI") != "true":
+        pytest.skip("this system allows no private network namespace (unshare -rn)")
+    assert offline_run["isolated"], "unshare -rn did not work: the run was not cut off from the network"
+
+
 def test_analysis_works_without_network(offline_run):
     completed = offline_run["completed"]
     assert completed.returncode == 0, completed.stderr[-2000:]

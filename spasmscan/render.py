@@ -228,6 +228,8 @@ class FieldWarper:
         if not moved.any():
             return image
         source, target, shift, moved = source[self.knots], target[self.knots], shift[self.knots], moved[self.knots]
+        if not moved.any():  # only landmarks between the knots moved, by next to nothing
+            return image
         width, height = self.size
         ends = np.vstack([source[moved], target[moved]])
         inner0, inner1 = ends.min(axis=0), ends.max(axis=0)

@@ -56,6 +56,16 @@ def test_pixels_land_where_the_landmarks_were_moved(portrait, renderer, values):
     assert np.abs(out[far] - coordinates[far]).max() < FAR_MAX_SHIFT_PX, renderer  # far away almost nothing moves
 
 
+def test_a_movement_between_the_field_knots_leaves_the_frame_as_it_is(portrait):
+    image, points = portrait
+    warper = render.FieldWarper(points, *SIZE)
+    between = np.setdiff1d(np.arange(len(points)), warper.knots)
+    assert between.size
+    target = points.copy()
+    target[between[0]] += (0.1, 0.0)  # pixels: one landmark that is not a knot
+    assert warper.warp(image, points, target) is image
+
+
 def test_the_field_profile_squeezes_from_both_lids_bunches_the_cheek_and_pulls_the_corner_outward(portrait):
     _, points = portrait
     across, down, iod = simulate.face_frame(points)

@@ -227,9 +227,10 @@ def main(argv=None) -> int:
             job = futures[future]
             try:
                 relative, drawn, seconds = future.result()
-            except SpasmscanError as error:
+            except Exception as error:  # noqa: BLE001 - one clip's failure must not stop the corpus
                 failures += 1
-                logger.error("[%d/%d] %s failed: %s", count, len(todo), job.relative, error)
+                kind = "" if isinstance(error, SpasmscanError) else f"{type(error).__name__}: "
+                logger.error("[%d/%d] %s failed: %s%s", count, len(todo), job.relative, kind, error)
                 continue
             logger.info("[%d/%d] %s: %.1f s at %g fps rendered in %.0f s", count, len(todo), relative,
                         drawn["duration_s"], drawn["fps"], seconds)

@@ -40,7 +40,7 @@ FIELD_STEP_IOD = 1 / 16  # grid spacing of the field before upsampling: about ha
 FIELD_MIN_STEP_PX = 2  # ... but no finer than this
 FIELD_BORDER_POINTS = 6  # zero-displacement points on each side of the field's box
 FIELD_REGULARISATION = 1e-6  # thin-plate smoothing on unit-scaled coordinates: near-exact at the landmarks
-TRACKED_BASES_KEPT = 2  # tracked base videos kept per process: clips rendered in a row on one face track it once
+TRACKED_BASES_KEPT = 16  # tracked base videos kept per process (landmarks only, ~4 MB each): each is tracked once
 MAX_HELD_BASE_BYTES = 2 << 30  # a base video played backward is held in memory up to this (22 s 576x768: 0.7 GB)
 
 
@@ -228,6 +228,8 @@ class FieldWarper:
         if not moved.any():
             return image
         source, target, shift, moved = source[self.knots], target[self.knots], shift[self.knots], moved[self.knots]
+        if not moved.any():  # only landmarks between the knots moved, by next to nothing
+            return image
         width, height = self.size
         ends = np.vstack([source[moved], target[moved]])
         inner0, inner1 = ends.min(axis=0), ends.max(axis=0)

@@ -56,6 +56,16 @@ def test_pixels_land_where_the_landmarks_were_moved(portrait, renderer, values):
     assert np.abs(out[far] - coordinates[far]).max() < FAR_MAX_SHIFT_PX, renderer  # far away almost nothing moves
 
 
+def test_a_movement_between_the_field_knots_leaves_the_frame_as_it_is(portrait):
+    image, points = portrait
+    warper = render.FieldWarper(points, *SIZE)
+    between = np.setdiff1d(np.arange(len(points)), warper.knots)
+    assert between.size
+    target = points.copy()
+    target[between[0]] += (0.1, 0.0)  # pixels: one landmark that is not a knot
+    assert warper.warp(image, points, target) is image
+
+
 def test_the_field_profile_squeezes_from_both_lids_bunches_the_cheek_and_pulls_the_corner_outward(portrait):
     _, points = portrait
     across, down, iod = simulate.face_frame(points)
@@ -140,3 +150,72 @@ def test_a_clip_is_reproducible_from_its_seed(tmp_path):
     assert np.array_equal(_frames(tmp_path / "a.mp4"), _frames(tmp_path / "b.mp4"))
     bad = runner.invoke(cli, ["simulate", str(tmp_path / "d.mp4"), "--renderer", "ray"])
     assert bad.exit_code == 2
+
+
+# -- the grouped corpus (benchmarks/corpus.py) ------------------------------------------------------
+
+def _corpus_module():
+    """benchmarks/corpus.py, imported once (it is a script, not part of the package)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if "corpus" not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "benchmarks" / "corpus.py"
+        spec = importlib.util.spec_from_file_location("corpus", path)
+        sys.modules["corpus"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["corpus"])
+    return sys.modules["corpus"]
+
+
+def test_the_corpus_plan_covers_every_face_renderer_and_label_with_consecutive_seeds(tmp_path):
+    corpus = _corpus_module()
+    jobs = corpus.plan(faces=["portrait", "talking_low_res_b"], renderers=list(simulate.RENDERERS), per_cell=2,
+                       first_seed=500, real_faces=tmp_path, durations_s=(10.0, 120.0))
+    assert [j.seed for j in jobs] == list(range(500, 500 + len(jobs)))
+    assert len(jobs) == 2 * 2 * (6 + 5)  # the portrait also has its hard negatives
+    assert {(j.face, j.renderer, j.cell) for j in jobs if j.face == "portrait"} >= {
+        ("portrait", r, c) for r in simulate.RENDERERS for c in corpus.CELLS + (corpus.HARD_NEGATIVE_CELL,)}
+    assert jobs[0].relative == "portrait/mesh/primary_hfs_left_500.mp4" and jobs[0].base is None
+    assert jobs[-1].base == str(tmp_path / "talking_low_res_b.mp4")
+    order = corpus.interleaved(jobs)
+    assert sorted(j.seed for j in order) == [j.seed for j in jobs]
+    first_round = order[:4]  # one clip of every face and renderer, with different labels
+    assert len({(j.face, j.renderer) for j in first_round}) == 4 and len({j.cell for j in first_round}) > 1
+
+
+def test_corpus_durations_and_settings_come_from_the_seed():
+    corpus = _corpus_module()
+    drawn = [corpus.Job("portrait", "mesh", ("none", "none"), seed, None, (10.0, 120.0)).drawn()
+             for seed in range(300)]
+    durations = np.array([d["duration_s"] for d in drawn])
+    assert durations.min() >= 10.0 and durations.max() <= 120.0 and durations.max() > 60.0
+    assert 0.7 < np.mean((durations >= 20.0) & (durations <= 60.0)) < 0.95  # mostly 20-60 s
+    assert {d["fps"] for d in drawn} == set(corpus.PORTRAIT_FPS)
+    again = corpus.Job("portrait", "field", ("none", "none"), 7, None, (10.0, 120.0)).drawn()
+    assert again == drawn[7]
+    video = corpus.Job("talking_low_res_b", "mesh", ("none", "none"), 7, "x.mp4", (15.0, 60.0)).drawn()
+    assert video["fps"] is None and video["width"] is None and 15.0 <= video["duration_s"] <= 60.0
+
+
+def test_the_corpus_resumes_and_lists_what_is_rendered(tmp_path):
+    """Clips already present are not rendered again; the manifest lists them from their truth files."""
+    corpus = _corpus_module()
+    jobs = corpus.plan(faces=["portrait"], renderers=["field"], per_cell=1, first_seed=40, real_faces=tmp_path,
+                       durations_s=(10.0, 120.0))
+    for job in jobs:
+        video = tmp_path / "out" / job.relative
+        video.parent.mkdir(parents=True, exist_ok=True)
+        video.write_bytes(b"")
+        label, side = job.cell
+        simulate.write_truth(simulate.Truth(
+            label="none" if label == "hard_negative" else label, side=side, fps=30.0, duration_s=12.0, width=640,
+            height=480, seed=job.seed, base="astronaut_portrait.png", base_events_known=True, events=(),
+            renderer="field"), simulate.truth_path(video))
+    assert corpus.main([str(tmp_path / "out"), "--faces", "portrait", "--renderers", "field",
+                        "--first-seed", "40"]) == 0  # nothing left to render: it returns at once
+    rows = (tmp_path / "out" / "manifest.csv").read_text().splitlines()
+    assert rows[0].split(",") == list(corpus.MANIFEST_FIELDS) and len(rows) == 1 + len(jobs)
+    assert rows[-1].startswith("portrait/field/hard_negative_none_45.mp4,portrait,field,none,none,1,12.0,")
+    with pytest.raises(SystemExit):
+        corpus.main([str(tmp_path / "out"), "--faces", "nobody"])

@@ -295,11 +295,10 @@ def _render_and_track(folder: Path, name: str, **kwargs):
     return path, truth, series
 
 
-@pytest.fixture(scope="session")
-def tracked_clips(tmp_path_factory):
-    """Three 10 s clips on the portrait (480x360, 30 fps, normal nuisance), tracked."""
-    folder = tmp_path_factory.mktemp("simulated")
-    common = dict(duration_s=10.0, fps=30.0, width=480, height=360)
+def _tracked_set(tmp_path_factory, renderer: str) -> dict:
+    """Three 10 s clips on the portrait (480x360, 30 fps, normal nuisance) by ``renderer``, tracked."""
+    folder = tmp_path_factory.mktemp(f"simulated-{renderer}")
+    common = dict(duration_s=10.0, fps=30.0, width=480, height=360, renderer=renderer)
     return {
         "hfs": _render_and_track(folder, "hfs", label="primary_hfs", side="left", seed=21,
                                  options=ScheduleOptions(twitch_rate_per_min=20, spread_to_mouth=True), **common),
@@ -307,6 +306,16 @@ def tracked_clips(tmp_path_factory):
         "negative": _render_and_track(folder, "negative", label="none", side="none", seed=23,
                                       options=ScheduleOptions(hard_negative=True), **common),
     }
+
+
+@pytest.fixture(scope="session")
+def tracked_clips(tmp_path_factory):
+    return _tracked_set(tmp_path_factory, "mesh")
+
+
+@pytest.fixture(scope="session")
+def tracked_field_clips(tmp_path_factory):
+    return _tracked_set(tmp_path_factory, "field")
 
 
 def _isolated(index, events, margin_s=0.3) -> bool:
@@ -360,9 +369,12 @@ def _check_clip(truth, series) -> tuple[list[str], set]:
     return problems, checked
 
 
+@pytest.mark.parametrize("renderer", simulate.RENDERERS)
 @pytest.mark.parametrize("name", ["hfs", "synkinesis", "negative"])
-def test_every_simulated_event_is_seen_by_the_tracker(tracked_clips, name):
-    path, truth, series = tracked_clips[name]
+def test_every_simulated_event_is_seen_by_the_tracker(request, renderer, name):
+    clips = request.getfixturevalue({"mesh": "tracked_clips", "field": "tracked_field_clips"}[renderer])
+    path, truth, series = clips[name]
+    assert truth.renderer == renderer
     assert series.face_fraction == 1.0
     problems, checked = _check_clip(truth, series)
     assert checked, "no isolated event to check"

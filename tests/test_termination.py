@@ -39,15 +39,16 @@ def wait_for(condition, timeout_s: float = 120.0) -> None:
 
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory) -> Path:
-    """10 s of the drifting face: its annotated video takes a few seconds to write."""
-    return write_clip(tmp_path_factory.mktemp("long") / "long.mp4", drifting_face_frames(300))
+    """30 s of the drifting face: its annotated video takes seconds to write, even on an idle machine."""
+    return write_clip(tmp_path_factory.mktemp("long") / "long.mp4", drifting_face_frames(900))
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_while_writing_leaves_no_file_behind(long_clip, tmp_path, signum):
     out = tmp_path / "out"
     run = spasmscan("analyze", long_clip, "--out", out, "--annotate", "--json", "--cache-dir", tmp_path / "cache")
-    wait_for(lambda: out.is_dir() and temporaries(out))  # the reports are being written
+    # the annotated video, written last and the longest, is being encoded
+    wait_for(lambda: out.is_dir() and any("annotated" in path.name for path in temporaries(out)))
     run.send_signal(signum)
     _, stderr = run.communicate(timeout=120)
     assert run.returncode == 130, stderr

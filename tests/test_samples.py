@@ -35,6 +35,19 @@ def test_evaluate_on_the_samples_gives_every_sample_its_truth_verdict_and_side(t
         assert (row["predicted"], row["predicted_side"]) == (row["label"], row["side"]), row["video"]
 
 
+def test_evaluate_scores_the_simple_baseline_on_the_same_clips(tmp_path):
+    """The reference the analysis must beat: ``evaluate --method baseline`` scores it, and on the samples
+    the analysis gets more verdicts right."""
+    baseline = CliRunner().invoke(cli, ["evaluate", str(SAMPLES), "--method", "baseline",
+                                        "--out", str(tmp_path / "baseline.csv")])
+    assert baseline.exit_code == 0, baseline.output
+    with open(tmp_path / "baseline.csv", newline="", encoding="utf-8") as handle:
+        total = [row for row in csv.DictReader(handle) if row["video"] == "ALL"][0]
+    assert float(total["label_correct"]) < 1.0  # the analysis gets all five samples right (test above)
+    refused = CliRunner().invoke(cli, ["evaluate", str(SAMPLES), "--method", "oracle"])
+    assert refused.exit_code == 2
+
+
 def flipped_copy(source: Path, target: Path) -> Path:
     """``source`` flipped left-right frame by frame and written again with OpenCV, as a selfie camera shows it."""
     import cv2

@@ -22,7 +22,7 @@ from .regions import SIDES
 from .review_page import PAGE_CSS, _e, _number, _scrub, display_name
 
 PAGE_SUFFIX = ".followup.html"  # beside PATIENT.followup.png; never a batch's STEM.html or index.html
-FOLLOWUP_CSS = ("tr.reference td{background:#f2f2f2}.response{font-weight:bold}"
+FOLLOWUP_CSS = ("tr.reference td{background:#f2f2f2}.response{font-weight:bold}#visits td.num,td.date{white-space:nowrap}"
                 ".figure img{max-width:100%;height:auto;border:1px solid #ddd;background:#fff}"
                 "#visits td{vertical-align:top}.rule{font-size:13px;color:#555}")
 
@@ -65,7 +65,8 @@ def _visit_row(row: dict, *, page: str | None, hidden: list[str]) -> str:
              _interval_text(row["rest_episodes_per_min"], row["rest_rate_ci_low"], row["rest_rate_ci_high"]) if ok
              else "", _e(ratio), f'<span class="response" style="color:{color}">{_e(row["response"])}</span>', status)
     numeric = {6, 7, 8, 9}  # confidence, rates, ratio: right-aligned
-    tds = "".join(f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>" for i, cell in enumerate(cells))
+    tds = "".join(f'<td class="{"num" if i in numeric else "date" if i == 0 else "text"}">{cell}</td>'
+                  for i, cell in enumerate(cells))
     reference = ' class="reference"' if row["response"] == "reference" else ""
     return f"<tr{reference}>{tds}</tr>"
 

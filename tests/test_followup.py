@@ -22,9 +22,11 @@ from spasmscan.errors import ParameterError
 from spasmscan.events import Events, couple, coupling_windows
 from spasmscan.followup import (FOLLOWUP_COLUMNS, NO_BASELINE_VISIT, SIDE_DIFFERS, Outcome, Visit, followup_rows,
                                 load_visits, patient_rows, run_followup)
-from spasmscan.followup_page import patient_page_html
+from spasmscan.followup_page import patient_page_html, write_patient_page
 from spasmscan.followup_stats import ResponseRule, rate_interval, rate_ratio_test
 from spasmscan.signals import Signals
+
+from test_review_page import browser  # noqa: F401 (the headless Chromium fixture)
 
 FPS = 30.0
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "followup.md"
@@ -430,3 +432,21 @@ def test_followup_html_writes_a_page_per_patient_linking_existing_review_pages(r
     assert page.images == ["P01.followup.png"] and (out / "P01.followup.png").is_file()
     assert str(rendered_visits.parent) not in text and str(tmp_path) not in text
     assert (out / "index.html").is_file()
+
+
+def test_the_page_shows_the_hostile_patient_as_text_in_a_browser(browser, tmp_path):
+    """Headless Chromium, as the review pages' browser tests (skipped without it)."""
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+
+    rows = page_visits(HOSTILE_PATIENT)
+    (tmp_path / "2026-01-05.html").write_text("<title>review page</title>", encoding="utf-8")
+    path = write_patient_page(tmp_path / "page.html", rows, pages={rows[0]["file"]: "2026-01-05.html"})
+    browser.get(path.as_uri())
+    assert browser.find_element(By.TAG_NAME, "h1").text == f"Follow-up of {HOSTILE_PATIENT}"
+    cells = browser.find_elements(By.CSS_SELECTOR, "#visits tbody tr:first-child td")
+    assert cells[2].text == HOSTILE_TEXT and browser.find_elements(By.TAG_NAME, "img") == []
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text
+    browser.find_element(By.LINK_TEXT, "2026-01-05.mp4").click()
+    assert browser.title == "review page"

@@ -22,7 +22,7 @@ from .regions import SIDES
 from .review_page import PAGE_CSS, _e, _number, _scrub, display_name
 
 PAGE_SUFFIX = ".followup.html"  # beside PATIENT.followup.png; never a batch's STEM.html or index.html
-FOLLOWUP_CSS = ("tr.reference td{background:#f2f2f2}.response{font-weight:bold}#visits td.num,td.date{white-space:nowrap}"
+FOLLOWUP_CSS = ("tr.reference td{background:#f2f2f2}.response{font-weight:bold}#visits td.num,#visits td.date{white-space:nowrap}"
                 ".figure img{max-width:100%;height:auto;border:1px solid #ddd;background:#fff}"
                 "#visits td{vertical-align:top}.rule{font-size:13px;color:#555}")
 
@@ -60,13 +60,13 @@ def _visit_row(row: dict, *, page: str | None, hidden: list[str]) -> str:
     flags = ", ".join(FLAG_TEXT.get(flag, flag.replace("_", " ")) for flag in row["quality_flags"] or [])
     status = _e(flags) if ok else f'<span class="error">failed: {_e(_scrub(str(row["error"]), hidden))}</span>'
     color = RESPONSE_COLORS.get(row["response"], "#7f7f7f")
-    cells = (_e(row["date"]), recording, _e(row["treatment"] or ""), _e(row["note"] or ""), verdict, side,
-             confidence, _number(row["one_sided_per_min"]) if ok else "",
-             _interval_text(row["rest_episodes_per_min"], row["rest_rate_ci_low"], row["rest_rate_ci_high"]) if ok
-             else "", _e(ratio), f'<span class="response" style="color:{color}">{_e(row["response"])}</span>', status)
-    numeric = {6, 7, 8, 9}  # confidence, rates, ratio: right-aligned
-    tds = "".join(f'<td class="{"num" if i in numeric else "date" if i == 0 else "text"}">{cell}</td>'
-                  for i, cell in enumerate(cells))
+    rest_rate = _interval_text(row["rest_episodes_per_min"], row["rest_rate_ci_low"], row["rest_rate_ci_high"])
+    cells = (("date", _e(row["date"])), ("text", recording), ("text", _e(row["treatment"] or "")),
+             ("text", _e(row["note"] or "")), ("text", verdict), ("text", side), ("num", confidence),
+             ("num", _number(row["one_sided_per_min"]) if ok else ""), ("num", rest_rate if ok else ""),
+             ("num", _e(ratio)),
+             ("text", f'<span class="response" style="color:{color}">{_e(row["response"])}</span>'), ("text", status))
+    tds = "".join(f'<td class="{kind}">{cell}</td>' for kind, cell in cells)  # "num": right-aligned, one line
     reference = ' class="reference"' if row["response"] == "reference" else ""
     return f"<tr{reference}>{tds}</tr>"
 

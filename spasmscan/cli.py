@@ -381,12 +381,14 @@ def response_rule(min_fall_pct: float, confidence: float):
               help="Compare with the patient's visit on this date (default: the first visit).")
 @response_options
 @click.option("--no-plot", is_flag=True, help="Do not draw PATIENT.followup.png.")
+@click.option("--html", is_flag=True, help="Also write each visit's review page and OUT/PATIENT.followup.html "
+              "linking them (docs/followup.md).")
 @JOBS_OPTION
 @SCHEDULER_OPTION
 @REDO_OPTION
 @tracker_options
-def followup(manifest, out_dir, baseline, min_fall_pct, confidence, no_plot, jobs, scheduler, force, start_s, end_s,
-             mirrored, frame_step, no_cache, cache_dir) -> None:
+def followup(manifest, out_dir, baseline, min_fall_pct, confidence, no_plot, html, jobs, scheduler, force, start_s,
+             end_s, mirrored, frame_step, no_cache, cache_dir) -> None:
     """Compare each patient's visits: did the treatment work?
 
     MANIFEST is a CSV with the columns patient, date (YYYY-MM-DD), file (relative to the
@@ -403,7 +405,7 @@ def followup(manifest, out_dir, baseline, min_fall_pct, confidence, no_plot, job
         result = run_followup(manifest, out_dir, baseline=day, rule=rule,
                               settings=tracker_settings(start_s, end_s, mirrored, frame_step), jobs=jobs,
                               scheduler=scheduler, force=force, cache_dir=cache_dir, use_cache=not no_cache,
-                              plot=not no_plot, progress=update)
+                              plot=not no_plot, html=html, progress=update)
     finally:
         close()
     click.echo(followup_text(result.rows))
@@ -411,6 +413,8 @@ def followup(manifest, out_dir, baseline, min_fall_pct, confidence, no_plot, job
     click.echo(f"follow-up: {result.csv_path}")
     for path in result.plot_paths:
         click.echo(f"plot: {path}")
+    for path in result.page_paths:
+        click.echo(f"page: {path}")
     if result.failed:
         click.echo(f"spasmscan: {result.failed} of {len(result.rows)} visits failed; the status and error columns "
                    f"of {result.csv_path} say why", err=True)

@@ -315,11 +315,12 @@ def csv_ready(row: dict) -> dict:
 # -- running -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FollowupResult:
-    """The follow-up rows, the CSV and the per-patient plots written."""
+    """The follow-up rows, the CSV and the per-patient plots and pages written."""
 
     rows: tuple
     csv_path: Path
     plot_paths: tuple
+    page_paths: tuple = ()  # PATIENT.followup.html, with ``html``
 
     @property
     def failed(self) -> int:
@@ -330,11 +331,13 @@ def run_followup(source: str | os.PathLike, out_dir: str | os.PathLike, *, basel
                  rule: ResponseRule = ResponseRule(), settings: TrackerSettings = TrackerSettings(),
                  jobs: int | None = None, scheduler: str | None = None, force: bool = False,
                  cache_dir: str | os.PathLike | None = None, use_cache: bool = True, plot: bool = True,
-                 progress=None) -> FollowupResult:
+                 html: bool = False, progress=None) -> FollowupResult:
     """Analyse the visits of ``source`` (a manifest or a PATIENT/ folder, :func:`load_visits`) into
     ``out_dir``: each visit's reports, summary.csv and events.csv (as ``batch``), followup.csv and,
-    with ``plot``, PATIENT.followup.png. A visit whose file is missing, leaves the manifest's folder
-    or fails to analyse is a row with its error; the others go on. ``progress`` as in run_batch.
+    with ``plot``, PATIENT.followup.png. With ``html``, each visit's review page STEM.html and the
+    batch's index.html (as ``batch --html``) and PATIENT.followup.html linking them. A visit whose
+    file is missing, leaves the manifest's folder or fails to analyse is a row with its error; the
+    others go on. ``progress`` as in run_batch.
     """
     from .batch import run_batch
 
@@ -344,13 +347,17 @@ def run_followup(source: str | os.PathLike, out_dir: str | os.PathLike, *, basel
     out = Path(out_dir)
     outcomes = [Outcome(error=visit.problem or _missing(visit.path)) for visit in visits]
     analysable = [i for i, outcome in enumerate(outcomes) if outcome.ok]
+    pages: dict[str, str] = {}  # a visit's file -> its review page beside the reports
     if analysable:
         batch = run_batch([visits[i].path for i in analysable], out, settings=settings, jobs=jobs,
-                          scheduler=scheduler, force=force, json=True, cache_dir=cache_dir, use_cache=use_cache,
-                          progress=progress)
+                          scheduler=scheduler, force=force, json=True, html=html, cache_dir=cache_dir,
+                          use_cache=use_cache, progress=progress)
         by_file = {result.file: result for result in batch.results}
         for i in analysable:
             outcomes[i] = read_outcome(by_file[visits[i].path], out)
+            page = f"{by_file[visits[i].path].stem}.html"
+            if html and outcomes[i].ok and (out / page).is_file():
+                pages[visits[i].file] = page
     else:
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -364,7 +371,28 @@ def run_followup(source: str | os.PathLike, out_dir: str | os.PathLike, *, basel
         for patient in sorted({row["patient"] for row in rows}):
             plots.append(plot_patient([row for row in rows if row["patient"] == patient],
                                       out / f"{patient}{PLOT_SUFFIX}"))
-    return FollowupResult(rows=tuple(rows), csv_path=csv_path, plot_paths=tuple(plots))
+    written = write_pages(rows, out, pages=pages, plots=plots,
+                          hidden_paths=[os.path.abspath(visit.path) for visit in visits]) if html else ()
+    return FollowupResult(rows=tuple(rows), csv_path=csv_path, plot_paths=tuple(plots), page_paths=written)
+
+
+def write_pages(rows: Sequence[dict], out: Path, *, pages: dict[str, str], plots: Sequence[Path],
+                hidden_paths: Sequence[str]) -> tuple:
+    """Write each patient's PATIENT.followup.html into ``out``: their rows, linking ``pages`` (a row's
+    file -> its review page), embedding their figure when it is among ``plots``."""
+    from .followup_page import PAGE_SUFFIX, write_patient_page
+    from .review_page import INDEX_NAME
+
+    written = []
+    index = INDEX_NAME if (out / INDEX_NAME).is_file() else None
+    for patient in sorted({row["patient"] for row in rows}):
+        plot = out / f"{patient}{PLOT_SUFFIX}"
+        written.append(write_patient_page(out / f"{patient}{PAGE_SUFFIX}",
+                                          [row for row in rows if row["patient"] == patient], pages=pages,
+                                          plot_name=plot.name if plot in plots else None, index_name=index,
+                                          hidden_paths=[*hidden_paths, str(out.absolute())]))
+        logger.info("wrote %s", written[-1])
+    return tuple(written)
 
 
 def _missing(path: str) -> str:

@@ -3,11 +3,14 @@ failed visits as rows, and one run of ``spasmscan followup`` on three rendered c
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import logging
 import math
 import re
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import numpy as np
 import pytest
@@ -19,8 +22,11 @@ from spasmscan.errors import ParameterError
 from spasmscan.events import Events, couple, coupling_windows
 from spasmscan.followup import (FOLLOWUP_COLUMNS, NO_BASELINE_VISIT, SIDE_DIFFERS, Outcome, Visit, followup_rows,
                                 load_visits, patient_rows, run_followup)
+from spasmscan.followup_page import patient_page_html, write_patient_page
 from spasmscan.followup_stats import ResponseRule, rate_interval, rate_ratio_test
 from spasmscan.signals import Signals
+
+from test_review_page import browser  # noqa: F401 (the headless Chromium fixture)
 
 FPS = 30.0
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "followup.md"
@@ -316,3 +322,131 @@ def test_a_report_without_the_rest_measures_asks_for_a_rerun(tmp_path):
     assert read_outcome(result, tmp_path).ok
     (tmp_path / "old.json").write_text('{"summary": ')
     assert "cannot be read" in read_outcome(result, tmp_path).error
+
+
+# -- the per-patient page ------------------------------------------------------------------------
+HOSTILE_PATIENT = "<script>alert(1)</script>"  # refused as a manifest's patient, but the page must not trust that
+HOSTILE_TEXT = "<img src=x onerror=alert(1)>"
+
+
+class PageParser(HTMLParser):
+    """The visits table's rows (cell texts and the link of each row) and every tag seen."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self.links, self.tags, self.images, self.h1 = [], [], [], [], ""
+        self._in_body = self._in_h1 = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        attrs = dict(attrs)
+        if tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self.rows.append([])
+            self.links.append(None)
+        elif tag == "td" and self._in_body:
+            self.rows[-1].append("")
+        elif tag == "a" and self._in_body:
+            self.links[-1] = attrs["href"]
+        elif tag == "img":
+            self.images.append(attrs["src"])
+        elif tag == "h1":
+            self._in_h1 = True
+
+    def handle_endtag(self, tag):
+        self._in_body = self._in_body and tag != "tbody"
+        self._in_h1 = self._in_h1 and tag != "h1"
+
+    def handle_data(self, data):
+        if self._in_body and self.rows and self.rows[-1]:
+            self.rows[-1][-1] += data
+        if self._in_h1:
+            self.h1 += data
+
+
+def parsed(text: str) -> PageParser:
+    parser = PageParser()
+    parser.feed(text)
+    return parser
+
+
+def page_visits(patient: str = "P01") -> list[dict]:
+    """Three visits of ``patient``: 12/min, then 2/min after a treatment, then a failed recording."""
+    visits = [visit("2026-03-02", patient=patient), visit("2026-01-05", patient=patient, treatment=HOSTILE_TEXT),
+              visit("2026-05-04", patient=patient)]
+    visits[0] = dataclasses.replace(visits[0], note="4 weeks after & <b>better</b>")
+    outcomes = [outcome(event_train(2.0, minutes=3.0, seed=1), time_base(3.0)),
+                outcome(event_train(12.0, minutes=3.0, seed=2), time_base(3.0)),
+                Outcome(error="/home/clinic/secret/P01/2026-05-04.mp4: cannot be decoded")]
+    return followup_rows(visits, outcomes)
+
+
+def test_the_page_has_a_row_per_visit_in_date_order_linking_the_review_pages():
+    rows = page_visits()
+    pages = {rows[0]["file"]: "2026-01-05.html", rows[1]["file"]: "2026-03-02.html"}
+    page = parsed(patient_page_html(rows, pages=pages, plot_name="P01.followup.png", index_name="index.html",
+                                    hidden_paths=["/home/clinic/secret/P01/2026-05-04.mp4"]))
+    assert [cells[0] for cells in page.rows] == ["2026-01-05", "2026-03-02", "2026-05-04"]
+    assert page.links == ["2026-01-05.html", "2026-03-02.html", None]  # the failed visit has no page
+    assert [cells[1] for cells in page.rows] == ["2026-01-05.mp4", "2026-03-02.mp4", "2026-05-04.mp4"]
+    reference, after, failed = page.rows
+    assert reference[2] == HOSTILE_TEXT and after[3] == "4 weeks after & <b>better</b>"  # shown as text
+    assert reference[4] == "primary hemifacial spasm" and reference[5] == "left" and reference[6] == "0.90"
+    assert reference[10] == "reference" and after[10] == "improved" == rows[1]["response"]
+    assert after[9].startswith(f"{rows[1]['rate_ratio']:.2f} ({rows[1]['rate_ratio_ci_low']:.2f}–"
+                               f"{rows[1]['rate_ratio_ci_high']:.2f}), p = ")
+    assert float(after[7]) == pytest.approx(rows[1]["one_sided_per_min"], abs=0.005)
+    assert failed[4:10] == [""] * 6 and failed[10] == "not assessable"
+    assert failed[11] == "failed: 2026-05-04.mp4: cannot be decoded"  # the folder of the machine is not shown
+    assert page.images == ["P01.followup.png"]
+    assert page.tags.count("img") == 1  # the figure only: the treatment's <img> is text
+
+
+def test_the_page_escapes_the_patient_and_needs_no_script():
+    rows = page_visits(HOSTILE_PATIENT)
+    text = patient_page_html(rows, pages={}, plot_name=f"{HOSTILE_PATIENT}.followup.png")
+    page = parsed(text)
+    assert page.h1 == f"Follow-up of {HOSTILE_PATIENT}"
+    assert "script" not in page.tags and page.tags.count("img") == 1 and page.links == [None] * 3
+    assert HOSTILE_PATIENT not in text and HOSTILE_TEXT not in text
+    assert page.images == [quote(f"{HOSTILE_PATIENT}.followup.png")]  # the figure by its own name, quoted
+    assert "http" not in text.replace('http-equiv', '')  # nothing fetched
+
+
+def test_followup_html_writes_a_page_per_patient_linking_existing_review_pages(rendered_visits, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["followup", str(rendered_visits), "--out", str(out), "--jobs", "1", "--html"])
+    assert result.exit_code == 0, result.output
+    page_path = out / "P01.followup.html"
+    assert f"page: {page_path}" in result.output
+    text = page_path.read_text(encoding="utf-8")
+    page = parsed(text)
+    assert [cells[0] for cells in page.rows] == [day for day, *_ in CLIPS]
+    assert len(page.links) == 3 and all(page.links)
+    for link in page.links:
+        review = out / unquote(link)
+        assert review.parent == out and review.is_file()
+        assert "spasmscan review" in review.read_text(encoding="utf-8")
+    assert page.rows[0][2] == CLIPS[0][3] and page.rows[0][10] == "reference"
+    assert page.images == ["P01.followup.png"] and (out / "P01.followup.png").is_file()
+    assert str(rendered_visits.parent) not in text and str(tmp_path) not in text
+    assert (out / "index.html").is_file()
+
+
+def test_the_page_shows_the_hostile_patient_as_text_in_a_browser(browser, tmp_path):
+    """Headless Chromium, as the review pages' browser tests (skipped without it)."""
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+
+    rows = page_visits(HOSTILE_PATIENT)
+    (tmp_path / "2026-01-05.html").write_text("<title>review page</title>", encoding="utf-8")
+    path = write_patient_page(tmp_path / "page.html", rows, pages={rows[0]["file"]: "2026-01-05.html"})
+    browser.get(path.as_uri())
+    assert browser.find_element(By.TAG_NAME, "h1").text == f"Follow-up of {HOSTILE_PATIENT}"
+    cells = browser.find_elements(By.CSS_SELECTOR, "#visits tbody tr:first-child td")
+    assert cells[2].text == HOSTILE_TEXT and browser.find_elements(By.TAG_NAME, "img") == []
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text
+    browser.find_element(By.LINK_TEXT, "2026-01-05.mp4").click()
+    assert browser.title == "review page"

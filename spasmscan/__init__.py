@@ -31,7 +31,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _PUBLIC = {  # name -> the module that defines it
     "analyze": "api", "analyze_landmarks": "api", "track": "api", "Tables": "api",
-    "Analysis": "analysis", "summary_text": "analysis",
+    "Analysis": "analysis", "summary_text": "summary",
     "LandmarkSeries": "landmarks", "TrackerSettings": "landmarks", "AnalysisSettings": "settings",
     "Verdict": "classify", "Events": "events", "Signals": "signals",
     "Segment": "protocol", "load_protocol": "protocol",

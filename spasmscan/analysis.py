@@ -20,14 +20,6 @@ HEAD_ROLL_RANGE_DEG = 15.0  # ... or a roll range wider than this (5th to 95th p
 HEAD_SCALE_RANGE = 0.2  # ... or a change of face size by more than this share (leaning in or out)
 SHORT_RECORDING_S = 10.0  # a mild spasm (3/min) shows no episode in this long more than half the time: flagged, still judged
 
-LABEL_TEXT = {
-    "primary_hfs": "primary hemifacial spasm",
-    "synkinesis": "synkinesis",
-    "none": "no one-sided spasm found",
-    "indeterminate": "indeterminate",
-}
-
-
 @dataclass(frozen=True)
 class Analysis:
     """Everything known about one recording after analysis."""
@@ -166,33 +158,3 @@ def quality_flags(signals: Signals, events: Events, *, settings: AnalysisSetting
                 or np.nanpercentile(shift, 95) > HEAD_SHIFT_IOD):
             flags.append("head_motion")
     return tuple(flags)
-
-
-FLAG_TEXT = {
-    "low_face_coverage": "the face was not tracked in part of the video",
-    "short_recording": "the recording is short",
-    "head_motion": "the head moved a lot (movement is compensated, but check the result)",
-    "restless_eyes": "the two eyes' openings differ a lot from moment to moment: one-sided twitches may be missed",
-}
-
-
-def summary_text(analysis: Analysis) -> str:
-    """A clinician-readable summary: verdict, side, confidence, the evidence in plain words, measures."""
-    verdict, m = analysis.verdict, analysis.measures
-    label = LABEL_TEXT.get(verdict.label, verdict.label)
-    side = f", {verdict.side} side" if verdict.side in ("left", "right") else ""
-    lines = [f"verdict: {label}{side} (confidence {verdict.confidence:.2f})",
-             f"reason: {verdict.reason}"]
-    if np.isfinite(verdict.coupling_p_value):
-        lines.append(f"time-locking to voluntary movements: binomial p = {verdict.coupling_p_value:.3g}")
-    lines += [f"  - {sentence}" for sentence in verdict.evidence]
-    mouth = "yes" if m["spread_to_mouth"] else "no"
-    lines.append(f"measures: {m['twitches_per_min']:.1f} twitches/min on the more active side "
-                 f"(left {m['twitches_left']}, right {m['twitches_right']}; {m['rest_twitches']} at rest, "
-                 f"{m['coupled_twitches']} with voluntary movements), spasm {m['spasm_time_pct']:.1f}% of the "
-                 f"time, longest {m['longest_spasm_s']:.2f} s, spreads to the mouth: {mouth}")
-    lines.append(f"          {m['blinks']} blinks ({m['blinks_per_min']:.1f}/min), {m['brow_raises']} brow "
-                 f"raises; Jankovic frequency ESTIMATE {m['jrs_frequency_estimate']}/4 (not a clinical rating)")
-    for flag in analysis.quality_flags:
-        lines.append(f"note: {FLAG_TEXT.get(flag, flag)}")
-    return "\n".join(lines)

@@ -18,15 +18,15 @@ import cv2
 import numpy as np
 
 from .errors import OutputError, ParameterError
-from .events import INVOLUNTARY_KINDS
+from .kinds import INVOLUNTARY_KINDS, kind_label, verdict_text
 from .regions import BROW_UPPER, CHEEK, EYE_INNER_CORNER, EYE_OUTER_CORNER, LOWER_LID, MOUTH_CORNER, SIDES, UPPER_LID
 from .video import VideoSource
 
 logger = logging.getLogger(__name__)
 
 SIDE_BGR = {"right": (2, 95, 217), "left": (191, 95, 31)}  # patient's right orange, left blue (as in the plot)
-VOLUNTARY_BGR = (74, 175, 77)  # green: blinks, brow raises, smiles
-INVOLUNTARY_BGR = (28, 26, 228)  # red: twitches and tonic spasms
+VOLUNTARY_BGR = (74, 175, 77)  # green: the voluntary kinds (spasmscan.kinds)
+INVOLUNTARY_BGR = (28, 26, 228)  # red: the involuntary kinds
 LANES = (("eye_aperture", "eye aperture"), ("mouth_corner_lateral", "mouth corner lateral"),
          ("mouth_corner_vertical", "mouth corner vertical"))
 WINDOW_PAST_S = 8.0  # signal shown left of the cursor: a few blinks and a whole twitch burst
@@ -236,13 +236,13 @@ class _Painter:
         verdict = self.analysis.verdict
         line_px = int(30 * max(self.scale, 0.5))
         side = f", {verdict.side}" if verdict.side in SIDES else ""
-        self._text(frame, f"verdict: {verdict.label}{side} ({verdict.confidence:.2f})", (6, line_px),
+        self._text(frame, f"verdict: {verdict_text(verdict.label)}{side} ({verdict.confidence:.2f})", (6, line_px),
                    (255, 255, 255), 0.6)
         events = self.analysis.events
         active = np.flatnonzero((events.start_s <= now) & (now <= events.end_s + EVENT_HOLD_S))
         for row, i in enumerate(active, start=2):
             color = INVOLUNTARY_BGR if events.kind[i] in INVOLUNTARY_KINDS else VOLUNTARY_BGR
-            text = f"{str(events.kind[i]).replace('_', ' ').upper()} {events.side[i]} {events.region[i]}"
+            text = f"{kind_label(str(events.kind[i])).upper()} {events.side[i]} {events.region[i]}"
             self._text(frame, text, (6, row * line_px), color)
 
 

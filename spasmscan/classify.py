@@ -36,17 +36,13 @@ import numpy as np
 from scipy.special import bdtrc, pdtrc
 
 from .events import EYE_ONE_SIDED_FLOOR, MOUTH_FLOOR, Events, coupling_windows, mouth_pull
+from .kinds import DRIVEN_REGION, KINDS
 from .regions import SIDES, mirror_side
 from .settings import DEFAULT_SETTINGS, AnalysisSettings
 from .signals import robust_noise
 
 logger = logging.getLogger(__name__)
 
-LABELS = ("primary_hfs", "synkinesis", "none", "indeterminate")
-
-# The region each voluntary movement drives itself; a one-sided movement carried along by it must
-# move another region to count as synkinesis.
-DRIVEN_REGION = {"blink": "eye", "eye_closure": "eye", "brow_raise": "brow", "smile": "mouth"}
 EPISODE_REGIONS = (frozenset({"eye"}), frozenset({"mouth"}), frozenset({"eye", "mouth"}))
 PERMUTATION_SEED = 0  # the circular shifts are drawn from a fixed seed: the same recording, the same p-value
 # Shifts at least this long: a shorter one leaves an episode on the movement it came with (a smile
@@ -58,7 +54,8 @@ MIN_SHIFT_S = 3.0
 class Verdict:
     """The decision for one recording.
 
-    label: one of LABELS. side: "left", "right" or "none" (patient's side). confidence: 0..1.
+    label: one of spasmscan.kinds.VERDICT_LABELS. side: "left", "right" or "none" (patient's side).
+    confidence: 0..1.
     coupling_p_value: p-value of the test that one-sided episodes are time-locked to voluntary
     movements (NaN when there were none to test). reason: one sentence. evidence: plain
     sentences a clinician reads.
@@ -165,7 +162,8 @@ def permutation_shifts(n_frames: int, fps: float, *, count: int) -> np.ndarray:
 # Movement-locked averaging: the left-right difference of a region, read during every voluntary movement
 # of the kinds that do not drive it, against the second before each. Small co-contractions that drown
 # in a talking face's noise one by one add up over a dozen blinks.
-TRIGGER_KINDS = {"eye": ("brow_raise", "smile"), "mouth": ("blink", "eye_closure", "brow_raise")}
+TRIGGER_KINDS = {region: tuple(kind for kind, driven in DRIVEN_REGION.items() if driven != region)
+                 for region in ("eye", "mouth")}
 TRIGGER_PRE_S = 1.0  # the patient's own level just before the movement: long enough to average, short of the last one
 RESPONSE_FLOOR = {"eye": EYE_ONE_SIDED_FLOOR, "mouth": MOUTH_FLOOR}  # a mean response smaller is no visible synkinesis
 
@@ -468,12 +466,9 @@ def _evidence(events: Events, signals, tests: dict, side: str) -> list[str]:
         line += (f"; {t.n_episodes} episode{'s' if t.n_episodes != 1 else ''}, {t.rest_episodes} at rest "
                  f"({t.rest_rate_per_min:.1f}/min at rest).")
         lines.append(line)
-    blinks = int(np.count_nonzero(events.kind == "blink"))
-    raises = int(np.count_nonzero(events.kind == "brow_raise"))
-    smiles = int(np.count_nonzero(events.kind == "smile"))
-    closures = int(np.count_nonzero(events.kind == "eye_closure"))
-    lines.append(f"Voluntary movements: {blinks} blinks, {raises} brow raises, {smiles} smiles, {closures} held "
-                 f"eye closures; their windows cover {100 * tests[side].window_share:.0f}% of the tracked time.")
+    counts = ", ".join(f"{np.count_nonzero(events.kind == kind.name)} {kind.plural}" for kind in KINDS if kind.voluntary)
+    lines.append(f"Voluntary movements: {counts}; their windows cover {100 * tests[side].window_share:.0f}% of the "
+                 "tracked time.")
     return lines
 
 
@@ -493,7 +488,8 @@ def clinical_measures(events: Events, signals) -> dict:
     mine = one_sided & (events.side == side)
     durations = events.duration_s[mine]
     spasm_s = _union_seconds(events.start_s[mine], events.end_s[mine])
-    blinks = int(np.count_nonzero(events.kind == "blink"))
+    counts = {kind.measure: int(np.count_nonzero(events.kind == kind.name)) for kind in KINDS if kind.measure}
+    blinks = counts["blinks"]
     eye_events = mine & np.char.startswith(events.region.astype(str), "eye")
     spread = int(np.count_nonzero(mine & (events.region == "eye+mouth")))
     spasm_share = spasm_s / (minutes * 60.0) if minutes > 0 else float("nan")
@@ -503,15 +499,13 @@ def clinical_measures(events: Events, signals) -> dict:
         "twitches_right": count["right"],
         "rest_twitches": int(np.count_nonzero(mine & (events.coupled_to < 0))),
         "coupled_twitches": int(np.count_nonzero(mine & (events.coupled_to >= 0))),
-        "blinks": blinks,
+        **counts,
         "blinks_per_min": per_min(blinks),
-        "brow_raises": int(np.count_nonzero(events.kind == "brow_raise")),
         "spasm_time_pct": 100.0 * spasm_share,
         "longest_spasm_s": float(durations.max()) if durations.size else 0.0,
         "spread_to_mouth": bool(spread > 0),
         "jrs_frequency_estimate": _jrs_frequency(mine, events, spasm_share, per_min(blinks)),
         "affected_side_by_count": side if count[side] else "none",
-        "smiles": int(np.count_nonzero(events.kind == "smile")),
         "tonic_spasms": int(np.count_nonzero(mine & (events.kind == "tonic_spasm"))),
         "spread_to_mouth_count": spread,
         "eye_twitches": int(np.count_nonzero(eye_events)),

@@ -262,7 +262,7 @@ def tracker_settings(start_s, end_s, mirrored, frame_step=1):
 def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_dir, out_dir, json_report, plot, annotate,
             html, force, protocol) -> None:
     """Analyse one VIDEO (file, camera index or stream URL) and print the result."""
-    from .analysis import summary_text
+    from .summary import summary_text
     from .pipeline import analyze_video
     from .report import check_overwrite, report_paths, report_stem, write_reports
 
@@ -462,7 +462,7 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, json_report
     import threading
 
     from . import live as live_mode
-    from .analysis import summary_text
+    from .summary import summary_text
     from .report import check_overwrite, report_paths, write_reports
 
     if camera is not None and source is not None:

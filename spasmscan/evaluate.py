@@ -1,8 +1,9 @@
 """Accuracy on clips with ground truth: classification, affected side, and event detection.
 
 A detected event matches a true one of the same family on the same side when their onsets
-differ by at most ``ONSET_TOLERANCE_S`` (one-to-one, closest pairs first). Families: "twitch"
-(twitch and tonic_spasm, one-sided) and "blink" (bilateral). Blinks are not scored on clips
+differ by at most ``ONSET_TOLERANCE_S`` (one-to-one, closest pairs first). Families (the kinds'
+``family`` in :data:`spasmscan.kinds.KINDS`): "twitch" (twitch and tonic_spasm, one-sided) and
+"blink" (bilateral). Blinks are not scored on clips
 rendered on a real video, whose own blinks are unknown (``base_events_known`` false).
 
 No OpenCV here: the analysis is a callable (default: track with the landmark cache, then run
@@ -20,6 +21,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .errors import InputNotFoundError, ParameterError, SpasmscanError
+from .kinds import VERDICT_LABELS, family_kinds
 from .report import write_csv
 from .simulate import LABELS, Truth, read_truth, truth_path
 from .video import is_video_path
@@ -27,8 +29,8 @@ from .video import is_video_path
 logger = logging.getLogger(__name__)
 
 ONSET_TOLERANCE_S = 0.150  # onsets this close are the same event: about 4 frames at 25-30 fps
-FAMILIES = {"twitch": ("twitch", "tonic_spasm"), "blink": ("blink",)}
-PREDICTED_LABELS = LABELS + ("indeterminate",)
+FAMILIES = {family: family_kinds(family) for family in ("twitch", "blink")}  # scored, in this order
+PREDICTED_LABELS = LABELS + tuple(label for label in VERDICT_LABELS if label not in LABELS)
 
 
 @dataclass

@@ -24,15 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
+from .kinds import EVENT_KINDS, INVOLUNTARY_KINDS, VOLUNTARY_KINDS
 from .regions import SIDES
 from .settings import DEFAULT_SETTINGS, AnalysisSettings
 from .signals import robust_noise
 
 logger = logging.getLogger(__name__)
 
-VOLUNTARY_KINDS = ("blink", "brow_raise", "smile", "eye_closure")  # eye_closure: both eyes held shut or narrowed
-INVOLUNTARY_KINDS = ("twitch", "tonic_spasm")
-EVENT_KINDS = VOLUNTARY_KINDS + INVOLUNTARY_KINDS
 
 HYSTERESIS = 0.5  # an event spans the frames above this share of its threshold: full onset and offset
 EYE_FLOOR = 0.06  # min closure (fraction of open aperture): below it the lid landmarks jitter on real faces
@@ -61,8 +59,7 @@ MIN_REST_SHARE = 0.2  # noise is read at rest when at least this share of the fr
 class Events:
     """k detected events as aligned (k,) arrays.
 
-    kind: one of EVENT_KINDS (eye_closure: both eyes held shut or narrowed longer than a blink,
-    e.g. squeezing or a squinting smile). side: "left", "right" or "both" (patient's side). region: "eye",
+    kind: one of EVENT_KINDS, the kinds in :data:`spasmscan.kinds.KINDS`. side: "left", "right" or "both" (patient's side). region: "eye",
     "mouth", "brow" or "eye+mouth". start_s, end_s: seconds. amplitude: peak size in the
     signal's relative units. coupled_to: index (into these same arrays) of the voluntary event
     a one-sided event overlaps (within the settings' lead and lag tolerances), -1 when none.

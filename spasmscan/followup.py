@@ -23,6 +23,7 @@ from typing import Sequence
 from .errors import InputNotFoundError, OutputError, ParameterError
 from .followup_stats import (CHANGED, MEASURE_COLUMNS, RESPONSES, ResponseRule, compare_visit, comparison_side,
                              visit_measures)
+from .kinds import verdict_text
 from .landmarks import TrackerSettings
 from .regions import SIDES
 from .files import atomic_path
@@ -461,8 +462,8 @@ def _number_text(value, digits: int = 2) -> str:
 def comparison_text(reference: dict, row: dict) -> str:
     """The comparison of ``row`` with the ``reference`` row as lines for a terminal."""
     side = reference["comparison_side"]
-    lines = [f"before: {reference['file']}: {_verdict_text(reference)}",
-             f"after:  {row['file']}: {_verdict_text(row)}"]
+    lines = [f"before: {reference['file']}: {_visit_verdict(reference)}",
+             f"after:  {row['file']}: {_visit_verdict(row)}"]
     if row["status"] != "ok" or reference["status"] != "ok":
         return "\n".join(lines + ["no comparison: a recording could not be analysed"])
     lines.append(f"compared on the patient's {side.upper()} side (the side of the first recording)"
@@ -492,11 +493,11 @@ def rate_text(row: dict) -> str:
             f"{_number_text(row['rate_ratio_ci_high'])}, p = {p:.2g}): {row['response']}")
 
 
-def _verdict_text(row: dict) -> str:
+def _visit_verdict(row: dict) -> str:
     if row["status"] != "ok":
         return f"failed ({row['error']})"
     side = f", {row['affected_side']} side" if row["affected_side"] in SIDES else ""
-    return f"{row['classification']}{side} (confidence {_number_text(row['confidence'])})"
+    return f"{verdict_text(row['classification'])}{side} (confidence {_number_text(row['confidence'])})"
 
 
 def followup_text(rows: Sequence[dict]) -> str:

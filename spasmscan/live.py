@@ -25,6 +25,7 @@ from .errors import ParameterError, SpasmscanError
 from .events import Events, detect_events
 from .eye_pixels import eye_openness, frame_luma
 from .files import write_text
+from .kinds import verdict_text
 from .landmarks import FaceTracker, LandmarkSeries, TrackerSettings
 from .protocol import Segment, segment_at, segments_document
 from .regions import SERIES_LANDMARKS
@@ -233,7 +234,7 @@ class RunningVerdict:
                 verdict = analyze_series(series, segments=self.segments).verdict
                 side = f" {verdict.side}" if verdict.side in ("left", "right") else ""
                 self.label = verdict.label
-                self.text = f"{verdict.label}{side} ({verdict.confidence:.2f}): {verdict.reason}"
+                self.text = f"{verdict_text(verdict.label)}{side} ({verdict.confidence:.2f}): {verdict.reason}"
         except SpasmscanError as error:  # too little data yet, for instance
             self.text = str(error)
         finally:

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from .annotate import INVOLUNTARY_BGR, SIDE_BGR, VOLUNTARY_BGR
-from .events import INVOLUNTARY_KINDS
+from .kinds import INVOLUNTARY_KINDS
 from .regions import EYE_CONTOUR, MOUTH_CORNER, SIDES
 
 WINDOW_NAME = "spasmscan live (q or Esc to stop)"

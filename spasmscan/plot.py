@@ -13,19 +13,13 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .events import INVOLUNTARY_KINDS
+from .kinds import INVOLUNTARY_KINDS, KIND, KINDS, kind_label, verdict_text
 
 WIDTH_PX, HEIGHT_PX, DPI = 1600, 900, 100  # fixed PNG size: fills a laptop screen, prints on A4 landscape
 SIDE_COLORS = {"right": "#d95f02", "left": "#1f5fbf"}  # patient's right orange, left blue (also in annotate)
-KIND_COLORS = {  # voluntary movements in greens, involuntary in red/purple
-    "blink": "#4daf4a", "brow_raise": "#a6d854", "smile": "#66c2a5",
-    "twitch": "#e41a1c", "tonic_spasm": "#984ea3",
-}
 OTHER_KIND_COLOR = "#999999"
 NO_FACE_COLOR = "#bbbbbb"
 MAX_LABELLED_EVENTS = 40  # beyond this, text labels overlap; colours and the legend still tell kinds apart
-LABELS = {"primary_hfs": "primary hemifacial spasm", "synkinesis": "synkinesis", "none": "no spasm found",
-          "indeterminate": "indeterminate"}
 # Which plot rows show an event of each region (there is no brow row: brow movement shows at the eye).
 REGION_ROWS = {"eye": ("eye",), "brow": ("eye",), "mouth": ("mouth",), "eye+mouth": ("eye", "mouth")}
 
@@ -33,7 +27,7 @@ REGION_ROWS = {"eye": ("eye",), "brow": ("eye",), "mouth": ("mouth",), "eye+mout
 def verdict_title(analysis, file: str) -> str:
     """Title text: the file, the verdict, side and confidence, then the reason on the next lines."""
     verdict = analysis.verdict
-    head = f"{file}: {LABELS.get(verdict.label, verdict.label)}"
+    head = f"{file}: {verdict_text(verdict.label)}"
     if verdict.side in ("left", "right"):
         head += f", patient's {verdict.side.upper()} side"
     if np.isfinite(verdict.confidence):
@@ -111,24 +105,23 @@ def _draw_signals(axis, signals, side: str, region: str) -> None:
 
 def _draw_event(axis, events, i: int, frame_s: float, *, label: bool) -> None:
     kind = str(events.kind[i])
-    color = KIND_COLORS.get(kind, OTHER_KIND_COLOR)
+    color = KIND[kind].color if kind in KIND else OTHER_KIND_COLOR
     start = float(events.start_s[i])
     end = max(float(events.end_s[i]), start + frame_s)  # a one-frame event stays visible
     coupled = int(events.coupled_to[i]) >= 0
     axis.axvspan(start, end, facecolor=color, alpha=0.35, lw=0, hatch="///" if coupled else None,
                  edgecolor="#333333" if coupled else None)
     if label:
-        axis.text(start, 0.98, kind.replace("_", " "), transform=axis.get_xaxis_transform(), ha="left",
+        axis.text(start, 0.98, kind_label(kind), transform=axis.get_xaxis_transform(), ha="left",
                   va="top", fontsize=7, color=[0.55 * c for c in to_rgb(color)],  # darker: readable on the shade
                   fontweight="bold" if kind in INVOLUNTARY_KINDS else "normal", clip_on=True)
 
 
 def _legend_handles(events, any_no_face: bool) -> list:
-    counts = {kind: int(np.sum(events.kind == kind)) for kind in KIND_COLORS}
-    handles = [Patch(facecolor=color, alpha=0.5,
-                     label=("involuntary: " if kind in INVOLUNTARY_KINDS else "")
-                           + f"{kind.replace('_', ' ')} ({counts[kind]})")
-               for kind, color in KIND_COLORS.items()]
+    handles = [Patch(facecolor=kind.color, alpha=0.5,
+                     label=("" if kind.voluntary else "involuntary: ")
+                           + f"{kind.label} ({int(np.sum(events.kind == kind.name))})")
+               for kind in KINDS]
     handles.append(Patch(facecolor="white", edgecolor="#333333", hatch="///",
                          label="locked to a voluntary movement"))
     if any_no_face:

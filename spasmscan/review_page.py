@@ -22,12 +22,12 @@ from urllib.parse import quote
 import numpy as np
 
 from . import __version__
-from .analysis import FLAG_TEXT, LABEL_TEXT
 from .annotate import EVENT_HOLD_S, INVOLUNTARY_BGR, LANES, SCALE_PERCENTILES, SIDE_BGR, VOLUNTARY_BGR, annotated_codec
 from .errors import InputNotFoundError, ParameterError
-from .events import INVOLUNTARY_KINDS
+from .kinds import INVOLUNTARY_KINDS, KINDS, verdict_text
 from .regions import SIDES
 from .report import FORMULA_STARTS, TEXT_MARK, _write_text, atomic_path
+from .summary import FLAG_TEXT
 
 PRE_ROLL_S = 0.4  # a jump to an event starts this long before its onset: the face at rest, then the twitch
 MAX_BUCKETS = 1500  # a signal of more than twice this many samples is drawn as these buckets' minimum and maximum
@@ -48,6 +48,7 @@ def _hex(bgr: tuple[int, int, int]) -> str:
 
 SIDE_COLOR = {side: _hex(SIDE_BGR[side]) for side in SIDES}  # the annotated video's colours
 INVOLUNTARY_COLOR, VOLUNTARY_COLOR = _hex(INVOLUNTARY_BGR), _hex(VOLUNTARY_BGR)
+LEGEND = {voluntary: ", ".join(kind.label for kind in KINDS if kind.voluntary == voluntary) for voluntary in (True, False)}
 
 
 def _e(value) -> str:
@@ -232,7 +233,7 @@ def page_html(analysis, *, file: str, video_name: str | None = None, video_codec
     name = display_name(file)
     stem = Path(name).stem or "spasmscan"
     verdict = analysis.verdict
-    label = LABEL_TEXT.get(verdict.label, verdict.label)
+    label = verdict_text(verdict.label)
     side = f", {verdict.side} side" if verdict.side in SIDES else ""
     svg, geometry = timeline_svg(analysis)
     event_rows, events = _event_table(analysis)
@@ -277,8 +278,8 @@ Click an event (table or timeline) to watch it.</p></div>
 <div class="timeline">{svg}
 <p class="legend"><span style="color:{SIDE_COLOR['right']}">&#9632; patient's right</span>
 <span style="color:{SIDE_COLOR['left']}">&#9632; patient's left</span>
-<span style="color:{INVOLUNTARY_COLOR}">&#9632; involuntary (twitch, tonic spasm)</span>
-<span style="color:{VOLUNTARY_COLOR}">&#9632; voluntary (blink, brow raise, smile)</span></p></div>
+<span style="color:{INVOLUNTARY_COLOR}">&#9632; involuntary ({_e(LEGEND[False])})</span>
+<span style="color:{VOLUNTARY_COLOR}">&#9632; voluntary ({_e(LEGEND[True])})</span></p></div>
 </section>
 <div class="details">
 <section class="measures"><h2>Measures</h2><table>{measures}</table></section>
@@ -357,12 +358,12 @@ def index_html(results: Sequence, *, pages: dict[str, str], hidden_paths: Iterab
                 number = _number(value, {"confidence": ".2f", "twitches_per_min": ".1f"}.get(column, ".0f"), "")
                 cells.append(f'<td class="num" data-sort="{_e(number)}">{_e(number)}</td>')
             else:
-                text = LABEL_TEXT.get(str(value), str(value or "")) if column == "classification" else str(value or "")
+                text = verdict_text(value or "") if column == "classification" else str(value or "")
                 cells.append(f'<td data-sort="{_e(text.lower())}">{_e(text)}</td>')
         body.append(f'<tr data-verdict="{_e(verdict)}">{"".join(cells)}</tr>')
     failed = sum(not result.ok for result in results)
-    counts = ", ".join(f"{n} {_e(LABEL_TEXT.get(v, v))}" for v, n in sorted(verdicts.items()) if v != FAILED)
-    options = "".join(f'<option value="{_e(v)}">{_e(LABEL_TEXT.get(v, v))} ({n})</option>'
+    counts = ", ".join(f"{n} {_e(verdict_text(v))}" for v, n in sorted(verdicts.items()) if v != FAILED)
+    options = "".join(f'<option value="{_e(v)}">{_e(verdict_text(v))} ({n})</option>'
                       for v, n in sorted(verdicts.items()))
     headers = "".join(f'<th data-column="{i}" title="sort">{_e(title)}</th>' for i, (_, title) in enumerate(INDEX_COLUMNS))
     return f"""<!DOCTYPE html>

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spasmscan.analysis import analyze_series, quality_flags, summary_text
+from spasmscan.analysis import analyze_series, quality_flags
+from spasmscan.summary import summary_text
 from spasmscan.classify import MEASURE_KEYS
 from spasmscan.landmarks import LandmarkSeries
 

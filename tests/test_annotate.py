@@ -99,14 +99,14 @@ def test_a_camera_cannot_be_annotated(tiny_video, tmp_path):
 
 
 def test_cli_annotate_writes_a_video_with_the_inputs_frames(tiny_video, tmp_path, monkeypatch):
-    import spasmscan.analysis
+    import spasmscan.summary
     import spasmscan.pipeline
     from click.testing import CliRunner
 
     from spasmscan.cli import cli
 
     monkeypatch.setattr(spasmscan.pipeline, "analyze_video", lambda source, **options: analysis_for(tiny_video))
-    monkeypatch.setattr(spasmscan.analysis, "summary_text", lambda analysis: "verdict: (fake)")
+    monkeypatch.setattr(spasmscan.summary, "summary_text", lambda analysis: "verdict: (fake)")
     result = CliRunner().invoke(cli, ["analyze", str(tiny_video), "--out", str(tmp_path), "--annotate"])
     assert result.exit_code == 0, result.output
     assert count_frames(tmp_path / "tiny.annotated.mp4")[0] == FRAMES

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest, poisson
 
-from spasmscan.classify import (LABELS, MEASURE_KEYS, MIN_SHIFT_S, carried_along, classify, clinical_measures,
+from spasmscan.classify import (MEASURE_KEYS, MIN_SHIFT_S, carried_along, classify, clinical_measures,
                                 coupling_test, episode_starts, permutation_shifts)
 from spasmscan.errors import ParameterError
 from spasmscan.events import Events, couple
+from spasmscan.kinds import VERDICT_LABELS
 from spasmscan.settings import DEFAULT_SETTINGS, AnalysisSettings
 from spasmscan.signals import Signals
 
@@ -284,7 +285,7 @@ def test_mirror_swaps_the_verdict_side():
 
 def test_every_label_is_known():
     for rows in (hfs(), synkinesis(), blinks(BLINK_TIMES)):
-        assert classify(events_from(rows), recording()).label in LABELS
+        assert classify(events_from(rows), recording()).label in VERDICT_LABELS
 
 
 def test_measures_hold_the_agreed_keys_and_true_values():

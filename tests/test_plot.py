@@ -80,4 +80,4 @@ def test_title_states_verdict_side_and_confidence():
     title = verdict_title(make_analysis(label="synkinesis", side="right"), "v.mp4")
     assert title.startswith("v.mp4: synkinesis, patient's RIGHT side (confidence 0.87)")
     assert "one-sided twitches" in title
-    assert "side" not in verdict_title(make_analysis(label="none", side="none"), "v.mp4").splitlines()[0]
+    assert "patient's" not in verdict_title(make_analysis(label="none", side="none"), "v.mp4").splitlines()[0]

@@ -325,7 +325,7 @@ def fake_pipeline(monkeypatch):
         return make_analysis(source=str(source))
 
     monkeypatch.setattr(spasmscan.pipeline, "analyze_video", analyze_video)
-    monkeypatch.setattr(spasmscan.analysis, "summary_text", lambda analysis: "verdict: (fake)")
+    monkeypatch.setattr(spasmscan.summary, "summary_text", lambda analysis: "verdict: (fake)")
     return calls
 
 

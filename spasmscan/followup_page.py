@@ -15,7 +15,8 @@ from typing import Iterable, Sequence
 from urllib.parse import quote
 
 from . import __version__
-from .analysis import FLAG_TEXT, LABEL_TEXT
+from .kinds import verdict_text
+from .summary import FLAG_TEXT
 from .files import write_text
 from .followup import RESPONSE_COLORS
 from .regions import SIDES
@@ -47,7 +48,7 @@ def _visit_row(row: dict, *, page: str | None, hidden: list[str]) -> str:
     recording = f'<a href="{_e(quote(page))}">{_e(name)}</a>' if page else _e(name)
     ok = row["status"] == "ok"
     if ok:
-        verdict = _e(LABEL_TEXT.get(str(row["classification"]), str(row["classification"])))
+        verdict = _e(verdict_text(row["classification"]))
         side = _e(row["affected_side"] if row["affected_side"] in SIDES else "none")
         confidence = _number(row["confidence"])
     else:

@@ -27,7 +27,7 @@ from .annotate import EVENT_HOLD_S, INVOLUNTARY_BGR, LANES, SCALE_PERCENTILES, S
 from .errors import InputNotFoundError, ParameterError
 from .events import INVOLUNTARY_KINDS
 from .regions import SIDES
-from .report import FORMULA_STARTS, TEXT_MARK, _write_text, atomic_path
+from .report import FORMULA_STARTS, TEXT_MARK, _write_text, atomic_path, report_path
 
 PRE_ROLL_S = 0.4  # a jump to an event starts this long before its onset: the face at rest, then the twitch
 MAX_BUCKETS = 1500  # a signal of more than twice this many samples is drawn as these buckets' minimum and maximum
@@ -384,7 +384,8 @@ Click a column's header to sort by it.</p></header>
 def write_index(out_dir: str | os.PathLike, results: Sequence, *, hidden_paths: Iterable[str] = ()) -> Path:
     """Write ``out_dir/index.html`` (atomically) for batch results; rows link to the STEM.html pages present."""
     out = Path(out_dir)
-    pages = {result.stem: f"{result.stem}.html" for result in results if (out / f"{result.stem}.html").is_file()}
+    pages = {result.stem: report_path(out, result.stem, "html") for result in results}
+    pages = {stem: page.name for stem, page in pages.items() if page.is_file()}
     path = out / INDEX_NAME
     with atomic_path(path, force=True) as temporary:
         _write_text(temporary, index_html(results, pages=pages, hidden_paths=[*hidden_paths, str(out.absolute())]))

@@ -20,7 +20,7 @@ import numpy as np
 from .errors import OutputError, ParameterError
 from .kinds import INVOLUNTARY_KINDS, kind_label, verdict_text
 from .regions import BROW_UPPER, CHEEK, EYE_INNER_CORNER, EYE_OUTER_CORNER, LOWER_LID, MOUTH_CORNER, SIDES, UPPER_LID
-from .video import VideoSource
+from .video import VideoSource, is_camera_or_stream
 
 logger = logging.getLogger(__name__)
 
@@ -41,16 +41,10 @@ FALLBACK_FOURCC = "mp4v"  # OpenCV's own MPEG-4 part 2 writer: plays in desktop 
 FRAME_RATE_DENOMINATOR = 1001000  # exact for 30000/1001-style NTSC rates and any rate given in 1/1000 fps
 
 
-def is_video_file(video) -> bool:
-    """Whether ``video`` names a file rather than a camera index or stream URL (as VideoSource reads them)."""
-    name = video if isinstance(video, int) else os.fspath(video)
-    return not (isinstance(name, int) or "://" in name or (name.isdigit() and not os.path.exists(name)))
-
-
 def require_video_file(video) -> None:
     """Raise ParameterError for a camera index or stream URL: the annotated video reads the
     source a second time, which only a file allows."""
-    if not is_video_file(video):
+    if is_camera_or_stream(video):
         raise ParameterError(f"{video}: an annotated video needs a video file; a camera or stream cannot be "
                              "read a second time (record it to a file first)")
 

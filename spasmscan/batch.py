@@ -28,6 +28,7 @@ from . import __version__
 from .cache import file_digest
 from .errors import TERMINATION_SIGNALS, InputNotFoundError, OutputError, ParameterError, SpasmscanError
 from .files import check_writable_folder, remove_own_temporaries, write_text
+from .formats import BATCH_FORMATS, chosen_formats
 from .landmarks import TrackerSettings
 from .runtime import silence_native_stderr, usable_cores
 from .report import EVENT_COLUMNS, SUMMARY_COLUMNS, event_rows, summary_row, write_csv, write_reports
@@ -170,9 +171,7 @@ class VideoTask:
     stem: str  # output name stem, unique within the batch
     out_dir: str  # absolute folder of the reports and records
     settings: TrackerSettings = TrackerSettings()
-    json: bool = False  # also write STEM.json
-    plot: bool = False  # also write the plot
-    html: bool = False  # also write the review page STEM.html and the annotated video it plays
+    formats: tuple[str, ...] = ()  # the BATCH_FORMATS also written; "html" brings the annotated video it plays
     cache_dir: str | None = None  # landmark cache folder; None: the worker's default
     use_cache: bool = True
     force: bool = False  # redo even when a matching record exists
@@ -180,7 +179,8 @@ class VideoTask:
 
     def settings_key(self) -> str:
         """Everything besides the video's content that changes the outputs."""
-        return f"{self.settings.key()}|json{int(self.json)}|plot{int(self.plot)}|html{int(self.html)}|v{__version__}"
+        chosen = "".join(f"|{name}{int(name in self.formats)}" for name in BATCH_FORMATS)
+        return f"{self.settings.key()}{chosen}|v{__version__}"
 
 
 @dataclass(frozen=True)
@@ -252,9 +252,9 @@ def process_video(task: VideoTask) -> VideoResult:
     try:
         analysis = analyze_video(task.path, settings=task.settings, cache_dir=task.cache_dir,
                                  use_cache=task.use_cache, workers=task.tracking_workers, content_digest=digest)
-        written = write_reports(analysis, task.out_dir, stem=task.stem, json=task.json, plot=task.plot,
-                                annotate_video=task.path if task.html else None, html=task.html, force=True,
-                                file=task.file)
+        html = "html" in task.formats  # the review page plays the annotated video
+        written = write_reports(analysis, task.out_dir, stem=task.stem, annotate_video=task.path if html else None,
+                                force=True, file=task.file, **{name: True for name in task.formats})
         reports = [os.path.relpath(path, task.out_dir) for path in written]
         row = {name: "" for name in summary_columns()}
         row.update(summary_row(analysis, file=task.file), status="ok", error="")
@@ -519,9 +519,9 @@ class BatchResult:
 
 
 def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike, *, settings: TrackerSettings = TrackerSettings(),
-              jobs: int | None = None, scheduler: str | None = None, force: bool = False, json: bool = False,
-              plot: bool = False, html: bool = False, cache_dir: str | os.PathLike | None = None,
-              use_cache: bool = True, progress: Progress | None = None) -> BatchResult:
+              jobs: int | None = None, scheduler: str | None = None, force: bool = False,
+              cache_dir: str | os.PathLike | None = None, use_cache: bool = True, progress: Progress | None = None,
+              **chosen: bool) -> BatchResult:
     """Process every video named by ``inputs`` (see :func:`expand_inputs`) into ``out_dir``.
 
     Per-video reports go to ``out_dir/STEM.*``; ``summary.csv`` gets one row per video (status
@@ -529,9 +529,11 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike, *, settings: Tr
     before with the same content and settings are reused unless ``force``. ``jobs`` local
     processes (default: the number of cores), or the Dask cluster at ``scheduler``. On
     KeyboardInterrupt the CSVs are written for the videos finished so far, then it is raised again.
-    ``html``: each video also gets its review page and annotated video, and ``out_dir/index.html``
-    lists them all.
+    ``chosen``: the BATCH_FORMATS (``json``, ``plot``, ``html``) each video also gets; with
+    ``html`` its review page and annotated video, and ``out_dir/index.html`` lists them all.
     """
+    formats = chosen_formats(chosen, offered=BATCH_FORMATS, caller="run_batch")
+    html = "html" in formats
     if jobs is not None and jobs < 1:
         raise ParameterError(f"--jobs must be at least 1, got {jobs}")
     if jobs is not None and scheduler:
@@ -548,7 +550,7 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike, *, settings: Tr
     # Local jobs share this machine's cores; a cluster's workers each track one video in one pass.
     tracking_workers = 1 if scheduler else max(1, usable_cores() // jobs)
     tasks = [VideoTask(path=os.path.abspath(path), file=path, stem=stem, out_dir=str(out), settings=settings,
-                       json=json, plot=plot, html=html, cache_dir=None if cache_dir is None else os.path.abspath(cache_dir),
+                       formats=formats, cache_dir=None if cache_dir is None else os.path.abspath(cache_dir),
                        use_cache=use_cache, force=force, tracking_workers=tracking_workers)
              for path, stem in zip(files, unique_stems(files))]
     results: list[VideoResult | None] = [None] * len(tasks)

@@ -14,10 +14,12 @@ import click
 
 from . import __version__
 from .errors import TERMINATION_SIGNALS, ParameterError, SpasmscanError
+from .formats import BATCH_FORMATS, REPORT_FORMATS
 
 EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
 EXIT_BATCH_FAILED = 8  # some videos of a batch failed; their rows in summary.csv say why
+LIVE_STEM = "live"  # the report name of a camera's or stream's session (a file's is named after it)
 
 PARAMETER_FLAGS = {  # library messages name parameters; the one-line error names the options instead
     "force=True": "--force", "out_dir": "--out", "frame_step": "--frame-step", "start_s": "--start", "end_s": "--end",
@@ -209,13 +211,26 @@ def tracker_options(func):
     return func
 
 
+def format_options(*names: str, each_video: bool = False):
+    """The flags asking for these report formats (``formats.REPORT_FORMATS`` names, in this order),
+    with their help for one recording's reports or, ``each_video``, for a batch's."""
+    def decorate(func):
+        for name in reversed(names):
+            fmt = REPORT_FORMATS[name]
+            text = fmt.batch_help if each_video else fmt.help
+            func = click.option(fmt.flag, name, is_flag=True, help=text.format(file=fmt.file))(func)
+        return func
+
+    return decorate
+
+
 def report_options(func):
     """--out, --json, --plot and --force, shared by the commands that write one recording's reports."""
+    always = [fmt.file for fmt in REPORT_FORMATS.values() if fmt.always]
     options = [
         click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-                     help="Write STEM.summary.csv, STEM.events.csv and STEM.signals.csv into this folder."),
-        click.option("--json", "json_report", is_flag=True, help="Also write STEM.json (needs --out)."),
-        click.option("--plot", is_flag=True, help="Also write the timeline STEM.timeline.png (needs --out)."),
+                     help=f"Write {', '.join(always[:-1])} and {always[-1]} into this folder."),
+        format_options("json", "plot"),
         click.option("--force", is_flag=True, help="Replace reports (and a --record file) that already exist."),
     ]
     for option in reversed(options):
@@ -223,9 +238,9 @@ def report_options(func):
     return func
 
 
-def require_out(out_dir, **asked) -> None:
-    """Refuse report options given without --out: ParameterError naming them."""
-    given = [f"--{name}" for name, on in asked.items() if on]
+def require_out(out_dir, **chosen: bool) -> None:
+    """Refuse report formats (name -> asked) asked for without --out: ParameterError naming their flags."""
+    given = [REPORT_FORMATS[name].flag for name, on in chosen.items() if on]
     if out_dir is None and given:
         verb = "needs" if len(given) == 1 else "need"
         raise ParameterError(f"{', '.join(given)} {verb} --out DIR: the folder the reports go to")
@@ -253,32 +268,31 @@ def tracker_settings(start_s, end_s, mirrored, frame_step=1):
 @click.argument("video", type=str)
 @tracker_options
 @report_options
-@click.option("--annotate", is_flag=True, help="Also write the annotated video STEM.annotated.mp4 (needs --out).")
-@click.option("--html", is_flag=True, help="Also write the review page STEM.html playing the annotated video, "
-              "which it implies for a video file (needs --out; docs/review.md).")
+@format_options("annotate", "html")
 @click.option("--protocol", default=None, metavar="NAME|FILE",
               help="The recording followed this examination protocol ('standard', a protocol file, or the "
                    "NAME.protocol.json saved by 'live --record'); its steps start at the analysed part's start.")
-def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_dir, out_dir, json_report, plot, annotate,
-            html, force, protocol) -> None:
+def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_dir, out_dir, force, protocol,
+            **formats) -> None:
     """Analyse one VIDEO (file, camera index or stream URL) and print the result."""
     from .summary import summary_text
+    from .files import check_overwrite
     from .pipeline import analyze_video
-    from .report import check_overwrite, report_paths, report_stem, write_reports
+    from .report import report_paths, report_stem, write_reports
 
-    require_out(out_dir, json=json_report, plot=plot, annotate=annotate, html=html)
+    require_out(out_dir, **formats)
     settings = tracker_settings(start_s, end_s, mirrored, frame_step)
     if out_dir is not None:  # refuse before the long analysis, not after it
         check_out_dir(out_dir)
-    if annotate:
+    if formats["annotate"]:
         from .annotate import require_video_file
         require_video_file(video)
-    elif html:  # the page plays the annotated video of a file; a camera's or stream's page has none
-        from .annotate import is_video_file
-        annotate = is_video_file(video)
+    elif formats["html"]:  # the page plays the annotated video of a file; a camera's or stream's page has none
+        from .video import is_camera_or_stream
+        formats["annotate"] = not is_camera_or_stream(video)
     if out_dir is not None:  # refuse before the long analysis, not after it
-        check_overwrite(report_paths(out_dir, report_stem(video), json=json_report, plot=plot, annotate=annotate,
-                                     html=html), force=force)
+        check_overwrite(report_paths(out_dir, report_stem(video), **formats), force=force)
+    annotate = formats.pop("annotate")
 
     segments = ()
     if protocol is not None:
@@ -300,9 +314,9 @@ def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_di
     if out_dir is not None:
         update, close = progress_bar("annotating") if annotate else (None, lambda: None)
         try:
-            written = write_reports(analysis, out_dir, stem=report_stem(video), json=json_report, plot=plot,
-                                    annotate_video=video if annotate else None, html=html, force=force, file=video,
-                                    progress=update)
+            written = write_reports(analysis, out_dir, stem=report_stem(video),
+                                    annotate_video=video if annotate else None, force=force, file=video,
+                                    progress=update, **formats)
         finally:
             close()
         for path in written:
@@ -316,13 +330,10 @@ def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_di
 @JOBS_OPTION
 @SCHEDULER_OPTION
 @REDO_OPTION
-@click.option("--json", "json_report", is_flag=True, help="Also write STEM.json for each video.")
-@click.option("--plot", is_flag=True, help="Also write STEM.timeline.png for each video.")
-@click.option("--html", is_flag=True, help="Also write each video's review page and annotated video, and "
-              "OUT/index.html listing them (docs/review.md).")
+@format_options(*BATCH_FORMATS, each_video=True)
 @tracker_options
-def batch(inputs, out_dir, jobs, scheduler, force, json_report, plot, html, start_s, end_s, mirrored, frame_step,
-          no_cache, cache_dir) -> None:
+def batch(inputs, out_dir, jobs, scheduler, force, start_s, end_s, mirrored, frame_step, no_cache, cache_dir,
+          **formats) -> None:
     """Analyse many videos into one spreadsheet.
 
     INPUTS are files, folders (searched recursively for videos), glob patterns ('clinic/**/*.mp4')
@@ -335,9 +346,8 @@ def batch(inputs, out_dir, jobs, scheduler, force, json_report, plot, html, star
     update, close = videos_progress()
     try:
         result = run_batch(inputs, out_dir, settings=tracker_settings(start_s, end_s, mirrored, frame_step), jobs=jobs,
-                           scheduler=scheduler, force=force, json=json_report, plot=plot, html=html,
-                           cache_dir=cache_dir,
-                           use_cache=not no_cache, progress=update)
+                           scheduler=scheduler, force=force, cache_dir=cache_dir, use_cache=not no_cache,
+                           progress=update, **formats)
     finally:
         close()
     done = len(result.results)
@@ -345,7 +355,7 @@ def batch(inputs, out_dir, jobs, scheduler, force, json_report, plot, html, star
                f"({result.reused} taken from an earlier run)")
     click.echo(f"summary: {result.summary_path}")
     click.echo(f"events: {result.events_path}")
-    if html:
+    if formats.get("html"):
         from .review_page import INDEX_NAME
         click.echo(f"review pages: {result.summary_path.parent / INDEX_NAME}")
     if result.failed:
@@ -457,25 +467,24 @@ def compare(before, after, min_fall_pct, confidence, start_s, end_s, mirrored, f
               help="Keep the video as this .mp4 file for later re-analysis (with its protocol timings beside it).")
 @report_options
 @click.option("--mirrored", is_flag=True, help="The picture is mirrored (selfie camera).")
-def live(camera, source, fast, no_window, protocol, record, out_dir, json_report, plot, force, mirrored) -> None:
+def live(camera, source, fast, no_window, protocol, record, out_dir, force, mirrored, **formats) -> None:
     """Analyse a camera, stream or file while it plays; Ctrl-C, q or Esc ends the session."""
     import threading
 
     from . import live as live_mode
     from .summary import summary_text
-    from .report import check_overwrite, report_paths, write_reports
+    from .files import check_overwrite
+    from .report import report_paths, report_stem, write_reports
+    from .video import is_camera_or_stream
 
     if camera is not None and source is not None:
         raise ParameterError("give either --camera or --source, not both")
-    require_out(out_dir, json=json_report, plot=plot)
+    require_out(out_dir, **formats)
     video = source if source is not None else (camera if camera is not None else 0)
-    stem = "live" if isinstance(video, int) or "://" in str(video) else None
-    if stem is None:
-        from .report import report_stem
-        stem = report_stem(str(video))
+    stem = LIVE_STEM if is_camera_or_stream(video) else report_stem(str(video))
     if out_dir is not None:
         check_out_dir(out_dir)
-        check_overwrite(report_paths(out_dir, stem, json=json_report, plot=plot), force=force)
+        check_overwrite(report_paths(out_dir, stem, **formats), force=force)
     if record is not None:
         live_mode.check_record_path(record, force=force)
     from .protocol import load_protocol
@@ -511,8 +520,7 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, json_report
     click.echo(summary_text(analysis))
     click.echo(live_mode.stats_text(stats))
     if out_dir is not None:
-        for path in write_reports(analysis, out_dir, stem=stem, json=json_report, plot=plot, force=force,
-                                  file=str(video)):
+        for path in write_reports(analysis, out_dir, stem=stem, force=force, file=str(video), **formats):
             click.echo(f"wrote {path}")
 
 
@@ -545,8 +553,7 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, json_report
 def simulate(out, label, side, duration_s, fps, seed, base, size, twitch_rate, spread_to_mouth, hard_negative,
              nuisance, renderer, force) -> None:
     """Render a face video OUT (.mp4) with known events, and its ground truth OUT.json beside it."""
-    import os
-
+    from .files import check_overwrite
     from .render import Nuisance, simulate_video
     from .simulate import ScheduleOptions, truth_path
 
@@ -560,10 +567,7 @@ def simulate(out, label, side, duration_s, fps, seed, base, size, twitch_rate, s
             raise ParameterError(f"--size must look like 640x480, got {size!r}") from None
     if not out.lower().endswith(".mp4"):
         raise ParameterError(f"OUT must be an .mp4 file name, got {out!r}")
-    for path in (out, truth_path(out)):
-        if os.path.exists(path) and not force:
-            from .errors import OutputError
-            raise OutputError(f"{path} already exists; use --force to replace it")
+    check_overwrite([out, truth_path(out)], force=force, elsewhere="choose another OUT name")
     options = ScheduleOptions(hard_negative=hard_negative, twitch_rate_per_min=twitch_rate,
                               spread_to_mouth=spread_to_mouth)
     update, close = progress_bar("rendering")

@@ -78,24 +78,26 @@ def busy_temporaries(folder: Path) -> dict[str, int]:
     return busy
 
 
-def check_overwrite(paths: Iterable[str | os.PathLike], *, force: bool) -> None:
+def check_overwrite(paths: Iterable[str | os.PathLike], *, force: bool,
+                    elsewhere: str = "choose another out_dir folder") -> None:
     """Raise OutputError naming the files of ``paths`` that exist (unless ``force``) or that
-    another running spasmscan is writing now; left-over temporary files beside them are removed."""
+    another running spasmscan is writing now; left-over temporary files beside them are removed.
+    ``elsewhere`` is the message's other way out (where else the files could go)."""
     paths = [Path(path) for path in paths]
     busy = {folder: busy_temporaries(folder) for folder in {path.parent for path in paths}}
     for path in paths:
         if path.name in busy[path.parent]:
             raise OutputError(f"{path}: another spasmscan run (process {busy[path.parent][path.name]}) is "
-                              "writing it now; wait for it to end, or choose another out_dir folder")
+                              f"writing it now; wait for it to end, or {elsewhere}")
     if force:
         return
     existing = [path for path in paths if os.path.lexists(path)]
     if len(existing) == 1:
-        raise OutputError(f"{existing[0]}: already exists; use force=True to replace it, or choose another out_dir folder")
+        raise OutputError(f"{existing[0]}: already exists; use force=True to replace it, or {elsewhere}")
     if existing:
         names = ", ".join(path.name for path in existing)
         raise OutputError(f"{existing[0].parent}: {names} already exist; use force=True to replace them, "
-                          "or choose another out_dir folder")
+                          f"or {elsewhere}")
 
 
 def check_writable_folder(folder: str | os.PathLike) -> None:

@@ -27,7 +27,7 @@ from .kinds import verdict_text
 from .landmarks import TrackerSettings
 from .regions import SIDES
 from .files import atomic_path
-from .report import write_csv
+from .report import report_path, write_csv
 from .video import is_video_path
 
 logger = logging.getLogger(__name__)
@@ -407,7 +407,7 @@ def read_outcome(result, out: Path) -> Outcome:
     """The Outcome of a batch result (a VideoResult), its numbers read from its STEM.json report in ``out``."""
     if not result.ok:
         return Outcome(error=result.error)
-    report = out / f"{result.stem}.json"
+    report = report_path(out, result.stem, "json")
     try:
         document = json.loads(report.read_text(encoding="utf-8"))
         summary, measures = dict(document["summary"]), dict(document["measures"])

@@ -24,7 +24,7 @@ import numpy as np
 from .errors import ParameterError, SpasmscanError
 from .events import Events, detect_events
 from .eye_pixels import eye_openness, frame_luma
-from .files import write_text
+from .files import check_overwrite, write_text
 from .kinds import verdict_text
 from .landmarks import FaceTracker, LandmarkSeries, TrackerSettings
 from .protocol import Segment, segment_at, segments_document
@@ -323,12 +323,7 @@ def _open_recorder(path, info):
 
 def check_record_path(path: str | os.PathLike, *, force: bool) -> None:
     """Refuse to overwrite a recording (or its protocol file) without ``force``, before the session starts."""
-    from .errors import OutputError
-
-    targets = [Path(path), protocol_path(path)]
-    existing = [str(p) for p in targets if p.exists()]
-    if existing and not force:
-        raise OutputError(f"{', '.join(existing)} already exists; use force=True to overwrite")
+    check_overwrite([path, protocol_path(path)], force=force, elsewhere="choose another name for the recording")
     if not Path(path).suffix.lower() == ".mp4":
         raise ParameterError(f"{path}: the recording is written as MP4; give it a .mp4 name")
 

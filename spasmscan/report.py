@@ -15,6 +15,7 @@ import math
 import numbers
 import os
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -24,6 +25,7 @@ from . import __version__
 from .classify import MEASURE_KEYS
 from .errors import OutputError, ParameterError
 from .files import atomic_path, check_overwrite, output_errors, synced
+from .formats import REPORT_FORMATS, chosen_formats
 
 logger = logging.getLogger(__name__)
 
@@ -244,14 +246,68 @@ def _json_text(analysis, *, file: str) -> str:
 
 
 # -- all reports of one analysis ------------------------------------------------------------------
-def report_paths(out_dir: str | os.PathLike, stem: str, *, json: bool = False, plot: bool = False,
-                 annotate: bool = False, html: bool = False) -> list[Path]:
-    """The files :func:`write_reports` writes for these choices, in writing order."""
-    out_dir = Path(out_dir)
-    names = [f"{stem}.summary.csv", f"{stem}.events.csv", f"{stem}.signals.csv"]
-    names += [f"{stem}.json"] * json + [f"{stem}.timeline.png"] * plot + [f"{stem}.annotated.mp4"] * annotate
-    names += [f"{stem}.html"] * html
-    return [out_dir / name for name in names]
+@dataclass(frozen=True)
+class ReportJob:
+    """What the writers of one analysis' reports share."""
+
+    analysis: object  # the Analysis reported on
+    file: str  # what the reports' file column says
+    paths: dict  # format name -> final path of every report being written
+    annotate_video: str | os.PathLike | None = None  # the video the annotated video is drawn over
+    progress: object = None  # progress(done_s, total_s) of the annotated video
+
+
+def _write_summary(target: Path, job: ReportJob) -> None:
+    _write_csv_file(target, [summary_row(job.analysis, file=job.file)], SUMMARY_COLUMNS)
+
+
+def _write_events(target: Path, job: ReportJob) -> None:
+    _write_csv_file(target, event_rows(job.analysis, file=job.file), EVENT_COLUMNS)
+
+
+def _write_signals(target: Path, job: ReportJob) -> None:
+    _write_csv_file(target, signal_rows(job.analysis), signal_columns(job.analysis)[0])
+
+
+def _write_json(target: Path, job: ReportJob) -> None:
+    _write_text(target, _json_text(job.analysis, file=job.file))
+
+
+def _write_plot(target: Path, job: ReportJob) -> None:
+    from .plot import plot_timeline  # matplotlib is imported only when a plot is asked for
+
+    plot_timeline(job.analysis, target, title_file=job.file)
+
+
+def _write_annotated(target: Path, job: ReportJob) -> None:
+    from .annotate import write_annotated_video
+
+    write_annotated_video(job.analysis, job.annotate_video, target, progress=job.progress)
+
+
+def _write_page(target: Path, job: ReportJob) -> None:
+    from .review_page import write_page
+
+    video = job.paths.get("annotate")  # the page plays the annotated video when there is one
+    write_page(target, job.analysis, file=job.file, video_name=video.name if video is not None else None)
+
+
+def report_path(out_dir: str | os.PathLike, stem: str, name: str) -> Path:
+    """The path of the ``name`` report (a REPORT_FORMATS key) about ``stem`` in ``out_dir``."""
+    return Path(out_dir) / f"{stem}{REPORT_FORMATS[name].suffix}"
+
+
+def _named_paths(out_dir, stem: str, chosen: dict, *, caller: str) -> dict[str, Path]:
+    optional = [name for name, fmt in REPORT_FORMATS.items() if not fmt.always]
+    names = set(chosen_formats(chosen, offered=optional, caller=caller))
+    return {name: report_path(out_dir, stem, name) for name, fmt in REPORT_FORMATS.items()
+            if fmt.always or name in names}
+
+
+def report_paths(out_dir: str | os.PathLike, stem: str, **chosen: bool) -> list[Path]:
+    """The files :func:`write_reports` writes for these choices (``json``, ``plot``, ``annotate``,
+    ``html``: the optional REPORT_FORMATS), in writing order."""
+    return list(_named_paths(out_dir, stem, chosen, caller="report_paths").values())
 
 
 def report_stem(source: str) -> str:
@@ -261,12 +317,13 @@ def report_stem(source: str) -> str:
     return stem.strip().lstrip(".").strip() or "spasmscan"
 
 
-def write_reports(analysis, out_dir: str | os.PathLike, *, stem: str | None = None, json: bool = False,
-                  plot: bool = False, annotate_video: str | os.PathLike | None = None, html: bool = False,
-                  force: bool = False, file: str | None = None, progress=None) -> list[Path]:
-    """Write STEM.summary.csv, STEM.events.csv, STEM.signals.csv and, when asked, STEM.json,
-    STEM.timeline.png, STEM.annotated.mp4 (drawn over ``annotate_video``) and the review page
-    STEM.html (playing the annotated video, when there is one) into ``out_dir``.
+def write_reports(analysis, out_dir: str | os.PathLike, *, stem: str | None = None,
+                  annotate_video: str | os.PathLike | None = None, force: bool = False, file: str | None = None,
+                  progress=None, **chosen: bool) -> list[Path]:
+    """Write STEM.summary.csv, STEM.events.csv, STEM.signals.csv and, when asked (``json``,
+    ``plot``, ``html``: see REPORT_FORMATS), STEM.json, STEM.timeline.png, STEM.annotated.mp4
+    (drawn over ``annotate_video``) and the review page STEM.html (playing the annotated video,
+    when there is one) into ``out_dir``.
 
     ``file`` is what the reports' file column says (default: the analysis' source). Every file
     is checked before any is written: without ``force`` an existing one stops the run with
@@ -278,38 +335,21 @@ def write_reports(analysis, out_dir: str | os.PathLike, *, stem: str | None = No
     stem = report_stem(file) if stem is None else stem
     if not stem or Path(stem).name != stem or stem in (".", ".."):
         raise ParameterError(f"report name {stem!r} is not a plain file name; choose a name without folders")
-    paths = report_paths(out_dir, stem, json=json, plot=plot, annotate=annotate_video is not None, html=html)
-    check_overwrite(paths, force=force)
+    if "annotate" in chosen:
+        raise TypeError("write_reports() takes annotate_video (the video to draw over), not annotate")
+    paths = _named_paths(out_dir, stem, {**chosen, "annotate": annotate_video is not None}, caller="write_reports")
+    check_overwrite(paths.values(), force=force)
     try:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(f"{out_dir}: cannot create the output folder ({error.strerror or error}); "
                           "choose a writable out_dir folder") from error
-    writers = [
-        lambda target: _write_csv_file(target, [summary_row(analysis, file=file)], SUMMARY_COLUMNS),
-        lambda target: _write_csv_file(target, event_rows(analysis, file=file), EVENT_COLUMNS),
-        lambda target: _write_csv_file(target, signal_rows(analysis), signal_columns(analysis)[0]),
-    ]
-    if json:
-        writers.append(lambda target: _write_text(target, _json_text(analysis, file=file)))
-    if plot:
-        from .plot import plot_timeline  # matplotlib is imported only when a plot is asked for
-
-        writers.append(lambda target: plot_timeline(analysis, target, title_file=file))
-    if annotate_video is not None:
-        from .annotate import write_annotated_video
-
-        writers.append(lambda target: write_annotated_video(analysis, annotate_video, target, progress=progress))
-    if html:
-        from .review_page import write_page
-
-        video_name = paths[-2].name if annotate_video is not None else None  # the annotated video, just before
-        writers.append(lambda target: write_page(target, analysis, file=file, video_name=video_name))
+    job = ReportJob(analysis=analysis, file=file, paths=paths, annotate_video=annotate_video, progress=progress)
     with contextlib.ExitStack() as renames:  # on leaving: every file renamed into place, or every one removed
-        for path, write in zip(paths, writers):
+        for name, path in paths.items():
             temporary = renames.enter_context(atomic_path(path, force=force))
             with output_errors(path):
-                write(temporary)
-    for path in paths:
+                REPORT_FORMATS[name].write(temporary, job)
+    for path in paths.values():
         logger.info("wrote %s", path)
-    return paths
+    return list(paths.values())

@@ -26,7 +26,7 @@ from .annotate import EVENT_HOLD_S, INVOLUNTARY_BGR, LANES, SCALE_PERCENTILES, S
 from .errors import InputNotFoundError, ParameterError
 from .kinds import INVOLUNTARY_KINDS, KINDS, verdict_text
 from .regions import SIDES
-from .report import FORMULA_STARTS, TEXT_MARK, _write_text, atomic_path
+from .report import FORMULA_STARTS, TEXT_MARK, _write_text, atomic_path, report_path
 from .summary import FLAG_TEXT
 
 PRE_ROLL_S = 0.4  # a jump to an event starts this long before its onset: the face at rest, then the twitch
@@ -385,7 +385,8 @@ Click a column's header to sort by it.</p></header>
 def write_index(out_dir: str | os.PathLike, results: Sequence, *, hidden_paths: Iterable[str] = ()) -> Path:
     """Write ``out_dir/index.html`` (atomically) for batch results; rows link to the STEM.html pages present."""
     out = Path(out_dir)
-    pages = {result.stem: f"{result.stem}.html" for result in results if (out / f"{result.stem}.html").is_file()}
+    pages = {result.stem: report_path(out, result.stem, "html") for result in results}
+    pages = {stem: page.name for stem, page in pages.items() if page.is_file()}
     path = out / INDEX_NAME
     with atomic_path(path, force=True) as temporary:
         _write_text(temporary, index_html(results, pages=pages, hidden_paths=[*hidden_paths, str(out.absolute())]))

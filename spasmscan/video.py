@@ -92,8 +92,21 @@ class VideoInfo:
         return self.frame_count / self.fps if self.frame_count > 0 else float("nan")
 
 
-def _is_live(source) -> bool:
-    return isinstance(source, int) or (isinstance(source, str) and "://" in source)
+def opened_source(source: str | int | os.PathLike) -> str | int:
+    """``source`` as :class:`VideoSource` opens it: a camera index as an int (digits that name no
+    file count as one), anything else as a path or URL string."""
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if isinstance(source, str) and source.isdigit() and not os.path.exists(source):
+        return int(source)
+    return source
+
+
+def is_camera_or_stream(source: str | int | os.PathLike) -> bool:
+    """Whether ``source`` is a camera index or a stream URL (``scheme://...``) rather than a file:
+    a source that cannot be read a second time, seeked or cached."""
+    source = opened_source(source)
+    return isinstance(source, int) or "://" in source
 
 
 class VideoSource:
@@ -110,16 +123,13 @@ class VideoSource:
     def __init__(self, source: str | int | os.PathLike, *, start_s: float | None = None,
                  end_s: float | None = None, frame_step: int = 1, threaded: bool = True,
                  planar: bool = False, decoder_threads: int | None = None):
-        if isinstance(source, os.PathLike):
-            source = os.fspath(source)
-        if isinstance(source, str) and source.isdigit() and not os.path.exists(source):
-            source = int(source)
+        source = opened_source(source)
         check_part(start_s, end_s)
         if not isinstance(frame_step, int) or frame_step < 1:
             raise ParameterError(f"frame_step must be a whole number >= 1, got {frame_step}")
         self.source = source
         self.frame_step = frame_step
-        self.live = _is_live(source)
+        self.live = is_camera_or_stream(source)
         self.start_s = start_s
         self.end_s = end_s
         self.threaded = threaded

@@ -279,16 +279,6 @@ def poisson_sf(r: int, mu: float) -> float:
     return 1.0 if r <= 0 else float(pdtrc(r - 1, mu))
 
 
-def carried_along(events: Events) -> np.ndarray:
-    """(k,) bool: one-sided events coupled to a voluntary movement (coupled_to) that move a region
-    this voluntary movement does not drive itself (DRIVEN_REGION): what synkinesis looks like."""
-    out = np.zeros(len(events), dtype=bool)
-    for i in np.flatnonzero(events.one_sided & (events.coupled_to >= 0)):
-        driven = DRIVEN_REGION.get(str(events.kind[events.coupled_to[i]]), "")
-        out[i] = bool(set(str(events.region[i]).split("+")) - {driven})
-    return out
-
-
 def window_mask(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> np.ndarray:
     """(n,) bool: frames inside the widened span of some voluntary event."""
     return _span_mask(signals.times_s, *coupling_windows(events, settings=settings))

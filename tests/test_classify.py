@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest, poisson
 
-from spasmscan.classify import (MEASURE_KEYS, MIN_SHIFT_S, carried_along, classify, clinical_measures,
+from spasmscan.classify import (MEASURE_KEYS, MIN_SHIFT_S, classify, clinical_measures,
                                 coupling_test, episode_starts, permutation_shifts)
 from spasmscan.errors import ParameterError
 from spasmscan.events import Events, couple
@@ -147,7 +147,9 @@ def test_an_eye_that_outlasts_a_blink_is_not_carried_along_by_it():
     assert eye.rest_p_value == pytest.approx(poisson.sf(3, FALSE_ALARM_PER_MIN * 1.0), rel=0.05)
     smile = events_from([("smile", "both", "mouth", 10.0, 2.0), ("twitch", "left", "eye", 10.1, 1.5),
                          ("smile", "both", "mouth", 30.0, 2.0), ("twitch", "left", "mouth", 30.1, 1.5)])
-    assert list(carried_along(smile)[smile.one_sided]) == [True, False]  # the eye with a smile is synkinetic
+    # the eye with a smile is synkinetic, the mouth corner with it only a lopsided smile
+    assert coupling_test(smile, signals, "left").n_inside == 1
+    assert coupling_test(smile, signals, "left").prolonging == 1
 
 
 def test_a_burst_is_one_episode():

@@ -21,9 +21,17 @@ from conftest import drifting_face_frames, write_clip
 TEMPORARY_MARK = ".tmp"  # every temporary file of spasmscan's naming holds it
 
 
+def default_termination_signals() -> None:
+    """In the child: SIGTERM and SIGHUP as a shell started without nohup leaves them (spasmscan keeps a
+    signal its parent chose to ignore, as nohup asks; the runner of these tests may be such a parent)."""
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+
+
 def spasmscan(*args, **options) -> subprocess.Popen:
     command = [sys.executable, "-c", "from spasmscan.cli import main; main()", *map(str, args)]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **options)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_termination_signals, **options)
 
 
 def temporaries(folder: Path) -> list[Path]:

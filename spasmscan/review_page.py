@@ -94,7 +94,7 @@ def measure_rows(analysis) -> list[tuple[str, str]]:
         ("Jankovic frequency ESTIMATE (not a clinical rating)", f"{jrs}/4" if jrs else "n/a"),
     ]
     if math.isfinite(analysis.verdict.coupling_p_value):
-        rows.append(("time-locking to voluntary movements", f"binomial p = {analysis.verdict.coupling_p_value:.3g}"))
+        rows.append(("time-locking to voluntary movements", f"circular-shift p = {analysis.verdict.coupling_p_value:.3g}"))
     if "protocol_rest_twitches" in m:
         rows.append(("protocol: one-sided events in rest / prompted steps",
                      f"{m['protocol_rest_twitches']} / {m['protocol_action_twitches']}"))

@@ -27,7 +27,7 @@ def summary_text(analysis: Analysis) -> str:
     lines = [f"verdict: {label}{side} (confidence {verdict.confidence:.2f})",
              f"reason: {verdict.reason}"]
     if np.isfinite(verdict.coupling_p_value):
-        lines.append(f"time-locking to voluntary movements: binomial p = {verdict.coupling_p_value:.3g}")
+        lines.append(f"time-locking to voluntary movements: circular-shift p = {verdict.coupling_p_value:.3g}")
     lines += [f"  - {sentence}" for sentence in verdict.evidence]
     mouth = "yes" if m["spread_to_mouth"] else "no"
     lines.append(f"measures: {m['twitches_per_min']:.1f} twitches/min on the more active side "

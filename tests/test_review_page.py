@@ -52,7 +52,7 @@ def test_page_holds_the_summary_events_and_review_controls():
     assert "primary hemifacial spasm, left side" in page and "confidence 0.87" in page
     assert "2 one-sided twitches at rest on the patient&#x27;s left" in page
     assert "the recording is short" in page  # a quality note in words, not the flag's name
-    assert "20.0" in page and "binomial p = 1.23e-07" in page
+    assert "20.0" in page and "circular-shift p = 1.23e-07" in page
     assert page.count('<tr class="event ') == len(analysis.events) == 6
     assert page.count('data-mark="confirmed"') == 3  # a pair of buttons for each twitch and tonic spasm
     assert "http://" not in page and "https://" not in page and "<link" not in page  # nothing fetched

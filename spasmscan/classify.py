@@ -140,14 +140,13 @@ def _episode_regions(events: Events, episode: np.ndarray) -> frozenset:
     return frozenset(r for i in episode for r in str(events.region[i]).split("+") if r in ("eye", "mouth"))
 
 
-def _shifted_hits(mask: np.ndarray, first: np.ndarray, last: np.ndarray, shifts: np.ndarray) -> np.ndarray:
-    """(len(shifts), k) bool: whether frames [first, last] of each of k spans, moved circularly by each
-    shift (frames), hold a True of ``mask``."""
-    n = mask.size
-    doubled = np.concatenate(([0], np.cumsum(np.concatenate((mask, mask)), dtype=np.int64)))
+def _circular_sums(values: np.ndarray, first: np.ndarray, width: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """(len(shifts), k) sums of ``values`` (n,) over frames [first, first + width) of k windows (width
+    at most n), each moved circularly by every shift (frames)."""
+    n = values.size
+    doubled = np.concatenate(([0.0], np.cumsum(np.concatenate((values, values)), dtype=np.float64)))
     a = (first[None, :] + shifts[:, None]) % n
-    b = a + np.minimum(last - first, n - 1)[None, :]
-    return doubled[b + 1] - doubled[a] > 0
+    return doubled[a + width[None, :]] - doubled[a]
 
 
 def permutation_shifts(n_frames: int, fps: float, *, count: int) -> np.ndarray:
@@ -183,11 +182,8 @@ class TriggeredTest:
 
 def _window_means(values: np.ndarray, first: np.ndarray, last: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     """(len(shifts), k) means of ``values`` (n,) over frames [first, last) of k windows moved circularly."""
-    n = values.size
-    doubled = np.concatenate(([0.0], np.cumsum(np.concatenate((values, values)))))
-    a = (first[None, :] + shifts[:, None]) % n
-    width = np.clip(last - first, 1, n - 1)[None, :]
-    return (doubled[a + width] - doubled[a]) / width
+    width = np.clip(last - first, 1, values.size - 1)
+    return _circular_sums(values, first, width, shifts) / width[None, :]
 
 
 def triggered_tests(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> list[TriggeredTest]:
@@ -222,8 +218,7 @@ def coupling_test(events: Events, signals, side: str, *, settings: AnalysisSetti
     """Time-locking and rest statistics of ``side``'s one-sided episodes."""
     times = signals.times_s
     tracked = signals.face_present
-    lo, hi = coupling_windows(events, settings=settings)
-    in_window = _span_mask(times, lo, hi)
+    in_window = window_mask(events, signals, settings=settings)
     frames = int(np.count_nonzero(tracked))
     share = float(np.count_nonzero(in_window & tracked)) / frames if frames else float("nan")
     episodes = side_episodes(events, side, gap_s=settings.episode_gap_s)
@@ -250,7 +245,8 @@ def coupling_test(events: Events, signals, side: str, *, settings: AnalysisSetti
         for group in set(regions):
             if group in masks:
                 columns = np.array([r == group for r in regions])
-                hits[:, columns] = _shifted_hits(masks[group], first[columns], last[columns], shifts)
+                span = np.minimum(last[columns] - first[columns], times.size - 1) + 1  # frames [first, last]
+                hits[:, columns] = _circular_sums(masks[group], first[columns], span, shifts) > 0
         p_value = float((1 + np.count_nonzero(hits.sum(axis=1) >= observed)) / (shifts.size + 1))
     same_region = int(np.count_nonzero(near & ~carried))  # in a window, but only prolonging its own region
     exposed = tracked if same_region else tracked & ~in_window

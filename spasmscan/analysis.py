@@ -72,9 +72,7 @@ def analyze_series(series: LandmarkSeries, *, settings: AnalysisSettings | None 
     session: live-mode figures kept with the result.
     """
     settings = settings or DEFAULT_SETTINGS
-    signals = compute_signals(series.points, series.times_s, landmark_ids=series.landmark_ids,
-                              eye_openness=series.eye_openness, fuse_eye_openness=settings.fuse_eye_pixels)
-    events = detect_events(signals, settings=settings)
+    signals, events = series_events(series, settings=settings)
     verdict = classify(events, signals, settings=settings)
     measures = clinical_measures(events, signals)
     if segments:
@@ -85,6 +83,15 @@ def analyze_series(series: LandmarkSeries, *, settings: AnalysisSettings | None 
                 verdict.confidence, flags)
     return Analysis(series=series, signals=signals, events=events, verdict=verdict, measures=measures,
                     quality_flags=flags, segments=tuple(segments), session=dict(session or {}))
+
+
+def series_events(series: LandmarkSeries, *, settings: AnalysisSettings | None = None) -> tuple[Signals, Events]:
+    """The first array stages on a tracked series: its signals and the events found in them (what
+    :func:`analyze_series` classifies, and what live mode reports over its recent past)."""
+    settings = settings or DEFAULT_SETTINGS
+    signals = compute_signals(series.points, series.times_s, landmark_ids=series.landmark_ids,
+                              eye_openness=series.eye_openness, fuse_eye_openness=settings.fuse_eye_pixels)
+    return signals, detect_events(signals, settings=settings)
 
 
 PROTOCOL_ALPHA = 0.05  # one-sided events must favour the rest or the prompted steps beyond chance at this level

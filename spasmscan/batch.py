@@ -30,7 +30,7 @@ from .errors import TERMINATION_SIGNALS, InputNotFoundError, OutputError, Parame
 from .files import check_writable_folder, remove_own_temporaries, write_text
 from .formats import BATCH_FORMATS, chosen_formats
 from .landmarks import TrackerSettings
-from .runtime import silence_native_stderr, usable_cores
+from .runtime import configure_logging, usable_cores
 from .report import EVENT_COLUMNS, SUMMARY_COLUMNS, event_rows, summary_row, write_csv, write_reports
 from .video import check_video_file, is_video_path
 
@@ -357,10 +357,7 @@ _task_running = False  # in a pool worker: whether a task is running (Ctrl-C int
 def _init_worker(log_level: int) -> None:
     """Pool worker set-up: the parent's log level; Ctrl-C interrupts a running task, never the idle worker."""
     global _task_running
-    if log_level > logging.DEBUG:
-        silence_native_stderr()  # at debug level (spasmscan -vv) workers keep the native messages
-    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("spasmscan").setLevel(log_level)
+    configure_logging(log_level)  # at debug level (spasmscan -vv) workers keep the native messages
     _task_running = False
     for number in (signal.SIGINT, *TERMINATION_SIGNALS):
         signal.signal(number, _interrupt_task)

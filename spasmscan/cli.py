@@ -117,13 +117,11 @@ def _interrupted_by_termination():
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, debug: bool) -> None:
     """Detect one-sided facial spasm in face videos: primary hemifacial spasm or synkinesis."""
-    if verbose < 2 and ctx.invoked_subcommand not in ("batch", "followup"):  # batch workers do it themselves
-        from .runtime import silence_native_stderr
+    from .runtime import configure_logging
 
-        silence_native_stderr()
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("spasmscan").setLevel(level)
+    # batch and followup track in worker processes, which silence their own native messages
+    configure_logging(level, native_messages=True if ctx.invoked_subcommand in ("batch", "followup") else None)
 
 
 def progress_bar(label: str):

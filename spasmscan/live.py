@@ -21,15 +21,15 @@ from typing import Callable
 
 import numpy as np
 
+from .analysis import analyze_series, series_events
 from .errors import ParameterError, SpasmscanError
-from .events import Events, detect_events
+from .events import Events
 from .eye_pixels import eye_openness, frame_luma
 from .files import check_overwrite, write_text
 from .kinds import verdict_text
 from .landmarks import FaceTracker, LandmarkSeries, TrackerSettings
 from .protocol import Segment, segment_at, segments_document
 from .regions import SERIES_LANDMARKS
-from .signals import compute_signals
 from .video import VideoSource
 
 logger = logging.getLogger(__name__)
@@ -170,14 +170,10 @@ class LiveSession:
         return self._detect(time_s)
 
     def _detect(self, now_s: float) -> list[dict]:
-        times = np.asarray(self._times)
-        first = int(np.searchsorted(times, now_s - DETECTION_PAST_S))
-        if times.size - first < 3:
+        first = int(np.searchsorted(np.asarray(self._times), now_s - DETECTION_PAST_S))
+        if len(self._times) - first < 3:
             return []
-        self.last_signals = compute_signals(np.stack(self._points[first:]), times[first:],
-                                            landmark_ids=SERIES_LANDMARKS,
-                                            eye_openness=np.stack(self._openness[first:]))
-        events = detect_events(self.last_signals)
+        self.last_signals, events = series_events(self.series(first=first))
         fresh = []
         for i in range(len(events)):
             if events.end_s[i] > now_s - SETTLE_S or self._was_reported(events, i):
@@ -199,11 +195,12 @@ class LiveSession:
         return any(kind == events.kind[i] and side == events.side[i]
                    and abs(start - events.start_s[i]) <= REPORTED_MATCH_S for kind, side, start in self._reported)
 
-    def series(self) -> LandmarkSeries:
-        """Everything tracked so far."""
-        points = np.stack(self._points) if self._points else np.empty((0, len(SERIES_LANDMARKS), 2), np.float32)
-        openness = np.stack(self._openness) if self._openness else np.empty((0, 2), np.float32)
-        return LandmarkSeries(times_s=np.asarray(self._times, dtype=np.float64), points=points, width=self.width,
+    def series(self, *, first: int = 0) -> LandmarkSeries:
+        """Everything tracked so far, from frame ``first`` on."""
+        points = (np.stack(self._points[first:]) if len(self._points) > first
+                  else np.empty((0, len(SERIES_LANDMARKS), 2), np.float32))
+        openness = np.stack(self._openness[first:]) if len(self._openness) > first else np.empty((0, 2), np.float32)
+        return LandmarkSeries(times_s=np.asarray(self._times[first:], dtype=np.float64), points=points, width=self.width,
                               height=self.height, fps=self.fps, source=self.source, mirrored=self.mirrored,
                               landmark_ids=SERIES_LANDMARKS, eye_openness=openness)
 
@@ -227,8 +224,6 @@ class RunningVerdict:
         threading.Thread(target=self._compute, args=(series,), name="spasmscan-live-verdict", daemon=True).start()
 
     def _compute(self, series: LandmarkSeries) -> None:
-        from .analysis import analyze_series
-
         try:
             if series.face_found.any():
                 verdict = analyze_series(series, segments=self.segments).verdict
@@ -335,7 +330,6 @@ def protocol_path(record: str | os.PathLike) -> Path:
 
 def finish(session: LiveSession, stats: LiveStats, segments: tuple[Segment, ...], *, record=None):
     """The final analysis of a session (the code ``analyze`` runs), with its protocol and live figures."""
-    from .analysis import analyze_series
     from .errors import NoFaceError
 
     series = session.series()

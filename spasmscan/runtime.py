@@ -1,9 +1,22 @@
-"""The process the analysis runs in: how many cores it may use, and keeping native libraries'
-notices off the terminal."""
+"""The process the analysis runs in: how many cores it may use, its logging, and keeping native
+libraries' notices off the terminal."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
+
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: int, *, native_messages: bool | None = None) -> None:
+    """One logging set-up for the command line and every batch worker: ``level`` for the
+    ``spasmscan`` loggers, messages on stderr. native_messages: keep what native libraries
+    (MediaPipe) print on stderr; default only at debug level."""
+    if not (level <= logging.DEBUG if native_messages is None else native_messages):
+        silence_native_stderr()
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+    logging.getLogger("spasmscan").setLevel(level)
 
 
 def silence_native_stderr() -> None:

@@ -74,11 +74,11 @@ def measure_sequential(path: str) -> dict:
 def measure_analyze(path: str, cache_dir: str | None = None, workers: int | None = None,
                     frame_step: int = 1) -> dict:
     """The whole ``spasmscan analyze`` job in this process, as the CLI runs it."""
-    from spasmscan.landmarks import TrackerSettings
+    from spasmscan.selection import Selection
     from spasmscan.pipeline import analyze_video
 
     start = time.perf_counter()
-    analysis = analyze_video(path, settings=TrackerSettings(frame_step=frame_step), cache_dir=cache_dir,
+    analysis = analyze_video(path, selection=Selection(frame_step=frame_step), cache_dir=cache_dir,
                              use_cache=cache_dir is not None, workers=workers)
     # frames of the video, not frames tracked: a frame step is as fast as it makes the job
     return {"frames": analysis.frames * frame_step, "seconds": time.perf_counter() - start,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from .analysis import Analysis, analyze_series
 from .errors import ParameterError
 from .landmarks import LandmarkSeries, TrackerSettings
+from .selection import Selection
 
 if TYPE_CHECKING:  # pandas is an optional extra
     import pandas as pd
@@ -30,8 +31,9 @@ def track(source: str | int | os.PathLike, *, start_s: float | None = None, end_
     """
     from .pipeline import video_landmarks  # OpenCV and MediaPipe load only when a video is tracked
 
-    settings = TrackerSettings(start_s=start_s, end_s=end_s, mirrored=mirrored, frame_step=frame_step)
-    return video_landmarks(source, settings=settings, cache_dir=cache_dir, use_cache=use_cache)
+    return video_landmarks(source, settings=TrackerSettings(mirrored=mirrored),
+                           selection=Selection(start_s=start_s, end_s=end_s, frame_step=frame_step),
+                           cache_dir=cache_dir, use_cache=use_cache)
 
 
 def analyze(source: str | int | os.PathLike, *, start_s: float | None = None, end_s: float | None = None,

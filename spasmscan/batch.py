@@ -25,13 +25,14 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from . import __version__
-from .cache import file_digest
+from .cache import file_digest, settings_key
 from .errors import TERMINATION_SIGNALS, InputNotFoundError, OutputError, ParameterError, SpasmscanError
 from .files import check_writable_folder, remove_own_temporaries, write_text
 from .formats import BATCH_FORMATS, chosen_formats
 from .landmarks import TrackerSettings
 from .runtime import configure_logging, usable_cores
 from .report import EVENT_COLUMNS, SUMMARY_COLUMNS, event_rows, summary_row, write_csv, write_reports
+from .selection import WHOLE_VIDEO, Selection
 from .video import check_video_file, is_video_path
 
 logger = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ class VideoTask:
     stem: str  # output name stem, unique within the batch
     out_dir: str  # absolute folder of the reports and records
     settings: TrackerSettings = TrackerSettings()
+    selection: Selection = WHOLE_VIDEO
     formats: tuple[str, ...] = ()  # the BATCH_FORMATS also written; "html" brings the annotated video it plays
     cache_dir: str | None = None  # landmark cache folder; None: the worker's default
     use_cache: bool = True
@@ -180,7 +182,7 @@ class VideoTask:
     def settings_key(self) -> str:
         """Everything besides the video's content that changes the outputs."""
         chosen = "".join(f"|{name}{int(name in self.formats)}" for name in BATCH_FORMATS)
-        return f"{self.settings.key()}{chosen}|v{__version__}"
+        return f"{settings_key(self.settings, self.selection)}{chosen}|v{__version__}"
 
 
 @dataclass(frozen=True)
@@ -250,7 +252,7 @@ def process_video(task: VideoTask) -> VideoResult:
     earlier_reports = _recorded_reports(record_path)
     reports: list[str] = []
     try:
-        analysis = analyze_video(task.path, settings=task.settings, cache_dir=task.cache_dir,
+        analysis = analyze_video(task.path, settings=task.settings, selection=task.selection, cache_dir=task.cache_dir,
                                  use_cache=task.use_cache, workers=task.tracking_workers, content_digest=digest)
         html = "html" in task.formats  # the review page plays the annotated video
         written = write_reports(analysis, task.out_dir, stem=task.stem, annotate_video=task.path if html else None,
@@ -516,11 +518,12 @@ class BatchResult:
 
 
 def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike, *, settings: TrackerSettings = TrackerSettings(),
-              jobs: int | None = None, scheduler: str | None = None, force: bool = False,
+              selection: Selection = WHOLE_VIDEO, jobs: int | None = None, scheduler: str | None = None, force: bool = False,
               cache_dir: str | os.PathLike | None = None, use_cache: bool = True, progress: Progress | None = None,
               **chosen: bool) -> BatchResult:
     """Process every video named by ``inputs`` (see :func:`expand_inputs`) into ``out_dir``.
 
+    ``settings``, ``selection``: the tracker's settings and the part of every video analysed.
     Per-video reports go to ``out_dir/STEM.*``; ``summary.csv`` gets one row per video (status
     ``ok`` or ``error`` with the reason), ``events.csv`` every event with its ``file``. Videos done
     before with the same content and settings are reused unless ``force``. ``jobs`` local
@@ -547,7 +550,7 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike, *, settings: Tr
     # Local jobs share this machine's cores; a cluster's workers each track one video in one pass.
     tracking_workers = 1 if scheduler else max(1, usable_cores() // jobs)
     tasks = [VideoTask(path=os.path.abspath(path), file=path, stem=stem, out_dir=str(out), settings=settings,
-                       formats=formats, cache_dir=None if cache_dir is None else os.path.abspath(cache_dir),
+                       selection=selection, formats=formats, cache_dir=None if cache_dir is None else os.path.abspath(cache_dir),
                        use_cache=use_cache, force=force, tracking_workers=tracking_workers)
              for path, stem in zip(files, unique_stems(files))]
     results: list[VideoResult | None] = [None] * len(tasks)

@@ -25,6 +25,7 @@ from . import __version__
 from .files import atomic_path, synced
 from .landmarks import LandmarkSeries, TrackerSettings
 from .regions import EYE_INNER_CORNER, EYE_OUTER_CORNER, MEASURED_LANDMARKS, MOUTH_CORNER, N_LANDMARKS, SIDES
+from .selection import WHOLE_VIDEO, Selection
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +58,14 @@ def file_digest(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def cache_key(content_digest: str, settings: TrackerSettings) -> str:
-    """File name stem of a cache entry: content, tracker settings and cache format."""
-    settings_digest = hashlib.sha256(f"{CACHE_FORMAT}|{settings.key()}".encode()).hexdigest()[:16]
+def settings_key(settings: TrackerSettings, selection: Selection) -> str:
+    """The tracker settings and input selection a series was made with, as one text."""
+    return settings.key() + selection.key()
+
+
+def cache_key(content_digest: str, settings: TrackerSettings, selection: Selection = WHOLE_VIDEO) -> str:
+    """File name stem of a cache entry: content, tracker settings, input selection and cache format."""
+    settings_digest = hashlib.sha256(f"{CACHE_FORMAT}|{settings_key(settings, selection)}".encode()).hexdigest()[:16]
     return f"{content_digest[:32]}-{settings_digest}"
 
 
@@ -80,7 +86,7 @@ class Binding:
 
     content_digest: SHA-256 hex of the file. width, height: frame size in pixels (as rotated).
     fps: the container's frame rate. frame_count: frames the container announces (0: unknown).
-    file_bytes: the file's size. settings: :meth:`TrackerSettings.key`. versions: :func:`tracker_versions`.
+    file_bytes: the file's size. settings: :func:`settings_key`. versions: :func:`tracker_versions`.
     """
 
     content_digest: str
@@ -93,28 +99,29 @@ class Binding:
     versions: dict
 
     @classmethod
-    def of(cls, info, *, content_digest: str, settings: TrackerSettings, file_bytes: int) -> "Binding":
+    def of(cls, info, *, content_digest: str, settings: TrackerSettings, selection: Selection = WHOLE_VIDEO,
+           file_bytes: int) -> "Binding":
         """The binding of a video whose :class:`spasmscan.video.VideoInfo` is ``info``."""
         return cls(content_digest=content_digest, width=int(info.width), height=int(info.height),
                    fps=float(info.fps), frame_count=int(info.frame_count), file_bytes=int(file_bytes),
-                   settings=settings.key(), versions=tracker_versions())
+                   settings=settings_key(settings, selection), versions=tracker_versions())
 
     def text(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
-    def max_frames(self, settings: TrackerSettings) -> int:
+    def max_frames(self, selection: Selection) -> int:
         """The most frames a series of this video can hold: from the announced count, else one per byte."""
         if self.frame_count <= 0:
             return max(self.file_bytes, 0)
         frames = self.frame_count * (1.0 + FRAME_COUNT_SLACK) + 2
-        return int(math.ceil(frames / settings.frame_step))
+        return int(math.ceil(frames / selection.frame_step))
 
-    def last_time_s(self, settings: TrackerSettings) -> float:
+    def last_time_s(self, selection: Selection) -> float:
         """The latest frame time this video can have (infinite when its length is unknown)."""
         if self.frame_count <= 0:
             return math.inf
         end = self.frame_count / self.fps * (1.0 + FRAME_COUNT_SLACK) + TIME_SLACK_S
-        return end if settings.end_s is None else min(end, settings.end_s)
+        return end if selection.end_s is None else min(end, selection.end_s)
 
 
 def save_series(series: LandmarkSeries, path: str | os.PathLike, *, binding: Binding) -> None:
@@ -133,14 +140,14 @@ def save_series(series: LandmarkSeries, path: str | os.PathLike, *, binding: Bin
 
 
 def load_series(path: str | os.PathLike, *, binding: Binding, settings: TrackerSettings,
-                source: str = "") -> LandmarkSeries | None:
-    """Read a cache entry made for the video and tracker of ``binding`` with ``settings``; None
+                selection: Selection = WHOLE_VIDEO, source: str = "") -> LandmarkSeries | None:
+    """Read a cache entry made for the video, tracker settings and ``selection`` of ``binding``; None
     (with one warning) when it is missing, damaged, foreign or implausible."""
     path = Path(path)
     if not path.is_file():
         return None
     try:
-        _check_declared_sizes(path, binding, settings)
+        _check_declared_sizes(path, binding, selection)
         with np.load(path, allow_pickle=False) as data:
             if int(data["format"]) != CACHE_FORMAT:
                 raise ValueError("other cache format")
@@ -164,14 +171,14 @@ def load_series(path: str | os.PathLike, *, binding: Binding, settings: TrackerS
             raise ValueError("times are not increasing")
         if size.shape != (2,) or (int(size[0]), int(size[1])) != (binding.width, binding.height):
             raise ValueError("another frame size than the video's")
-        if not math.isclose(fps, binding.fps / settings.frame_step) or mirrored != settings.mirrored:
+        if not math.isclose(fps, binding.fps / selection.frame_step) or mirrored != settings.mirrored:
             raise ValueError("another frame rate or mirroring than asked for")
         if eye_openness.dtype != np.float32 or eye_openness.shape != (points.shape[0], 2):
             raise ValueError("eye openness does not match the points")
         series = LandmarkSeries(times_s=times_s, points=points, width=int(size[0]), height=int(size[1]),
                                 fps=fps, source=source, mirrored=mirrored, landmark_ids=landmark_ids,
                                 eye_openness=eye_openness, end_s=end_s)
-        _check_plausible(series, binding, settings)
+        _check_plausible(series, binding, selection)
         return series
     except Exception as error:  # any damage means: track again
         logger.warning("landmark cache %s is unusable (%s); tracking again", path, error)
@@ -191,10 +198,10 @@ def _difference(stored: str, binding: Binding) -> str:
     return "other " + ", ".join(changed)
 
 
-def _check_declared_sizes(path: Path, binding: Binding, settings: TrackerSettings) -> None:
+def _check_declared_sizes(path: Path, binding: Binding, selection: Selection) -> None:
     """Refuse, from the archive's headers alone, an entry that is compressed, holds other arrays
     than ours, or declares arrays larger than the video can fill."""
-    max_frames = binding.max_frames(settings)
+    max_frames = binding.max_frames(selection)
     limits = {"points": (max_frames * N_LANDMARKS * 2, np.float32), "times_s": (max_frames, np.float64),
               "eye_openness": (max_frames * 2, np.float32)}
     with zipfile.ZipFile(path) as archive:
@@ -222,14 +229,14 @@ def _check_declared_sizes(path: Path, binding: Binding, settings: TrackerSetting
             raise ValueError("it is compressed; spasmscan writes entries uncompressed")
 
 
-def _check_plausible(series: LandmarkSeries, binding: Binding, settings: TrackerSettings) -> None:
+def _check_plausible(series: LandmarkSeries, binding: Binding, selection: Selection) -> None:
     """Refuse a series the video cannot have given: too many frames, times outside the video or
     the selected part, points not finite or far outside the frame, meshes that are no face."""
-    if series.n_frames > binding.max_frames(settings):
+    if series.n_frames > binding.max_frames(selection):
         raise ValueError(f"{series.n_frames} frames, more than the video holds")
     if series.n_frames:
-        first_s = (settings.start_s or 0.0) - 1.0 / binding.fps
-        last_s, end_s = binding.last_time_s(settings), series.end_s
+        first_s = (selection.start_s or 0.0) - 1.0 / binding.fps
+        last_s, end_s = binding.last_time_s(selection), series.end_s
         if series.times_s[0] < first_s or series.times_s[-1] > last_s:
             raise ValueError("frame times outside the video or the selected part")
         if not (math.isnan(end_s) or math.isfinite(end_s) and series.times_s[-1] < end_s <= last_s + 1 / binding.fps):

@@ -257,9 +257,12 @@ def check_protocol(protocol: str) -> str:
     return protocol
 
 
-def tracker_settings(start_s, end_s, mirrored, frame_step=1):
+def tracking(start_s=None, end_s=None, mirrored=False, frame_step=1) -> dict:
+    """The tracker settings and the input selection the options ask for, as keywords of the library's calls."""
     from .landmarks import TrackerSettings
-    return TrackerSettings(start_s=start_s, end_s=end_s, mirrored=mirrored, frame_step=frame_step)
+    from .selection import Selection
+    return {"settings": TrackerSettings(mirrored=mirrored),
+            "selection": Selection(start_s=start_s, end_s=end_s, frame_step=frame_step)}
 
 
 @cli.command(epilog=EPILOG)
@@ -279,7 +282,7 @@ def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_di
     from .report import report_paths, report_stem, write_reports
 
     require_out(out_dir, **formats)
-    settings = tracker_settings(start_s, end_s, mirrored, frame_step)
+    chosen = tracking(start_s, end_s, mirrored, frame_step)
     if out_dir is not None:  # refuse before the long analysis, not after it
         check_out_dir(out_dir)
     if formats["annotate"]:
@@ -299,7 +302,7 @@ def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_di
 
     update, close = progress_bar("tracking")
     try:
-        analysis = analyze_video(video, settings=settings, cache_dir=cache_dir, use_cache=not no_cache,
+        analysis = analyze_video(video, **chosen, cache_dir=cache_dir, use_cache=not no_cache,
                                  progress=update, segments=segments)
     finally:
         close()
@@ -343,7 +346,7 @@ def batch(inputs, out_dir, jobs, scheduler, force, start_s, end_s, mirrored, fra
 
     update, close = videos_progress()
     try:
-        result = run_batch(inputs, out_dir, settings=tracker_settings(start_s, end_s, mirrored, frame_step), jobs=jobs,
+        result = run_batch(inputs, out_dir, **tracking(start_s, end_s, mirrored, frame_step), jobs=jobs,
                            scheduler=scheduler, force=force, cache_dir=cache_dir, use_cache=not no_cache,
                            progress=update, **formats)
     finally:
@@ -411,7 +414,7 @@ def followup(manifest, out_dir, baseline, min_fall_pct, confidence, no_plot, htm
     update, close = videos_progress()
     try:
         result = run_followup(manifest, out_dir, baseline=day, rule=rule,
-                              settings=tracker_settings(start_s, end_s, mirrored, frame_step), jobs=jobs,
+                              **tracking(start_s, end_s, mirrored, frame_step), jobs=jobs,
                               scheduler=scheduler, force=force, cache_dir=cache_dir, use_cache=not no_cache,
                               plot=not no_plot, html=html, progress=update)
     finally:
@@ -445,7 +448,7 @@ def compare(before, after, min_fall_pct, confidence, start_s, end_s, mirrored, f
     for label, video in (("before", before), ("after", after)):
         update, close = progress_bar(f"tracking {label}")
         try:
-            analyses.append(analyze_video(video, settings=tracker_settings(start_s, end_s, mirrored, frame_step),
+            analyses.append(analyze_video(video, **tracking(start_s, end_s, mirrored, frame_step),
                                           cache_dir=cache_dir, use_cache=not no_cache, progress=update))
         finally:
             close()
@@ -509,7 +512,7 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, force, mirr
 
     try:
         session, stats, placed = live_mode.run_live(
-            video, settings=tracker_settings(None, None, mirrored), paced=not fast, protocol=segments,
+            video, settings=tracking(mirrored=mirrored)["settings"], paced=not fast, protocol=segments,
             record=record, on_frame=on_frame, on_events=on_events, stop=stop)
     finally:
         if window is not None:
@@ -608,7 +611,7 @@ def evaluate(directory, out_csv, tolerance_s, frame_step, no_cache, cache_dir, m
         check_overwrite([out_csv, _confusion_path(out_csv)], force=force)
     clips = find_clips(directory)
     with click.progressbar(length=len(clips), label="clips", file=sys.stderr) as bar:
-        analyze = default_analyze(settings=tracker_settings(None, None, False, frame_step), cache_dir=cache_dir,
+        analyze = default_analyze(selection=tracking(frame_step=frame_step)["selection"], cache_dir=cache_dir,
                                   use_cache=not no_cache, method=method)
         result = evaluate_clips(clips, analyze=analyze,
                                 tolerance_s=tolerance_s, on_clip=lambda score: bar.update(1))

@@ -178,10 +178,10 @@ def find_clips(directory: str | os.PathLike) -> list[tuple[str, Truth]]:
 METHODS = ("analysis", "baseline")  # the analysis, and the simple reference it must beat (spasmscan.baseline)
 
 
-def default_analyze(*, settings=None, cache_dir=None, use_cache: bool = True,
+def default_analyze(*, settings=None, selection=None, cache_dir=None, use_cache: bool = True,
                     method: str = "analysis") -> Callable[[str], object]:
-    """Track (or load the cached landmarks of) a clip with tracker ``settings`` (default: the
-    defaults) and analyse it with ``method``: "analysis" (the analysis stages) or "baseline"
+    """Track (or load the cached landmarks of) a clip with tracker ``settings`` and input
+    ``selection`` (default: the defaults, the whole clip) and analyse it with ``method``: "analysis" (the analysis stages) or "baseline"
     (:func:`spasmscan.baseline.baseline_analysis`)."""
     if method not in METHODS:
         raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -191,9 +191,10 @@ def default_analyze(*, settings=None, cache_dir=None, use_cache: bool = True,
         from .baseline import baseline_analysis
         from .landmarks import TrackerSettings
         from .pipeline import video_landmarks
+        from .selection import WHOLE_VIDEO
 
-        series = video_landmarks(video, settings=settings or TrackerSettings(), cache_dir=cache_dir,
-                                 use_cache=use_cache)
+        series = video_landmarks(video, settings=settings or TrackerSettings(), selection=selection or WHOLE_VIDEO,
+                                 cache_dir=cache_dir, use_cache=use_cache)
         return baseline_analysis(series) if method == "baseline" else analyze_series(series)
 
     return analyze

@@ -28,6 +28,7 @@ from .landmarks import TrackerSettings
 from .regions import SIDES
 from .files import atomic_path
 from .report import report_path, write_csv
+from .selection import WHOLE_VIDEO, Selection
 from .video import is_video_path
 
 logger = logging.getLogger(__name__)
@@ -330,7 +331,7 @@ class FollowupResult:
 
 def run_followup(source: str | os.PathLike, out_dir: str | os.PathLike, *, baseline: dt.date | None = None,
                  rule: ResponseRule = ResponseRule(), settings: TrackerSettings = TrackerSettings(),
-                 jobs: int | None = None, scheduler: str | None = None, force: bool = False,
+                 selection: Selection = WHOLE_VIDEO, jobs: int | None = None, scheduler: str | None = None, force: bool = False,
                  cache_dir: str | os.PathLike | None = None, use_cache: bool = True, plot: bool = True,
                  html: bool = False, progress=None) -> FollowupResult:
     """Analyse the visits of ``source`` (a manifest or a PATIENT/ folder, :func:`load_visits`) into
@@ -350,7 +351,7 @@ def run_followup(source: str | os.PathLike, out_dir: str | os.PathLike, *, basel
     analysable = [i for i, outcome in enumerate(outcomes) if outcome.ok]
     pages: dict[str, str] = {}  # a visit's file -> its review page beside the reports
     if analysable:
-        batch = run_batch([visits[i].path for i in analysable], out, settings=settings, jobs=jobs,
+        batch = run_batch([visits[i].path for i in analysable], out, settings=settings, selection=selection, jobs=jobs,
                           scheduler=scheduler, force=force, json=True, html=html, cache_dir=cache_dir,
                           use_cache=use_cache, progress=progress)
         by_file = {result.file: result for result in batch.results}

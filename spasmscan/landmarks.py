@@ -30,41 +30,21 @@ MATCH_RADIUS_FACE_WIDTHS = 0.6  # a face is "the same" when its centre moved les
 CROP_SIZE_FACES = 2.2  # the followed face's crop is this many face sizes wide: room to move between frames
 ROWS_PER_BLOCK = 512  # landmarks are gathered in blocks of this many frames (2 MB): freed, they go back to the system
 CROP_MARGIN = 0.15  # move the crop when the face comes this close to its edge (fraction of the crop)
-MAX_TIME_S = 1e7  # start_s/end_s beyond this (115 days) are no video's times; seeks stay within 64-bit timestamps
-
-
-def check_part(start_s: float | None, end_s: float | None) -> None:
-    """Raise ParameterError unless ``start_s`` and ``end_s`` (seconds, None: the video's own start
-    or end) select a part: times in [0, MAX_TIME_S], the end after the start."""
-    for option, value in (("start_s", start_s), ("end_s", end_s)):
-        if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= MAX_TIME_S):
-            raise ParameterError(f"{option} must be a time in seconds from 0 to {MAX_TIME_S:g}, got {value}")
-    if end_s is not None and end_s <= (start_s or 0.0):
-        raise ParameterError(f"end_s ({end_s:g} s) must come after "
-                             + (f"start_s ({start_s:g} s)" if start_s else "the video's start (0 s)"))
-
-
 @dataclass(frozen=True)
 class TrackerSettings:
-    """Everything that changes what the tracker returns; part of the landmark cache key."""
+    """Everything that changes what the tracker makes of the frames it is given (which frames:
+    :class:`spasmscan.selection.Selection`); part of the landmark cache key. mirrored: the video
+    is a selfie recording, so the image's left is the patient's left."""
 
     max_faces: int = 3
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     mirrored: bool = False
-    start_s: float | None = None
-    end_s: float | None = None
-    frame_step: int = 1  # track every this many frames: faster, blind to the frames between
-
-    def __post_init__(self):
-        if not isinstance(self.frame_step, int) or self.frame_step < 1:
-            raise ParameterError(f"frame_step must be a whole number >= 1, got {self.frame_step}")
-        check_part(self.start_s, self.end_s)
 
     def key(self) -> str:
-        step = f"-fs{self.frame_step}" if self.frame_step != 1 else ""  # keeps earlier caches valid
+        """The tracker's part of the landmark cache key."""
         return (f"mf{self.max_faces}-dc{self.min_detection_confidence:g}-tc{self.min_tracking_confidence:g}"
-                f"-m{int(self.mirrored)}-s{self.start_s}-e{self.end_s}{step}")
+                f"-m{int(self.mirrored)}")
 
 
 @dataclass(frozen=True)

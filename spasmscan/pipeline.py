@@ -23,6 +23,7 @@ from .errors import NoVideoStreamError, OutputError, ParameterError
 from .landmarks import (MATCH_RADIUS_FACE_WIDTHS, REACQUIRE_AFTER_S, LandmarkSeries, TrackerSettings, face_center,
                         require_face, track_frames)
 from .runtime import usable_cores
+from .selection import WHOLE_VIDEO, Selection
 from .video import VideoSource, opencv_threads
 
 logger = logging.getLogger(__name__)
@@ -37,44 +38,47 @@ PROGRESS_EVERY_S = 0.25  # how often the parallel tracking reports progress
 
 
 def video_landmarks(source: str | int | os.PathLike, *, settings: TrackerSettings = TrackerSettings(),
-                    cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
+                    selection: Selection = WHOLE_VIDEO, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
                     progress: Progress | None = None, workers: int | None = None,
                     content_digest: str | None = None) -> LandmarkSeries:
-    """Landmarks of the chosen face in every frame of ``source``, from the cache when possible.
+    """Landmarks of the chosen face in every frame of ``source`` (of its ``selection``), from the
+    cache when possible.
 
     ``workers``: trackers run at once on parts of a file (default: one per core; cameras and
     streams are tracked in one pass). ``content_digest``: the file's :func:`cache.file_digest`
     when the caller has it already. Raises the :mod:`spasmscan.errors` kinds for missing,
     unreadable, empty or faceless videos.
     """
-    with VideoSource(source, start_s=settings.start_s, end_s=settings.end_s, frame_step=settings.frame_step,
+    with VideoSource(source, start_s=selection.start_s, end_s=selection.end_s, frame_step=selection.frame_step,
                      planar=True) as video:
         name = video.info.name
         entry = None
         if use_cache and not video.live:
             content_digest = content_digest or cache.file_digest(source)
             binding = cache.Binding.of(video.info, content_digest=content_digest, settings=settings,
-                                       file_bytes=os.path.getsize(source))
-            entry = Path(cache_dir or cache.default_cache_dir()) / (cache.cache_key(content_digest, settings) + ".npz")
-            cached = cache.load_series(entry, binding=binding, settings=settings, source=name)
+                                       selection=selection, file_bytes=os.path.getsize(source))
+            entry = (Path(cache_dir or cache.default_cache_dir())
+                     / (cache.cache_key(content_digest, settings, selection) + ".npz"))
+            cached = cache.load_series(entry, binding=binding, settings=settings, selection=selection,
+                                      source=name)
             if cached is not None:
                 logger.info("%s: landmarks from cache %s", name, entry)
                 return require_face(cached)
         if video.expected_frames > 0:
-            _check_frames(name, settings, tracked=math.ceil(video.expected_frames / settings.frame_step),
+            _check_frames(name, selection, tracked=math.ceil(video.expected_frames / selection.frame_step),
                           frames=video.expected_frames)
-        total_s = _expected_seconds(video.info.duration_s, settings)
+        total_s = _expected_seconds(video.info.duration_s, selection)
         parts = _part_count(video, total_s, workers or usable_cores())
         logger.info("%s: tracking %dx%d at %.3g fps in %d part(s)", name, video.info.width, video.info.height,
                     video.info.fps, parts)
         if parts == 1:
-            series = _track_one_pass(video, settings, total_s, progress)
+            series = _track_one_pass(video, settings, selection, total_s, progress)
     if parts > 1:
-        series = _track_in_parts(source, name, video.info.fps, settings, total_s, parts, progress)
+        series = _track_in_parts(source, name, video.info.fps, settings, selection, total_s, parts, progress)
     if series.n_frames == 0:
         raise NoVideoStreamError(f"{name}: no frames could be decoded"
-                                 + (" in the selected part" if settings.start_s or settings.end_s else ""))
-    _check_frames(name, settings, tracked=series.n_frames)
+                                 + (" in the selected part" if selection.is_part else ""))
+    _check_frames(name, selection, tracked=series.n_frames)
     if entry is not None:
         try:
             cache.save_series(series, entry, binding=binding)
@@ -83,22 +87,22 @@ def video_landmarks(source: str | int | os.PathLike, *, settings: TrackerSetting
     return require_face(series)
 
 
-def _check_frames(name: str, settings: TrackerSettings, *, tracked: int, frames: int = 0) -> None:
+def _check_frames(name: str, selection: Selection, *, tracked: int, frames: int = 0) -> None:
     """Raise unless ``tracked`` frames (of ``frames`` in the part, 0: not known) are enough to analyse."""
     if tracked >= MIN_FRAMES:
         return
-    part = " in the selected part" if settings.start_s or settings.end_s is not None else ""
-    if settings.frame_step > 1 and frames != 1:
+    part = " in the selected part" if selection.is_part else ""
+    if selection.frame_step > 1 and frames != 1:
         of = f" of the {frames} frames{part}" if frames else f"{part} of {name}"
-        raise ParameterError(f"--frame-step {settings.frame_step} leaves {tracked} frame{'s' * (tracked != 1)}{of}; "
+        raise ParameterError(f"frame_step {selection.frame_step} leaves {tracked} frame{'s' * (tracked != 1)}{of}; "
                              f"spasmscan needs at least {MIN_FRAMES}: choose a smaller step")
     raise NoVideoStreamError(f"{name}: holds a single frame{part}, a still picture; spasmscan needs a video "
                              "of the face (about a minute at rest)")
 
 
-def _expected_seconds(duration_s: float, settings: TrackerSettings) -> float:
-    end = duration_s if settings.end_s is None else min(settings.end_s, duration_s)
-    return end - (settings.start_s or 0.0)
+def _expected_seconds(duration_s: float, selection: Selection) -> float:
+    end = duration_s if selection.end_s is None else min(selection.end_s, duration_s)
+    return end - (selection.start_s or 0.0)
 
 
 def _part_count(video: VideoSource, total_s: float, workers: int) -> int:
@@ -111,12 +115,12 @@ class _Stopped(Exception):
     """Raised inside a part's tracking when another part failed or the user interrupted."""
 
 
-def _track_in_parts(source, name: str, fps: float, settings: TrackerSettings, total_s: float, parts: int,
-                    progress: Progress | None) -> LandmarkSeries:
+def _track_in_parts(source, name: str, fps: float, settings: TrackerSettings, selection: Selection, total_s: float,
+                    parts: int, progress: Progress | None) -> LandmarkSeries:
     """Track ``parts`` consecutive parts of a file at once and join them (see the module docstring)."""
-    first_s = settings.start_s or 0.0
+    first_s = selection.start_s or 0.0
     cuts = [first_s + total_s * k / parts for k in range(parts + 1)]
-    cuts[-1] = settings.end_s  # the last part runs to the end, whatever the container's length claim
+    cuts[-1] = selection.end_s  # the last part runs to the end, whatever the container's length claim
     done_s = [0.0] * parts
     results: list = [None] * parts
     stop = threading.Event()
@@ -128,10 +132,10 @@ def _track_in_parts(source, name: str, fps: float, settings: TrackerSettings, to
             done_s[k] = time_s - cuts[k]
 
         try:
-            start_s = max(cuts[k] - WARM_UP_S, first_s) if k else settings.start_s
-            with VideoSource(source, start_s=start_s, end_s=cuts[k + 1], frame_step=settings.frame_step,
+            start_s = max(cuts[k] - WARM_UP_S, first_s) if k else selection.start_s
+            with VideoSource(source, start_s=start_s, end_s=cuts[k + 1], frame_step=selection.frame_step,
                              planar=True, decoder_threads=1) as video:  # the other cores track other parts
-                series = _ending(track_frames(video.frames(), settings=settings, fps=fps / settings.frame_step,
+                series = _ending(track_frames(video.frames(), settings=settings, fps=fps / selection.frame_step,
                                               source=name, on_frame=on_frame), video)
             results[k] = _from(series, cuts[k]) if k else series
         except BaseException as error:  # handed to the calling thread
@@ -156,7 +160,7 @@ def _track_in_parts(source, name: str, fps: float, settings: TrackerSettings, to
     errors = [r for r in results if isinstance(r, BaseException) and not isinstance(r, _Stopped)]
     if errors:
         raise errors[0]
-    return _joined(results, source, settings, total_s, progress)
+    return _joined(results, source, settings, selection, total_s, progress)
 
 
 def _from(series: LandmarkSeries, start_s: float) -> LandmarkSeries:
@@ -166,11 +170,11 @@ def _from(series: LandmarkSeries, start_s: float) -> LandmarkSeries:
                    eye_openness=None if series.eye_openness is None else series.eye_openness[first:])
 
 
-def _joined(part_series: list[LandmarkSeries], source, settings: TrackerSettings, total_s: float,
-            progress: Progress | None) -> LandmarkSeries:
+def _joined(part_series: list[LandmarkSeries], source, settings: TrackerSettings, selection: Selection,
+            total_s: float, progress: Progress | None) -> LandmarkSeries:
     """One series from consecutive parts; tracks again in one pass where a cut does not check out."""
     first = part_series[0]
-    step_s = settings.frame_step / first.fps if first.fps > 0 else math.inf
+    step_s = selection.frame_step / first.fps if first.fps > 0 else math.inf
     joined = [first]
     for k, part in enumerate(part_series[1:], start=1):
         before = joined[-1]
@@ -179,11 +183,11 @@ def _joined(part_series: list[LandmarkSeries], source, settings: TrackerSettings
         if part.n_frames == 0 or before.n_frames == 0 or not _meet(before, part, step_s):
             logger.warning("%s: parts tracked at once do not meet at %.2f s; tracking it in one pass",
                            first.source, part.times_s[0] if part.n_frames else float("nan"))
-            return _track_rest(source, settings, None, total_s, progress)
+            return _track_rest(source, settings, selection, None, total_s, progress)
         if not _same_face_across(before, part):
             logger.info("%s: another face was chosen after the cut at %.2f s; following the earlier one on",
                         first.source, part.times_s[0])
-            joined.append(_track_rest(source, settings, before, total_s, progress))
+            joined.append(_track_rest(source, settings, selection, before, total_s, progress))
             return replace(_concatenate(joined), end_s=joined[-1].end_s)
         joined.append(part)
     return replace(_concatenate(joined), end_s=joined[-1].end_s)
@@ -211,27 +215,27 @@ def _same_face_across(before: LandmarkSeries, after: LandmarkSeries) -> bool:
     return float(np.linalg.norm(face_center(first) - face_center(last))) <= MATCH_RADIUS_FACE_WIDTHS * width
 
 
-def _track_rest(source, settings: TrackerSettings, before: LandmarkSeries | None, total_s: float,
-                progress: Progress | None) -> LandmarkSeries:
+def _track_rest(source, settings: TrackerSettings, selection: Selection, before: LandmarkSeries | None,
+                total_s: float, progress: Progress | None) -> LandmarkSeries:
     """Track in one pass from the end of ``before`` (None: from the start), following its last face."""
-    start_s = settings.start_s
+    start_s = selection.start_s
     resume_from = None
     if before is not None:
-        start_s = float(before.times_s[-1]) + 0.5 * settings.frame_step / before.fps
+        start_s = float(before.times_s[-1]) + 0.5 * selection.frame_step / before.fps
         seen = np.flatnonzero(before.face_found)
         if len(seen):
             resume_from = (before.points[seen[-1]], float(before.times_s[seen[-1]]))
-    with VideoSource(source, start_s=start_s, end_s=settings.end_s, frame_step=settings.frame_step,
+    with VideoSource(source, start_s=start_s, end_s=selection.end_s, frame_step=selection.frame_step,
                      planar=True) as video:
-        return _track_one_pass(video, settings, total_s, progress, resume_from=resume_from)
+        return _track_one_pass(video, settings, selection, total_s, progress, resume_from=resume_from)
 
 
-def _track_one_pass(video: VideoSource, settings: TrackerSettings, total_s: float, progress: Progress | None,
-                    resume_from: tuple[np.ndarray, float] | None = None) -> LandmarkSeries:
-    """Track the open ``video`` to its end in this thread; progress counts from ``settings.start_s``."""
-    first_s = settings.start_s or 0.0
+def _track_one_pass(video: VideoSource, settings: TrackerSettings, selection: Selection, total_s: float,
+                    progress: Progress | None, resume_from: tuple[np.ndarray, float] | None = None) -> LandmarkSeries:
+    """Track the open ``video`` to its end in this thread; progress counts from ``selection.start_s``."""
+    first_s = selection.start_s or 0.0
     on_frame = None if progress is None else (lambda t: progress(t - first_s, total_s))
-    return _ending(track_frames(video.frames(), settings=settings, fps=video.info.fps / settings.frame_step,
+    return _ending(track_frames(video.frames(), settings=settings, fps=video.info.fps / selection.frame_step,
                                 source=video.info.name, on_frame=on_frame, resume_from=resume_from), video)
 
 
@@ -252,14 +256,14 @@ def _concatenate(parts: list[LandmarkSeries]) -> LandmarkSeries:
 
 
 def analyze_video(source: str | int | os.PathLike, *, settings: TrackerSettings = TrackerSettings(),
-                  cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
+                  selection: Selection = WHOLE_VIDEO, cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
                   progress: Progress | None = None, segments: tuple = (), workers: int | None = None,
                   content_digest: str | None = None) -> Analysis:
     """Track (or load cached landmarks for) ``source`` and run the array stages on it.
 
     ``segments``: the examination steps (:class:`spasmscan.protocol.Segment`) when the recording
-    followed a protocol. ``workers``, ``content_digest``: see :func:`video_landmarks`.
+    followed a protocol. ``selection``, ``workers``, ``content_digest``: see :func:`video_landmarks`.
     """
-    series = video_landmarks(source, settings=settings, cache_dir=cache_dir, use_cache=use_cache,
+    series = video_landmarks(source, settings=settings, selection=selection, cache_dir=cache_dir, use_cache=use_cache,
                              progress=progress, workers=workers, content_digest=content_digest)
     return analyze_series(series, segments=segments)

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from .errors import CameraError, InputNotFoundError, NoVideoStreamError, ParameterError, VideoReadError
-from .landmarks import check_part
+from .selection import check_frame_step, check_part
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +125,7 @@ class VideoSource:
                  planar: bool = False, decoder_threads: int | None = None):
         source = opened_source(source)
         check_part(start_s, end_s)
-        if not isinstance(frame_step, int) or frame_step < 1:
-            raise ParameterError(f"frame_step must be a whole number >= 1, got {frame_step}")
+        check_frame_step(frame_step)
         self.source = source
         self.frame_step = frame_step
         self.live = is_camera_or_stream(source)

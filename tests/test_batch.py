@@ -207,11 +207,11 @@ def test_resume_skips_done_videos_and_force_redoes_them(first_run, clip_set, lan
 
 
 def test_other_settings_are_not_reused(clip_set, landmark_cache, tmp_path):
-    from spasmscan.landmarks import TrackerSettings
+    from spasmscan.selection import Selection
 
     inputs = [str(clip_set["face_a"])]
     assert run_batch(inputs, tmp_path, jobs=1, cache_dir=landmark_cache).results[0].ok
-    other = run_batch(inputs, tmp_path, jobs=1, cache_dir=landmark_cache, settings=TrackerSettings(end_s=1.0))
+    other = run_batch(inputs, tmp_path, jobs=1, cache_dir=landmark_cache, selection=Selection(end_s=1.0))
     assert other.reused == 0 and other.results[0].ok
     assert float(read_csv(tmp_path / "summary.csv")[0]["duration_s"]) <= 1.0 + 1e-6
 

@@ -18,13 +18,14 @@ from spasmscan import cache, pipeline
 from spasmscan.cache import cache_key, default_cache_dir, file_digest, load_series, save_series
 from spasmscan.landmarks import LandmarkSeries, TrackerSettings
 from spasmscan.regions import MEASURED_LANDMARKS, N_LANDMARKS, SERIES_LANDMARKS
+from spasmscan.selection import Selection
 
 from test_signals import template_face
 
-SHORT = TrackerSettings(end_s=0.5)  # 15 frames of the standard clip: quick to track
+SHORT = Selection(end_s=0.5)  # 15 frames of the standard clip: quick to track
 MIRRORED = TrackerSettings(mirrored=True)  # the settings small_series was tracked with
 BINDING = cache.Binding(content_digest="a" * 64, width=160, height=120, fps=25.0, frame_count=6, file_bytes=5000,
-                        settings=MIRRORED.key(), versions=cache.tracker_versions())
+                        settings=cache.settings_key(MIRRORED, Selection()), versions=cache.tracker_versions())
 
 
 def small_series(n: int = 6) -> LandmarkSeries:
@@ -98,11 +99,13 @@ def test_key_depends_on_content_and_every_setting():
     base = cache_key("a" * 64, TrackerSettings())
     assert cache_key("a" * 64, TrackerSettings()) == base
     others = [cache_key("b" * 64, TrackerSettings()), cache_key("a" * 64, TrackerSettings(mirrored=True)),
-              cache_key("a" * 64, TrackerSettings(start_s=1.0)), cache_key("a" * 64, TrackerSettings(end_s=1.0)),
+              cache_key("a" * 64, TrackerSettings(), Selection(start_s=1.0)),
+              cache_key("a" * 64, TrackerSettings(), Selection(end_s=1.0)),
+              cache_key("a" * 64, TrackerSettings(), Selection(frame_step=2)),
               cache_key("a" * 64, TrackerSettings(max_faces=1)),
               cache_key("a" * 64, TrackerSettings(min_detection_confidence=0.6)),
               cache_key("a" * 64, TrackerSettings(min_tracking_confidence=0.6))]
-    assert len({base, *others}) == 8
+    assert len({base, *others}) == 9
 
 
 def test_save_and_load_round_trip(tmp_path):
@@ -121,10 +124,10 @@ def test_missing_entry_is_a_miss(tmp_path):
 # -- through the pipeline ------------------------------------------------------------------------
 def test_miss_then_hit(short_clip, tmp_path, tracking):
     folder = tmp_path / "cache"
-    first = pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    first = pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=folder)
     assert tracking.calls == 1
-    assert [p.name for p in entries(folder)] == [cache_key(file_digest(short_clip), SHORT) + ".npz"]
-    again = pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    assert [p.name for p in entries(folder)] == [cache_key(file_digest(short_clip), TrackerSettings(), SHORT) + ".npz"]
+    again = pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=folder)
     assert tracking.calls == 1
     assert_same_series(first, again)
     assert again.source == str(short_clip)
@@ -132,33 +135,33 @@ def test_miss_then_hit(short_clip, tmp_path, tracking):
 
 def test_the_environment_folder_is_used_by_default(short_clip, private_cache_dir, tracking):
     before = set(entries(private_cache_dir))
-    pipeline.video_landmarks(short_clip, settings=SHORT)
+    pipeline.video_landmarks(short_clip, selection=SHORT)
     assert len(set(entries(private_cache_dir)) - before) == 1
 
 
 def test_other_settings_miss(short_clip, tmp_path, tracking):
     folder = tmp_path / "cache"
-    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
-    other = pipeline.video_landmarks(short_clip, settings=TrackerSettings(end_s=0.3), cache_dir=folder)
+    pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=folder)
+    other = pipeline.video_landmarks(short_clip, selection=Selection(end_s=0.3), cache_dir=folder)
     assert tracking.calls == 2 and len(entries(folder)) == 2
     assert other.n_frames == 9
 
 
 def test_changed_content_misses(short_clip, tmp_path, tracking):
     folder = tmp_path / "cache"
-    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=folder)
     with open(short_clip, "ab") as handle:  # same name, other bytes
         handle.write(b"\0")
-    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=folder)
     assert tracking.calls == 2
 
 
 def test_no_cache_neither_reads_nor_writes(short_clip, tmp_path, tracking):
     folder = tmp_path / "cache"
-    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder, use_cache=False)
+    pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=folder, use_cache=False)
     assert not folder.exists()
-    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
-    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder, use_cache=False)
+    pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=folder)
+    pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=folder, use_cache=False)
     assert tracking.calls == 3
 
 
@@ -166,7 +169,7 @@ def test_an_unwritable_cache_folder_only_warns(short_clip, tmp_path, tracking, c
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     with caplog.at_level(logging.WARNING, logger="spasmscan.pipeline"):
-        series = pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=blocker / "cache")
+        series = pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=blocker / "cache")
     assert series.n_frames == 15
     assert "could not write landmark cache" in caplog.text
 
@@ -262,40 +265,40 @@ def test_a_good_foreign_entry_is_accepted(tmp_path):
     assert load(path).n_frames == 6
 
 
-def binding_of(clip: Path, settings: TrackerSettings = SHORT) -> cache.Binding:
+def binding_of(clip: Path, selection: Selection = SHORT) -> cache.Binding:
     from spasmscan.video import VideoSource
 
     with VideoSource(clip) as video:
-        return cache.Binding.of(video.info, content_digest=file_digest(clip), settings=settings,
-                                file_bytes=clip.stat().st_size)
+        return cache.Binding.of(video.info, content_digest=file_digest(clip), settings=TrackerSettings(),
+                                selection=selection, file_bytes=clip.stat().st_size)
 
 
 @pytest.mark.parametrize("name", ["truncated", "pickled object array", "468 points"])
 def test_a_bad_entry_is_rebuilt(short_clip, tmp_path, tracking, name):
     folder = tmp_path / "cache"
-    entry = folder / (cache_key(file_digest(short_clip), SHORT) + ".npz")
+    entry = folder / (cache_key(file_digest(short_clip), TrackerSettings(), SHORT) + ".npz")
     folder.mkdir()
     entry.write_bytes(BAD_ENTRIES[name])
-    series = pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    series = pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=folder)
     assert tracking.calls == 1 and series.n_frames == 15
-    assert_same_series(load_series(entry, binding=binding_of(short_clip), settings=SHORT), series)
+    assert_same_series(load_series(entry, binding=binding_of(short_clip), settings=TrackerSettings(), selection=SHORT), series)
 
 
 def test_another_videos_entry_under_this_videos_key_is_rebuilt_with_one_warning(short_clip, two_faces_clip, tmp_path,
                                                                                  tracking, caplog):
     folder = tmp_path / "cache"
-    other = pipeline.video_landmarks(two_faces_clip, settings=SHORT, cache_dir=folder)
+    other = pipeline.video_landmarks(two_faces_clip, selection=SHORT, cache_dir=folder)
     (other_entry,) = entries(folder)
-    entry = folder / (cache_key(file_digest(short_clip), SHORT) + ".npz")
+    entry = folder / (cache_key(file_digest(short_clip), TrackerSettings(), SHORT) + ".npz")
     shutil.copy(other_entry, entry)
     with caplog.at_level(logging.WARNING, logger="spasmscan"):
-        series = pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+        series = pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=folder)
     assert tracking.calls == 2
     assert [r.getMessage() for r in caplog.records if "unusable" in r.getMessage()] == [
         f"landmark cache {entry} is unusable (made for another video); tracking again"]
     assert not np.array_equal(series.points, other.points, equal_nan=True)
     caplog.clear()
-    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)  # rebuilt: a hit now
+    pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=folder)  # rebuilt: a hit now
     assert tracking.calls == 2 and not caplog.records
 
 
@@ -304,23 +307,23 @@ def test_another_videos_entry_under_this_videos_key_is_rebuilt_with_one_warning(
                                     lambda p: p.__setitem__(slice(None), np.random.default_rng(2).random(p.shape) * 300)])
 def test_an_entry_with_impossible_points_is_rebuilt(short_clip, tmp_path, tracking, change):
     folder = tmp_path / "cache"
-    series = pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    series = pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=folder)
     (entry,) = entries(folder)
     points = series.points.copy()
     change(points)
     save_series(replace(series, points=points), entry, binding=binding_of(short_clip))
-    again = pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    again = pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=folder)
     assert tracking.calls == 2
     assert_same_series(again, series)
 
 
 def test_an_entry_written_by_another_mediapipe_is_rebuilt(short_clip, tmp_path, tracking, monkeypatch):
     folder = tmp_path / "cache"
-    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=folder)
     real = cache.tracker_versions
     monkeypatch.setattr(cache, "tracker_versions", lambda: {**real(), "mediapipe": "0.10.99"})
-    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
-    pipeline.video_landmarks(short_clip, settings=SHORT, cache_dir=folder)
+    pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=folder)
+    pipeline.video_landmarks(short_clip, selection=SHORT, cache_dir=folder)
     assert tracking.calls == 2  # tracked again once, then the rebuilt entry serves
 
 

@@ -12,6 +12,7 @@ from spasmscan import pipeline, regions
 from spasmscan.errors import ParameterError
 from spasmscan.eye_pixels import eye_openness, frame_luma
 from spasmscan.landmarks import TrackerSettings, track_frames
+from spasmscan.selection import Selection
 from spasmscan.video import VideoSource
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "hfs_left_eye.mp4"  # left tonic spasm 7.74-10.11 s
@@ -141,7 +142,7 @@ def test_parts_and_frame_steps_keep_eye_openness(sample_series, monkeypatch):
     parts = pipeline.video_landmarks(SAMPLE, use_cache=False, workers=3)
     np.testing.assert_array_equal(parts.times_s, sample_series.times_s)
     assert np.median(np.abs(parts.eye_openness - sample_series.eye_openness)) < 0.01
-    stepped = pipeline.video_landmarks(SAMPLE, settings=TrackerSettings(frame_step=3), use_cache=False, workers=1)
+    stepped = pipeline.video_landmarks(SAMPLE, selection=Selection(frame_step=3), use_cache=False, workers=1)
     assert stepped.eye_openness.shape == (stepped.n_frames, 2)
     assert np.median(np.abs(stepped.eye_openness - sample_series.eye_openness[::3])) < 0.02
 

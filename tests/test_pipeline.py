@@ -11,6 +11,7 @@ import pytest
 from spasmscan import pipeline
 from spasmscan.errors import ParameterError, VideoReadError
 from spasmscan.landmarks import LandmarkSeries, TrackerSettings, landmark_array
+from spasmscan.selection import Selection
 from spasmscan.regions import N_LANDMARKS
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "hfs_left_eye.mp4"  # 15 s, 30 fps, a face throughout
@@ -76,7 +77,7 @@ def _series(times, centre_x: float = 100.0, fps: float = 30.0) -> LandmarkSeries
 def track_rest_calls(monkeypatch):
     calls = []
 
-    def fake_track_rest(source, settings, before, total_s, progress):
+    def fake_track_rest(source, settings, selection, before, total_s, progress):
         calls.append(before)
         return _series(np.arange(0, 10) / 30.0 + (0 if before is None else before.times_s[-1] + 1 / 30))
 
@@ -86,7 +87,7 @@ def track_rest_calls(monkeypatch):
 
 def test_parts_that_meet_are_joined(track_rest_calls):
     parts = [_series(np.arange(0, 30) / 30), _series(np.arange(30, 60) / 30), _series([])]
-    joined = pipeline._joined(parts, "clip", TrackerSettings(), 2.0, None)
+    joined = pipeline._joined(parts, "clip", TrackerSettings(), Selection(), 2.0, None)
     np.testing.assert_allclose(joined.times_s, np.arange(60) / 30)
     assert not track_rest_calls  # an empty last part: the container announced the video too long
 
@@ -96,7 +97,7 @@ def test_parts_that_meet_are_joined(track_rest_calls):
 def test_parts_that_do_not_meet_are_tracked_again_in_one_pass(second_part, track_rest_calls, caplog):
     parts = [_series(np.arange(0, 30) / 30), _series(second_part), _series(np.arange(70, 100) / 30)]
     with caplog.at_level(logging.WARNING, logger="spasmscan"):
-        pipeline._joined(parts, "clip", TrackerSettings(), 3.3, None)
+        pipeline._joined(parts, "clip", TrackerSettings(), Selection(), 3.3, None)
     assert track_rest_calls == [None]
     assert "one pass" in caplog.text
 
@@ -104,28 +105,28 @@ def test_parts_that_do_not_meet_are_tracked_again_in_one_pass(second_part, track
 def test_another_face_after_a_cut_is_replaced_by_the_one_followed_before(track_rest_calls):
     before = _series(np.arange(0, 30) / 30, centre_x=100.0)
     other_person = _series(np.arange(30, 60) / 30, centre_x=400.0)
-    joined = pipeline._joined([before, other_person], "clip", TrackerSettings(), 2.0, None)
+    joined = pipeline._joined([before, other_person], "clip", TrackerSettings(), Selection(), 2.0, None)
     assert len(track_rest_calls) == 1 and track_rest_calls[0] is before
     assert joined.n_frames == 40 and np.all(np.diff(joined.times_s) > 0)
 
 
 def test_the_same_face_moving_a_little_across_a_cut_is_kept(track_rest_calls):
     parts = [_series(np.arange(0, 30) / 30, centre_x=100.0), _series(np.arange(30, 60) / 30, centre_x=110.0)]
-    pipeline._joined(parts, "clip", TrackerSettings(), 2.0, None)
+    pipeline._joined(parts, "clip", TrackerSettings(), Selection(), 2.0, None)
     assert not track_rest_calls
 
 
 def test_frame_step_tracks_every_nth_frame(one_pass):
-    series = pipeline.video_landmarks(SAMPLE, settings=TrackerSettings(frame_step=3), use_cache=False, workers=1)
+    series = pipeline.video_landmarks(SAMPLE, selection=Selection(frame_step=3), use_cache=False, workers=1)
     np.testing.assert_array_equal(series.times_s, one_pass.times_s[::3])
     assert series.fps == pytest.approx(one_pass.fps / 3)
-    assert TrackerSettings(frame_step=3).key() != TrackerSettings().key()
+    assert Selection(frame_step=3).key() != Selection().key()
 
 
 @pytest.mark.parametrize("step", [0, -1, 1.5])
 def test_frame_step_must_be_a_whole_positive_number(step):
     with pytest.raises(ParameterError, match="frame_step"):
-        TrackerSettings(frame_step=step)
+        Selection(frame_step=step)
 
 
 def test_landmark_array_reads_the_serialised_message_like_the_fields():

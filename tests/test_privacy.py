@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from spasmscan.landmarks import TrackerSettings
+from spasmscan.selection import Selection
 from spasmscan.pipeline import video_landmarks
 
 REFUSE_NETWORK = """
@@ -111,6 +111,6 @@ def test_in_process_tracking_with_sockets_refused(face_clip, monkeypatch, tmp_pa
         monkeypatch.setattr(socket.socket, name, refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    series = video_landmarks(face_clip, settings=TrackerSettings(end_s=0.5), cache_dir=tmp_path / "cache")
+    series = video_landmarks(face_clip, selection=Selection(end_s=0.5), cache_dir=tmp_path / "cache")
     assert series.face_found.all() and not attempts
     assert [p.suffix for p in all_files(tmp_path)] == [".npz"]

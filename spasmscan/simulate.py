@@ -87,13 +87,13 @@ EYE_CLOSURE_CHEEK_IOD = 0.01  # squeezing the eyes shut lifts both cheeks a litt
 # severity (0 mild .. 1 severe); a "(mild, severe)" pair is interpolated at it. Normal blink rates, for
 # comparison (Bentivoglio et al. 1997, Mov Disord 12:1028): about 17/min at rest, 26/min talking, 4.5/min reading.
 BLEPH_SEVERITY = (0.0, 1.0)  # drawn uniformly: a third of the clips are mild (severity below 1/3)
-BLEPH_BLINK_RATE_PER_MIN = ((22.0, 30.0), (40.0, 60.0))  # every blink, clusters included: above the 17/min of rest even when mild
+BLEPH_BLINK_RATE_PER_MIN = ((22.0, 30.0), (40.0, 60.0))  # all blinks, clusters too: over 17/min (rest) even if mild
 BLEPH_BLINK_GAP_S = 0.3  # frequent blinks: the lids stay open at least this long between two
 BLEPH_BLINK_ROUNDS = 8  # blinks are scattered over the free time in up to this many rounds (each retries the clashes)
 BLEPH_CLUSTER_RATE_PER_MIN = (1.0, 8.0)  # blink clusters per minute, mild .. severe
 BLEPH_CLUSTER_SIZE = (2, 5)  # blinks in one cluster
 BLEPH_CLUSTER_SPAN_S = (1.0, 2.0)  # ... all within this long
-BLEPH_CLUSTER_BLINK_SHARE = 0.8  # a cluster blink lasts at most this share of the cluster's period: the lids reopen between
+BLEPH_CLUSTER_BLINK_SHARE = 0.8  # a cluster blink lasts at most this share of its period: the lids reopen between
 BLEPH_FLUTTER_RATE_PER_MIN = (0.5, 3.0)  # eyelid flutter episodes per minute, mild .. severe
 BLEPH_FLUTTER_S = (0.5, 2.0)  # one flutter episode
 BLEPH_FLUTTER_HZ = (3.0, 8.0)  # its rapid partial closures, both lids beating in phase
@@ -105,8 +105,7 @@ BLEPH_CLOSURE_CLOSURE = (0.85, 1.0)  # a held closure shuts the eyes or nearly
 BLEPH_SIDE_DIFFERENCE = 0.08  # both eyes close together: within this share of each other ...
 BLEPH_ONSET_SPREAD_S = 0.03  # ... starting within this of each other
 BLEPH_GAP_S = 0.4  # closures, flutters and clusters keep this clear of each other and of blinks: each stays countable
-BLEPH_CLEAR_OF_KINDS = ("brow_raise", "smile", "eye_closure")  # voluntary movements of the eyes and brows:
-# blepharospasm's closures and blinks keep clear of them (they may come while talking)
+BLEPH_CLEAR_OF_KINDS = ("brow_raise", "smile", "eye_closure")  # voluntary eye and brow movements: kept clear of
 MAX_CLOSURE = 0.97  # summed closures are capped: the lids never pass each other
 
 
@@ -349,14 +348,12 @@ def clip_parameters(label: str, *, seed: int, options: ScheduleOptions = Schedul
     if label == "synkinesis":
         blink = max(blink, 12.0)  # enough blinks to show the time-locking
     drawn = {"blink_rate_per_min": round(blink, 4)}
-    if label in ("primary_hfs", "bilateral_hfs"):
-        spreads = {"": spread, "_left": spread, "_right": other_spread}
-        rates = {"": rate, "_left": rate, "_right": other_rate}
-        for suffix in ("",) if label == "primary_hfs" else ("_left", "_right"):
-            drawn[f"twitch_rate_per_min{suffix}"] = round(_stated_rate(options.twitch_rate_per_min or rates[suffix]), 4)
-            drawn[f"spread_to_mouth{suffix}"] = (options.spread_to_mouth if options.spread_to_mouth is not None
-                                                 else spreads[suffix])
-    elif label == "synkinesis":
+    trains = {"primary_hfs": {"": (rate, spread)},  # key suffix -> one spasm train's rate and spread
+              "bilateral_hfs": {"_left": (rate, spread), "_right": (other_rate, other_spread)}}
+    for suffix, (train_rate, train_spread) in trains.get(label, {}).items():
+        drawn[f"twitch_rate_per_min{suffix}"] = round(_stated_rate(options.twitch_rate_per_min or train_rate), 4)
+        drawn[f"spread_to_mouth{suffix}"] = train_spread if options.spread_to_mouth is None else options.spread_to_mouth
+    if label == "synkinesis":
         drawn["synkinesis_share"] = round(share, 4)
     elif label == "blepharospasm":
         drawn.update(severity=round(severity, 4),

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .classify import Verdict, asymmetry_noise, binomial_sf, classify, clinical_measures
+from .classify import Verdict, asymmetry_noise, binomial_sf, classify
 from .events import Events, detect_events
 from .landmarks import LandmarkSeries
+from .measures import clinical_measures
 from .settings import DEFAULT_SETTINGS, AnalysisSettings
 from .signals import Signals, compute_signals
 

@@ -1,7 +1,7 @@
 """Follow-up statistics: one patient's visits compared with a reference visit. Pure numbers, no files.
 
 The rate of a visit is its one-sided episodes at rest on the compared side over its minutes of
-tracked face at rest (``classify.rest_measures``). Two visits' rates are compared by the exact
+tracked face at rest (``measures.rest_measures``). Two visits' rates are compared by the exact
 conditional test for two Poisson rates: given n = x0 + x1 episodes in all, the visit's x1 is
 Binomial(n, pi) with pi = R t1 / (R t1 + t0), R the rate ratio, t0 and t1 the minutes at rest.
 The Clopper-Pearson interval of pi maps to an exact interval of R; the two-sided p-value
@@ -127,7 +127,7 @@ def _number(value) -> float | int:
 def visit_measures(summary: dict, measures: dict, *, side: str, confidence: float = CONFIDENCE) -> dict:
     """The MEASURE_COLUMNS of one analysed visit, rates counted on ``side`` ("left", "right" or "none").
 
-    summary: the visit's summary row (report.summary_row); measures: its classify.clinical_measures.
+    summary: the visit's summary row (report.summary_row); measures: its measures.clinical_measures.
     spasm_time_pct, longest_spasm_s, spread_to_mouth and jrs_frequency_estimate are those of the
     visit's own more active side, as in its summary.
     """

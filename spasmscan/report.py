@@ -22,10 +22,10 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from . import __version__
-from .classify import MEASURE_KEYS
 from .errors import OutputError, ParameterError
 from .files import atomic_path, check_overwrite, output_errors, synced
 from .formats import REPORT_FORMATS, chosen_formats
+from .measures import MEASURE_KEYS
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import pytest
 
 from spasmscan.analysis import analyze_series, quality_flags
 from spasmscan.summary import summary_text
-from spasmscan.classify import MEASURE_KEYS
 from spasmscan.landmarks import LandmarkSeries
+from spasmscan.measures import MEASURE_KEYS
 
 from test_signals import mirror, pulse, synthetic_series
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest, poisson
 
-from spasmscan.classify import (MEASURE_KEYS, MIN_SHIFT_S, classify, clinical_measures,
-                                coupling_test, episode_starts, permutation_shifts)
+from spasmscan.classify import MIN_SHIFT_S, classify, coupling_test, episode_starts, permutation_shifts
 from spasmscan.errors import ParameterError
 from spasmscan.events import Events, couple
 from spasmscan.kinds import VERDICT_LABELS
+from spasmscan.measures import MEASURE_KEYS, clinical_measures
 from spasmscan.settings import DEFAULT_SETTINGS, AnalysisSettings
 from spasmscan.signals import Signals
 

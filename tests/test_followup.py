@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from spasmscan.classify import MEASURE_KEYS, clinical_measures
+from spasmscan.measures import MEASURE_KEYS, clinical_measures
 from spasmscan.cli import EXIT_BATCH_FAILED, cli
 from spasmscan.errors import ParameterError
 from spasmscan.events import Events, couple, coupling_windows

@@ -74,8 +74,8 @@ def analyze_series(series: LandmarkSeries, *, settings: AnalysisSettings | None 
     """
     settings = settings or DEFAULT_SETTINGS
     signals, events = series_events(series, settings=settings)
-    verdict = classify(events, signals, settings=settings)
-    measures = clinical_measures(events, signals)
+    verdict = classify(events, signals, settings=settings, segments=tuple(segments))
+    measures = clinical_measures(events, signals, settings=settings, segments=tuple(segments))
     if segments:
         measures.update(protocol_measures(events, segments))
         verdict = protocol_verdict(verdict, events, segments)

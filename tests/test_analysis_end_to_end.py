@@ -119,6 +119,15 @@ def test_real_faces_without_spasm_give_no_spasm_verdict(real_face_analyses):
             assert analysis.verdict.label == "none", (name, analysis.verdict)
 
 
+def test_real_faces_talking_laughing_or_crying_give_no_blepharospasm(real_face_analyses):
+    """Talking faces blink often, laughing and crying ones squeeze both eyes: neither is blepharospasm,
+    nor are their one-sided events a spasm of both sides."""
+    for name, analysis in real_face_analyses.items():
+        assert analysis.verdict.label != "blepharospasm", (name, analysis.verdict)
+        assert analysis.verdict.side != "both", (name, analysis.verdict)
+        assert analysis.measures["jrs_frequency_estimate"] <= 1, (name, analysis.measures)
+
+
 def test_real_faces_without_spasm_give_few_false_one_sided_events(real_face_analyses):
     """At most 0.5 false one-sided events per minute of tracked face over all the real clips."""
     events = sum(int(np.count_nonzero(a.events.one_sided)) for a in real_face_analyses.values())

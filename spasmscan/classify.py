@@ -66,10 +66,10 @@ MIN_SHIFT_S = 3.0
 class Verdict:
     """The decision for one recording.
 
-    label: one of spasmscan.kinds.VERDICT_LABELS. side: "left", "right" or "none" (patient's side).
-    confidence: 0..1.
+    label: one of spasmscan.kinds.VERDICT_LABELS. side: "left", "right", "both" (blepharospasm,
+    bilateral hemifacial spasm) or "none" (patient's side). confidence: 0..1.
     coupling_p_value: p-value of the test that one-sided episodes are time-locked to voluntary
-    movements (NaN when there were none to test). reason: one sentence. evidence: plain
+    movements (NaN when there were none to test, and for blepharospasm). reason: one sentence. evidence: plain
     sentences a clinician reads.
     """
 

@@ -114,8 +114,8 @@ def test_csv_has_one_row_per_clip_and_a_total_row(tmp_path):
     assert rows[-1]["twitch_tp"] == "1" and rows[2]["side_correct"] == ""
     result.write_confusion_csv(tmp_path / "eval.confusion.csv")
     confusion = list(csv.reader((tmp_path / "eval.confusion.csv").open()))
-    assert confusion[0] == ["truth", "none", "primary_hfs", "synkinesis", "indeterminate"]
-    assert confusion[1] == ["none", "1", "0", "0", "1"]
+    assert confusion[0] == ["truth", "none", "primary_hfs", "synkinesis", "blepharospasm", "indeterminate"]
+    assert confusion[1] == ["none", "1", "0", "0", "0", "1"]
 
 
 def test_evaluation_csvs_are_spreadsheet_safe_and_written_whole(tmp_path, monkeypatch):

@@ -247,4 +247,5 @@ def test_bilateral_labels_have_confusion_rows_and_their_own_side_rules(tmp_path)
     truth_rows = [r[0] for r in csv.reader((tmp_path / "eval.confusion.csv").open())][1:]
     assert truth_rows == ["none", "primary_hfs", "synkinesis", "blepharospasm", "bilateral_hfs"]
     only_old = Evaluation(clips=make_evaluation().clips)
-    assert list(only_old.confusion()) == ["none", "primary_hfs", "synkinesis"]  # absent labels add no row
+    # absent labels add no row unless the analysis can name them
+    assert list(only_old.confusion()) == ["none", "primary_hfs", "synkinesis", "blepharospasm"]

@@ -6,12 +6,14 @@ import pytest
 from click.testing import CliRunner
 
 from spasmscan.batch import VideoTask
+from spasmscan.cache import settings_key
 from spasmscan.cli import cli
 from spasmscan.formats import BATCH_FORMATS, REPORT_FORMATS
 from spasmscan.landmarks import TrackerSettings
 from spasmscan.live import check_record_path
 from spasmscan.errors import OutputError
 from spasmscan.report import report_paths
+from spasmscan.selection import Selection
 from spasmscan.video import is_camera_or_stream, opened_source
 
 
@@ -43,7 +45,8 @@ def test_the_batch_resume_key_keeps_its_shape():
     """Records written before stay valid: the key names each batch format with 0 or 1, in order."""
     task = VideoTask(path="/v.mp4", file="v.mp4", stem="v", out_dir="/out", formats=("json", "html"))
     key = task.settings_key()
-    assert key.startswith(TrackerSettings().key() + "|json1|plot0|html1|v")
+    assert key.startswith(settings_key(TrackerSettings(), Selection()) + "|json1|plot0|html1|v")
+    assert key.startswith("mf3-dc0.5-tc0.5-m0-sNone-eNone|")  # the text records were written under
     assert VideoTask(path="/v.mp4", file="v.mp4", stem="v", out_dir="/out").settings_key() != key
 
 

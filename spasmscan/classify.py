@@ -339,6 +339,10 @@ class ClosureTest:
                 f"{blinking}; the longest {self.longest_s:.1f} s: bilateral involuntary closure")
 
 
+# Said with every blepharospasm verdict: what the closures alone cannot tell (AnalysisSettings.blepharospasm_confidence).
+BLEPHAROSPASM_CAUTION = "; repeated squeezing of the eyes (crying, laughing, bright light) looks the same: watch the recording"
+
+
 def closure_test(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS,
                  segments: tuple = ()) -> ClosureTest:
     """The statistics of the involuntary closures of both eyes (see :class:`ClosureTest`).
@@ -432,7 +436,8 @@ def classify(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SE
         return verdict
     closures = closure_test(events, signals, settings=settings, segments=segments)
     if closures.decisive:
-        return Verdict("blepharospasm", "both", closures.confidence, float("nan"), closures.reason(settings),
+        return Verdict("blepharospasm", "both", min(closures.confidence, settings.blepharospasm_confidence),
+                       float("nan"), closures.reason(settings) + BLEPHAROSPASM_CAUTION,
                        verdict.evidence + (closures.sentence(settings),))
     if closures.p_value <= settings.rest_alpha:  # suggestive, not enough: said, not decided on
         return replace(verdict, evidence=verdict.evidence + (closures.sentence(settings),))

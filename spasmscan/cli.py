@@ -253,7 +253,7 @@ def check_out_dir(out_dir) -> None:
 def check_protocol(protocol: str) -> str:
     """Refuse a --protocol that names a folder (ParameterError); the protocol as given otherwise."""
     if os.path.isdir(protocol):
-        raise ParameterError(f"--protocol {protocol}: is a folder; give a protocol file or 'standard'")
+        raise ParameterError(f"--protocol {protocol}: is a folder; give a protocol file, 'standard' or 'palsy'")
     return protocol
 
 
@@ -271,7 +271,7 @@ def tracking(start_s=None, end_s=None, mirrored=False, frame_step=1) -> dict:
 @report_options
 @format_options("annotate", "html")
 @click.option("--protocol", default=None, metavar="NAME|FILE",
-              help="The recording followed this examination protocol ('standard', a protocol file, or the "
+              help="The recording followed this examination protocol ('standard', 'palsy', a protocol file, or the "
                    "NAME.protocol.json saved by 'live --record'); its steps start at the analysed part's start.")
 def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_dir, out_dir, force, protocol,
             **formats) -> None:
@@ -463,7 +463,8 @@ def compare(before, after, min_fall_pct, confidence, start_s, end_s, mirrored, f
               "dropping nothing (for checking a recording).")
 @click.option("--no-window", is_flag=True, help="Run headless: events and verdict on the terminal only.")
 @click.option("--protocol", default=None, metavar="NAME|FILE",
-              help="Guided examination: 'standard' or a protocol JSON file (prompts rest, blinks, brow raises, smiles).")
+              help="Guided examination: 'standard' (rest, blinks, brow raises, smiles), 'palsy' (the facial palsy "
+                   "examination's expressions, docs/exam.md) or a protocol JSON file.")
 @click.option("--record", type=click.Path(dir_okay=False), default=None,
               help="Keep the video as this .mp4 file for later re-analysis (with its protocol timings beside it).")
 @report_options

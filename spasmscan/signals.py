@@ -22,7 +22,10 @@ from .errors import ParameterError
 logger = logging.getLogger(__name__)
 
 # Signal names, each with a "_left" and "_right" column (the patient's sides).
-SIGNAL_BASES = ("eye_aperture", "brow_height", "mouth_corner_lateral", "mouth_corner_vertical", "cheek_height")
+SIGNAL_BASES = ("eye_aperture", "brow_height", "mouth_corner_lateral", "mouth_corner_vertical", "cheek_height",
+                "upper_lip_height", "cheek_lateral")
+# ... of which these came later: their columns follow every other signal's (the earlier columns keep their places)
+LATER_BASES = ("upper_lip_height", "cheek_lateral")
 
 # Lid pairs used for the aperture: the five central pairs; the pairs next to the corners
 # barely move when the lid closes and would only dilute the signal.
@@ -74,6 +77,10 @@ UNITS = {
                              "distances (positive = outward)"),
     "mouth_corner_vertical": "mouth-corner rise above its own baseline, inter-ocular distances (positive = up)",
     "cheek_height": "cheek rise above its own baseline, inter-ocular distances (positive = up)",
+    "upper_lip_height": ("upper lip's side (between centre and corner) rise above its own baseline, inter-ocular "
+                         "distances (positive = up, as in a snarl)"),
+    "cheek_lateral": ("cheek beside the nose and mouth, shift from its own baseline away from the face's midline, "
+                      "inter-ocular distances (positive = outward, as in a cheek puff)"),
     "eye_aperture_raw": "lid distance over eye width (five central lid pairs), before baselining",
     "head_roll_deg": "head roll in the image, degrees",
     "head_scale": "inter-ocular distance in pixels",
@@ -101,6 +108,7 @@ class Signals:
     units: dict
     noise: dict = field(default_factory=dict)
     fps: float = float("nan")
+    levels: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.fps > 0 and self.times_s.size > 1:  # not given: from the time steps
@@ -130,7 +138,8 @@ class Signals:
             values["eye_asymmetry"] = -values["eye_asymmetry"]
         return Signals(times_s=self.times_s, face_present=self.face_present, values=values,
                        units={other(k): v for k, v in self.units.items()},
-                       noise={other(k): v for k, v in self.noise.items()}, fps=self.fps)
+                       noise={other(k): v for k, v in self.noise.items()}, fps=self.fps,
+                       levels={other(k): v for k, v in self.levels.items()})
 
 
 def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=None, eye_openness=None,
@@ -176,6 +185,7 @@ def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=Non
     present = tracked | bridged
     values: dict[str, np.ndarray] = {}
     noise: dict[str, float] = {}
+    levels: dict[str, np.ndarray] = {}
     for name, series in raw.items():
         filled = interpolate_gaps(series, times_s, bridged)
         if name.startswith("eye_aperture_raw"):
@@ -191,6 +201,7 @@ def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=Non
             base = running_percentile(filled, times_s, window_s=baseline_window_s, percentile=MOVEMENT_PERCENTILE)
             values[name] = filled - base
             noise[name] = robust_noise(filled - base)
+            levels[name] = filled
     pose = np.column_stack([values["head_yaw"], values["head_pitch"]])
     turning = max(robust_noise(pose[:, 0]), robust_noise(pose[:, 1])) > POSE_MIN_SD
     for base in POSE_CORRECTED if turning else ():
@@ -215,11 +226,14 @@ def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=Non
             noise[f"eye_aperture_{side}"] = robust_noise(fused[side] - 1.0)
     values["eye_asymmetry"] = values["eye_aperture_right"] - values["eye_aperture_left"]
     noise["eye_asymmetry"] = robust_noise(values["eye_asymmetry"])
+    for name in [f"{base}_{side}" for base in LATER_BASES for side in regions.SIDES]:
+        values[name] = values.pop(name)
     units = {name: _unit_of(name) for name in values}
     units["eye_asymmetry"] = "right minus left eye_aperture (positive = left eye more closed)"
     logger.debug("signals: %d frames at %.3g fps, %.1f%% tracked, noise %s", n, fps,
                  100.0 * present.mean() if n else 0.0, {k: round(v, 4) for k, v in noise.items()})
-    return Signals(times_s=times_s, face_present=present, values=values, units=units, noise=noise, fps=fps)
+    return Signals(times_s=times_s, face_present=present, values=values, units=units, noise=noise, fps=fps,
+                   levels=levels)
 
 
 def _unit_of(name: str) -> str:
@@ -326,6 +340,8 @@ def _raw_measures(aligned: np.ndarray) -> dict:
         out[f"mouth_corner_lateral_{side}"] = outward * (x[:, corner] - lip_centre_x)
         out[f"mouth_corner_vertical_{side}"] = -y[:, corner]
         out[f"cheek_height_{side}"] = -y[:, _columns(regions.CHEEK[side])].mean(axis=1)
+        out[f"upper_lip_height_{side}"] = -y[:, _columns(regions.UPPER_LIP_SIDE[side])].mean(axis=1)
+        out[f"cheek_lateral_{side}"] = outward * x[:, _columns(regions.BUCCAL[side])].mean(axis=1)
     inner = aligned[:, _columns((regions.EYE_INNER_CORNER["left"], regions.EYE_INNER_CORNER["right"]))].mean(axis=1)
     nose = aligned[:, _COLUMN_OF[POSE_LANDMARK]]
     out["head_yaw"] = nose[:, 0] - inner[:, 0]

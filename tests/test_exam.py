@@ -1,0 +1,144 @@
+"""The palsy examination on hand-made signals: excursions against rest, ratios, closure, synkinesis,
+the Sunnybrook-style estimate."""
+import math
+
+import numpy as np
+import pytest
+
+from spasmscan import exam, protocol
+from spasmscan.protocol import Segment
+from spasmscan.signals import Signals
+
+FPS = 30.0
+REST_S, STEP_S = 5.0, 4.5
+FULL = {"eye_closure": 0.9, "brow_raises": 0.08, "smiles": 0.09, "snarl": 0.05, "pucker": 0.06, "cheek_puff": 0.06}
+OPEN_EYE = 0.3  # lid gap over eye width of an open eye
+
+
+def segments(names=("rest",) + exam.EXAM_STEPS):
+    out, clock = [], 0.0
+    for name in names:
+        length = REST_S if name == "rest" else STEP_S
+        out.append(Segment(name, clock, clock + length))
+        clock += length
+    return tuple(out)
+
+
+def bumps(times, start, end, peak):
+    """Three held movements (0.4 s ramps, 0.6 s hold) evenly spread over [start, end)."""
+    out = np.zeros_like(times)
+    period = (end - start) / 3
+    for k in range(3):
+        onset = start + k * period + 0.2
+        rise = np.clip((times - onset) / 0.4, 0, 1)
+        fall = np.clip((onset + 1.4 - times) / 0.4, 0, 1)
+        out += peak * np.minimum(rise, fall)
+    return out
+
+
+def exam_signals(steps, *, share=None, weak="left", synkinesis=0.0, resting_droop=0.0, noise=0.0, seed=0):
+    """Signals of an examination: each step's region moves by FULL on the strong side and by
+    ``share[step]`` of it on the weak one; ``synkinesis``: the weak eye narrows by this share in every
+    step but eye closure (where the weak mouth corner pulls by a tenth of it, IOD)."""
+    share = share or {}
+    end = steps[-1].end_s
+    times = np.arange(int(end * FPS)) / FPS
+    rng = np.random.default_rng(seed)
+    levels = {}
+    values = {}
+    for side in ("left", "right"):
+        move = {name: np.zeros_like(times) for name in ("eye", "brow", "lip", "lateral", "vertical", "cheek_out")}
+        for step in steps:
+            if step.name == "rest":
+                continue
+            size = FULL[step.name] * (share.get(step.name, 1.0) if side == weak else 1.0)
+            shape = bumps(times, step.start_s, step.end_s, 1.0)
+            region = {"eye_closure": "eye", "brow_raises": "brow", "snarl": "lip", "cheek_puff": "cheek_out"}
+            if step.name == "smiles":
+                move["lateral"] += size * 0.8 * shape
+                move["vertical"] += size * 0.6 * shape
+            elif step.name == "pucker":
+                move["lateral"] -= size * shape
+            else:
+                move[region[step.name]] += size * shape
+            if side == weak and synkinesis:
+                if step.name == "eye_closure":
+                    move["lateral"] += 0.1 * synkinesis * shape
+                else:
+                    move["eye"] += synkinesis * shape
+
+        def jitter():
+            return noise * rng.standard_normal(times.size)
+
+        values[f"eye_aperture_raw_{side}"] = OPEN_EYE * (1 - move["eye"]) + 0.1 * jitter()
+        levels[f"brow_height_{side}"] = 0.6 + move["brow"] + jitter()
+        levels[f"upper_lip_height_{side}"] = -1.0 + move["lip"] + jitter()
+        levels[f"mouth_corner_lateral_{side}"] = 0.35 + move["lateral"] + jitter()
+        levels[f"mouth_corner_vertical_{side}"] = -1.05 + move["vertical"] - (resting_droop if side == weak else 0) \
+            + jitter()
+        levels[f"cheek_lateral_{side}"] = 0.5 + move["cheek_out"] + jitter()
+        levels[f"cheek_height_{side}"] = -0.5 - (resting_droop if side == weak else 0) + jitter()
+    values.update(levels)
+    return Signals(times_s=times, face_present=np.ones(times.size, bool), values=values, units={}, fps=FPS,
+                   levels=levels)
+
+
+def test_the_palsy_protocol_has_the_examination_steps():
+    steps = protocol.load_protocol("palsy")
+    assert [s.name for s in steps] == ["rest"] + list(exam.EXAM_STEPS)
+    assert all(s.prompt for s in steps) and all(s.end_s - s.start_s >= 9 for s in steps)
+    assert exam.is_exam_protocol(steps) and not exam.is_exam_protocol(protocol.load_protocol("standard"))
+
+
+def test_a_symmetric_exam_scores_full_marks():
+    steps = segments()
+    result = exam.examine(exam_signals(steps, noise=0.002), steps)
+    assert [s.segment for s in result.steps] == list(exam.EXAM_STEPS)
+    for step in result.steps:
+        assert step.excursion_ratio > 0.9, step
+        assert step.repetitions == 3 and step.weaker_side == "none"
+    assert result.weaker_side == "none"
+    assert result.steps[0].incomplete_closure == "none"
+    assert result.composite_estimate == 100.0
+
+
+@pytest.mark.parametrize("weak", ["left", "right"])
+def test_a_weak_side_has_its_share_and_incomplete_closure(weak):
+    steps = segments()
+    shares = {"eye_closure": 0.5, "brow_raises": 0.2, "smiles": 0.4, "snarl": 0.6, "pucker": 0.3, "cheek_puff": 0.7}
+    result = exam.examine(exam_signals(steps, share=shares, weak=weak, noise=0.002, resting_droop=0.05), steps)
+    for step in result.steps:
+        assert step.excursion_ratio == pytest.approx(shares[step.segment], abs=0.05), step
+        assert step.weaker_side == weak and step.ratio_spread < 0.1
+    closure = result.steps[0]
+    assert closure.incomplete_closure == weak
+    assert closure.remaining_opening_share == pytest.approx(1 - 0.9 * 0.5, abs=0.05)
+    assert result.weaker_side == weak
+    assert result.resting["resting_mouth_grade"] == 1 and result.resting["resting_cheek_grade"] >= 1
+    assert result.composite_estimate < 60
+
+
+def test_synkinesis_is_graded_on_the_side_that_co_contracts():
+    steps = segments()
+    result = exam.examine(exam_signals(steps, share={"smiles": 0.8}, weak="right", synkinesis=0.3), steps)
+    smile = next(s for s in result.steps if s.segment == "smiles")
+    assert smile.synkinesis_side == "right" and smile.synkinesis_grade == 2
+    assert smile.synkinesis_eye_right == pytest.approx(0.3, abs=0.03) and smile.synkinesis_eye_left < 0.02
+    closure = result.steps[0]
+    assert closure.synkinesis_side == "right" and closure.synkinesis_mouth_right > 0.02
+    assert result.synkinesis_score >= 8
+
+
+def test_any_subset_in_any_order_and_no_composite_without_all_five():
+    steps = segments(("rest", "pucker", "smiles"))
+    result = exam.examine(exam_signals(steps), steps)
+    assert [s.segment for s in result.steps] == ["pucker", "smiles"]
+    assert math.isnan(result.composite_estimate)
+    assert exam.examine(exam_signals(steps), (Segment("rest", 0, 5), Segment("blinks", 5, 9))) is None
+
+
+def test_a_step_without_movement_has_no_ratio():
+    steps = segments(("rest", "snarl"))
+    signals = exam_signals(segments(("rest", "brow_raises")), noise=0.002)  # the brows move, not the lip
+    step = exam.examine(signals, steps).steps[0]
+    assert math.isnan(step.excursion_ratio) and step.weaker_side == "none" and step.repetitions == 0

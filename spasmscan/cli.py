@@ -257,6 +257,14 @@ def check_protocol(protocol: str) -> str:
     return protocol
 
 
+def exam_formats(segments) -> dict:
+    """The reports an analysis following ``segments`` adds (the exam's, for an exam protocol), as
+    keywords of report_paths."""
+    from .exam import is_exam_protocol
+    from .formats import REPORT_FORMATS
+    return {name: is_exam_protocol(segments) for name, fmt in REPORT_FORMATS.items() if fmt.needs == "exam"}
+
+
 def tracking(start_s=None, end_s=None, mirrored=False, frame_step=1) -> dict:
     """The tracker settings and the input selection the options ask for, as keywords of the library's calls."""
     from .landmarks import TrackerSettings
@@ -291,14 +299,13 @@ def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_di
     elif formats["html"]:  # the page plays the annotated video of a file; a camera's or stream's page has none
         from .video import is_camera_or_stream
         formats["annotate"] = not is_camera_or_stream(video)
-    if out_dir is not None:  # refuse before the long analysis, not after it
-        check_overwrite(report_paths(out_dir, report_stem(video), **formats), force=force)
-    annotate = formats.pop("annotate")
-
     segments = ()
     if protocol is not None:
         from .protocol import load_protocol
         segments = load_protocol(check_protocol(protocol), start_s=start_s or 0.0)
+    if out_dir is not None:  # refuse before the long analysis, not after it
+        check_overwrite(report_paths(out_dir, report_stem(video), **formats, **exam_formats(segments)), force=force)
+    annotate = formats.pop("annotate")
 
     update, close = progress_bar("tracking")
     try:
@@ -484,14 +491,14 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, force, mirr
     require_out(out_dir, **formats)
     video = source if source is not None else (camera if camera is not None else 0)
     stem = LIVE_STEM if is_camera_or_stream(video) else report_stem(str(video))
-    if out_dir is not None:
-        check_out_dir(out_dir)
-        check_overwrite(report_paths(out_dir, stem, **formats), force=force)
-    if record is not None:
-        live_mode.check_record_path(record, force=force)
     from .protocol import load_protocol
 
     segments = load_protocol(check_protocol(protocol)) if protocol else ()
+    if out_dir is not None:
+        check_out_dir(out_dir)
+        check_overwrite(report_paths(out_dir, stem, **formats, **exam_formats(segments)), force=force)
+    if record is not None:
+        live_mode.check_record_path(record, force=force)
     stop = threading.Event()
     window = None if no_window else live_mode.open_window()
     running = live_mode.RunningVerdict(segments)

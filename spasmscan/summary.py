@@ -36,6 +36,13 @@ def summary_text(analysis: Analysis) -> str:
                  f"time, longest {m['longest_spasm_s']:.2f} s, spreads to the mouth: {mouth}")
     lines.append(f"          {m['blinks']} blinks ({m['blinks_per_min']:.1f}/min), {m['brow_raises']} brow "
                  f"raises; Jankovic frequency ESTIMATE {m['jrs_frequency_estimate']}/4 (not a clinical rating)")
+    exam = getattr(analysis, "exam", None)
+    if exam is not None:
+        steps = ", ".join(f"{s.segment} {s.excursion_ratio:.2f}" for s in exam.steps if np.isfinite(s.excursion_ratio))
+        composite = (f"{exam.composite_estimate:.0f}/100" if np.isfinite(exam.composite_estimate)
+                     else "not estimated (needs rest and the five graded expressions)")
+        lines.append(f"palsy exam: weaker side {exam.weaker_side}; weaker/stronger excursion {steps or 'none'}; "
+                     f"Sunnybrook composite ESTIMATE {composite} (not a clinical grading)")
     for flag in analysis.quality_flags:
         lines.append(f"note: {FLAG_TEXT.get(flag, flag)}")
     return "\n".join(lines)

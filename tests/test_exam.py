@@ -142,3 +142,33 @@ def test_a_step_without_movement_has_no_ratio():
     signals = exam_signals(segments(("rest", "brow_raises")), noise=0.002)  # the brows move, not the lip
     step = exam.examine(signals, steps).steps[0]
     assert math.isnan(step.excursion_ratio) and step.weaker_side == "none" and step.repetitions == 0
+
+
+def test_reports_of_an_exam(tmp_path):
+    import csv
+    import dataclasses
+    import json
+
+    from fake_analysis import make_analysis
+    from spasmscan.report import SUMMARY_COLUMNS, report_paths, write_reports
+
+    steps = segments()
+    shares = {"eye_closure": 0.5, "brow_raises": 0.2, "smiles": 0.4, "snarl": 0.6, "pucker": 0.3, "cheek_puff": 0.7}
+    analysis = dataclasses.replace(make_analysis(), segments=steps,
+                                   exam=exam.examine(exam_signals(steps, share=shares, weak="right"), steps))
+    written = write_reports(analysis, tmp_path, stem="v", json=True)
+    names = [p.name for p in written]
+    assert names[:5] == ["v.summary.csv", "v.events.csv", "v.signals.csv", "v.exam.csv", "v.exam.png"]
+    assert [p.name for p in report_paths(tmp_path, "v", exam=True, exam_plot=True)] == names[:5]
+    rows = list(csv.DictReader(open(tmp_path / "v.exam.csv", encoding="utf-8")))
+    assert [r["segment"] for r in rows] == ["rest"] + list(exam.EXAM_STEPS)
+    assert rows[1]["incomplete_closure"] == "right" and float(rows[2]["excursion_ratio"]) == pytest.approx(0.2, abs=0.05)
+    summary = next(csv.DictReader(open(tmp_path / "v.summary.csv", encoding="utf-8")))
+    assert list(summary)[-2:] == ["palsy_weaker_side", "sunnybrook_composite_estimate"] == list(SUMMARY_COLUMNS[-2:])
+    assert summary["palsy_weaker_side"] == "right" and 0 <= float(summary["sunnybrook_composite_estimate"]) < 60
+    document = json.loads((tmp_path / "v.json").read_text())
+    assert document["exam"]["weaker_side"] == "right" and len(document["exam"]["steps"]) == 6
+    plain = write_reports(make_analysis(), tmp_path / "plain", stem="v")
+    assert [p.name for p in plain] == ["v.summary.csv", "v.events.csv", "v.signals.csv"]
+    summary = next(csv.DictReader(open(tmp_path / "plain" / "v.summary.csv", encoding="utf-8")))
+    assert summary["palsy_weaker_side"] == "" and summary["sunnybrook_composite_estimate"] == ""

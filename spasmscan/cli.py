@@ -535,8 +535,9 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, force, mirr
 
 @cli.command(epilog=EPILOG)
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--label", type=click.Choice(["none", "primary_hfs", "synkinesis"]), default="primary_hfs",
-              show_default=True, help="What the clip shows.")
+@click.option("--label", type=click.Choice(["none", "primary_hfs", "synkinesis", "palsy", "palsy_synkinesis"]),
+              default="primary_hfs", show_default=True,
+              help="What the clip shows; palsy and palsy_synkinesis follow an examination --protocol (docs/exam.md).")
 @click.option("--side", type=click.Choice(["left", "right", "none"]), default=None,
               help="Affected side, the patient's anatomical side (default: left; 'none' for --label none).")
 @click.option("--duration", "duration_s", type=float, default=30.0, show_default=True, help="Seconds.")
@@ -558,13 +559,20 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, force, mirr
               help="Rendering model and its motion profile: mesh (piecewise-affine triangles) or field (smooth "
                    "thin-plate-spline displacement field; lids squeeze from both sides, cheeks bunch, corners pull "
                    "outward, fast rise and slow relaxation).")
+@click.option("--palsy-share", type=click.FloatRange(0, 100), default=50.0, show_default=True,
+              help="palsy: the weak side's voluntary movement, % of the healthy side's.")
+@click.option("--synkinesis", "palsy_synkinesis", is_flag=True,
+              help="palsy: the weak side also co-contracts with every movement (as --label palsy_synkinesis).")
+@click.option("--protocol", default="palsy", show_default=True, metavar="NAME|FILE",
+              help="palsy: the examination's steps (a packaged protocol or a file); the clip lasts as long "
+                   "as they do (--duration is not used).")
 @click.option("--force", is_flag=True, help="Overwrite OUT and its truth file.")
 def simulate(out, label, side, duration_s, fps, seed, base, size, twitch_rate, spread_to_mouth, hard_negative,
-             nuisance, renderer, force) -> None:
+             nuisance, renderer, palsy_share, palsy_synkinesis, protocol, force) -> None:
     """Render a face video OUT (.mp4) with known events, and its ground truth OUT.json beside it."""
     from .files import check_overwrite
-    from .render import Nuisance, simulate_video
-    from .simulate import ScheduleOptions, truth_path
+    from .render import Nuisance, simulate_exam_video, simulate_video
+    from .simulate import PALSY_LABELS, ScheduleOptions, truth_path
 
     if side is None:
         side = "none" if label == "none" else "left"
@@ -579,11 +587,19 @@ def simulate(out, label, side, duration_s, fps, seed, base, size, twitch_rate, s
     check_overwrite([out, truth_path(out)], force=force, elsewhere="choose another OUT name")
     options = ScheduleOptions(hard_negative=hard_negative, twitch_rate_per_min=twitch_rate,
                               spread_to_mouth=spread_to_mouth)
+    if palsy_synkinesis and label not in PALSY_LABELS:
+        raise ParameterError("--synkinesis adds co-contractions to --label palsy; for the random synkinesis "
+                             "schedule use --label synkinesis")
+    label = "palsy_synkinesis" if palsy_synkinesis else label
     update, close = progress_bar("rendering")
+    common = dict(fps=fps, seed=seed, base=base, width=width, height=height, nuisance=Nuisance(scale=nuisance),
+                  renderer=renderer, progress=update)
     try:
-        truth = simulate_video(out, label=label, side=side, duration_s=duration_s, fps=fps, seed=seed, base=base,
-                               width=width, height=height, options=options, nuisance=Nuisance(scale=nuisance),
-                               renderer=renderer, progress=update)
+        if label in PALSY_LABELS:
+            truth = simulate_exam_video(out, label=label, side=side, share=palsy_share / 100.0,
+                                        protocol=check_protocol(protocol), **common)
+        else:
+            truth = simulate_video(out, label=label, side=side, duration_s=duration_s, options=options, **common)
     finally:
         close()
     kinds = {}

@@ -51,7 +51,7 @@ INCOMPLETE_CLOSURE_SHARE = 0.2  # lagophthalmos: the eye keeps at least this sha
 VOLUNTARY_GRADE_RATIOS = (0.1, 0.35, 0.65, 0.85)  # ratio below each -> grades 1-4 (unable, slight, mild, almost); else 5
 SYNKINESIS_EYE_GRADES = (0.08, 0.18, 0.35)  # one eye's extra narrowing (share) -> grades 1-3 (mild, moderate, severe)
 SYNKINESIS_MOUTH_GRADES = (0.015, 0.035, 0.06)  # one corner's extra movement (IOD) -> grades 1-3
-RESTING_FISSURE_RATIO = 0.85  # narrower over wider palpebral fissure at rest below this: the eye is graded narrow/wide
+RESTING_FISSURE_RATIO = 0.88  # narrower over wider fissure at rest below this: graded (normal eyes differ by up to a tenth)
 RESTING_HEIGHT_IOD = 0.03  # mouth-corner or cheek height differing by more than this (about 2 mm) is graded 1
 RESTING_CHEEK_ABSENT_IOD = 0.06  # the weak side's cheek this much lower: the nasolabial fold graded absent (2)
 RESTING_WEIGHT, VOLUNTARY_WEIGHT = 5, 4  # the Sunnybrook composite: voluntary * 4 - resting * 5 - synkinesis
@@ -162,14 +162,14 @@ def region_excursion(signals: Signals, region: str, side: str, rest: np.ndarray)
         return values - (np.nanmedian(at_rest) if np.isfinite(at_rest).any() else np.nan)
 
     if region == "eye":
-        opening = signals.values[f"eye_aperture_raw_{side}"]
+        opening = signals.levels[f"lid_gap_{side}"]
         at_rest = opening[rest]
         return 1.0 - opening / (np.nanmedian(at_rest) if np.isfinite(at_rest).any() else np.nan)
     if region == "mouth":
-        out = np.maximum(from_rest(f"mouth_corner_lateral_{side}"), 0.0)
+        out = np.maximum(from_rest(f"mouth_corner_midline_{side}"), 0.0)
         up = np.maximum(from_rest(f"mouth_corner_vertical_{side}"), 0.0)
         return np.hypot(out, up)
-    name = {"brow": "brow_height", "lip": "upper_lip_height", "inward": "mouth_corner_lateral",
+    name = {"brow": "brow_height", "lip": "upper_lip_height", "inward": "mouth_corner_midline",
             "cheek_out": "cheek_lateral"}[region]
     moved = from_rest(f"{name}_{side}")
     return -moved if region == "inward" else moved
@@ -288,7 +288,7 @@ def resting_asymmetry(signals: Signals, rest: np.ndarray, *, weaker_side: str = 
         chosen = values[rest]
         return float(np.nanmedian(chosen)) if np.isfinite(chosen).any() else math.nan
 
-    fissure = {side: median(signals.values[f"eye_aperture_raw_{side}"]) for side in regions.SIDES}
+    fissure = {side: median(signals.levels[f"lid_gap_{side}"]) for side in regions.SIDES}
     wider = max(regions.SIDES, key=lambda side: np.nan_to_num(fissure[side]))
     ratio = fissure[regions.mirror_side(wider)] / fissure[wider] if fissure[wider] > 0 else math.nan
     heights = {name: median(signals.levels[f"{name}_left"]) - median(signals.levels[f"{name}_right"])

@@ -26,6 +26,11 @@ SIGNAL_BASES = ("eye_aperture", "brow_height", "mouth_corner_lateral", "mouth_co
                 "upper_lip_height", "cheek_lateral")
 # ... of which these came later: their columns follow every other signal's (the earlier columns keep their places)
 LATER_BASES = ("upper_lip_height", "cheek_lateral")
+# Positions kept only as levels (Signals.levels), for comparing the sides and a movement with rest (the
+# examination, spasmscan.exam): the lid gap straight across the eye line (the lid pairs' distance also holds
+# their offset along the eye, which closing does not shrink), and the mouth corner's distance from the face's
+# midline (the lip centre follows the healthy side's pull, which would read as movement of the other corner).
+LEVEL_BASES = ("lid_gap", "mouth_corner_midline")
 
 # Lid pairs used for the aperture: the five central pairs; the pairs next to the corners
 # barely move when the lid closes and would only dilute the signal.
@@ -99,7 +104,11 @@ class Signals:
     ``f"{base}_{side}"`` for base in SIGNAL_BASES and side in ("left", "right"); units are
     stated in ``units`` (name -> text). noise: name -> robust standard deviation of the signal
     around its baseline (same units; for eye_aperture and the baselined signals). fps: frames
-    per second (default: from the median time step).
+    per second (default: from the median time step). levels: name -> (n,) each baselined per-side
+    signal before its baseline is taken away, its position in the head-normalised frame (IOD, origin
+    between the eyes; positive up or outward), and the LEVEL_BASES kept only here (``lid_gap_SIDE``:
+    the lid gap across the eye line over the eye width; ``mouth_corner_midline_SIDE``: the corner's
+    distance from the face's midline, IOD): what comparing the sides, or a movement with rest, reads.
     """
 
     times_s: np.ndarray
@@ -197,6 +206,8 @@ def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=Non
             values[name] = filled
         elif name.startswith("head_"):
             values[name] = filled
+        elif name.rsplit("_", 1)[0] in LEVEL_BASES:
+            levels[name] = filled
         else:
             base = running_percentile(filled, times_s, window_s=baseline_window_s, percentile=MOVEMENT_PERCENTILE)
             values[name] = filled - base
@@ -334,6 +345,8 @@ def _raw_measures(aligned: np.ndarray) -> dict:
         outer, inner = _columns((regions.EYE_OUTER_CORNER[side], regions.EYE_INNER_CORNER[side]))
         width = np.linalg.norm(aligned[:, outer] - aligned[:, inner], axis=1)
         out[f"eye_aperture_raw_{side}"] = lid_gap / width
+        out[f"lid_gap_{side}"] = (lower[..., 1] - upper[..., 1]).mean(axis=1) / width
+        out[f"mouth_corner_midline_{side}"] = outward * x[:, _COLUMN_OF[regions.MOUTH_CORNER[side]]]
         out[f"brow_height_{side}"] = -y[:, _columns(regions.BROW_UPPER[side])].mean(axis=1)
         corner = _COLUMN_OF[regions.MOUTH_CORNER[side]]
         # Lateral against the lip centre, which follows a head turn but not a one-sided pull.

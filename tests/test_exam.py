@@ -70,10 +70,10 @@ def exam_signals(steps, *, share=None, weak="left", synkinesis=0.0, resting_droo
         def jitter():
             return noise * rng.standard_normal(times.size)
 
-        values[f"eye_aperture_raw_{side}"] = OPEN_EYE * (1 - move["eye"]) + 0.1 * jitter()
+        levels[f"lid_gap_{side}"] = OPEN_EYE * (1 - move["eye"]) + 0.1 * jitter()
         levels[f"brow_height_{side}"] = 0.6 + move["brow"] + jitter()
         levels[f"upper_lip_height_{side}"] = -1.0 + move["lip"] + jitter()
-        levels[f"mouth_corner_lateral_{side}"] = 0.35 + move["lateral"] + jitter()
+        levels[f"mouth_corner_midline_{side}"] = 0.35 + move["lateral"] + jitter()
         levels[f"mouth_corner_vertical_{side}"] = -1.05 + move["vertical"] - (resting_droop if side == weak else 0) \
             + jitter()
         levels[f"cheek_lateral_{side}"] = 0.5 + move["cheek_out"] + jitter()
@@ -172,3 +172,40 @@ def test_reports_of_an_exam(tmp_path):
     assert [p.name for p in plain] == ["v.summary.csv", "v.events.csv", "v.signals.csv"]
     summary = next(csv.DictReader(open(tmp_path / "plain" / "v.summary.csv", encoding="utf-8")))
     assert summary["palsy_weaker_side"] == "" and summary["sunnybrook_composite_estimate"] == ""
+
+
+SHORT_EXAM = {"steps": [{"segment": "rest", "duration_s": 4}] + [{"segment": name, "duration_s": 4.5}
+                                                                  for name in exam.EXAM_STEPS]}
+
+
+@pytest.mark.parametrize("label, renderer", [("palsy", "mesh"), ("palsy_synkinesis", "field")])
+def test_simulated_exam_landmarks_give_the_true_shares(tmp_path, label, renderer):
+    """The simulator's examination moved on the portrait's landmarks (no pixels, no tracking): the
+    exam reads back each step's true share, the weak side and, with synkinesis, its side."""
+    import json
+
+    from spasmscan import simulate
+    from spasmscan.render import load_base
+    from spasmscan.signals import compute_signals
+
+    path = tmp_path / "short.json"
+    path.write_text(json.dumps(SHORT_EXAM))
+    steps = protocol.load_protocol(str(path))
+    events, parameters = simulate.exam_schedule(label, "right", steps, share=0.4, seed=5)
+    base = load_base(None, width=480, height=360).points[0]
+    times = np.arange(int(steps[-1].end_s * 10)) / 10.0
+    channels = simulate.channel_values(events, times)
+    points = np.stack([simulate.move_landmarks(base, {k: float(v[i]) for k, v in channels.items()},
+                                               renderer=renderer) for i in range(times.size)])
+    result = exam.examine(compute_signals(points, times), steps)
+    truth = {step["segment"]: step for step in parameters["steps"]}
+    for step in result.steps:
+        assert step.excursion_ratio == pytest.approx(truth[step.segment]["true_share"], abs=0.1), step
+        assert step.weaker_side == "right"
+    assert result.steps[0].incomplete_closure == "right"
+    assert result.weaker_side == "right" and result.resting["resting_grade"] >= 1
+    assert result.resting["palpebral_fissure_ratio"] < 0.9
+    smile = next(s for s in result.steps if s.segment == "smiles")
+    assert (smile.synkinesis_side == "right") == (label == "palsy_synkinesis")
+    with pytest.raises(Exception, match="exam_schedule"):
+        simulate.make_schedule(label, "right", 10.0, seed=0)

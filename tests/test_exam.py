@@ -209,3 +209,27 @@ def test_simulated_exam_landmarks_give_the_true_shares(tmp_path, label, renderer
     assert (smile.synkinesis_side == "right") == (label == "palsy_synkinesis")
     with pytest.raises(Exception, match="exam_schedule"):
         simulate.make_schedule(label, "right", 10.0, seed=0)
+
+
+def test_simulate_renders_an_exam_with_its_truth(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from spasmscan.cli import cli
+    from spasmscan.simulate import read_truth
+
+    steps = tmp_path / "steps.json"
+    steps.write_text(json.dumps({"steps": [{"segment": "rest", "duration_s": 1.0},
+                                           {"segment": "pucker", "duration_s": 1.5}]}))
+    out = tmp_path / "exam.mp4"
+    result = CliRunner().invoke(cli, ["simulate", str(out), "--label", "palsy", "--synkinesis", "--side", "right",
+                                      "--palsy-share", "30", "--protocol", str(steps), "--fps", "10",
+                                      "--size", "320x240", "--nuisance", "0"])
+    assert result.exit_code == 0, result.output
+    truth = read_truth(tmp_path / "exam.json")
+    assert truth.label == "palsy_synkinesis" and truth.side == "right" and truth.duration_s == pytest.approx(2.5)
+    assert truth.parameters["palsy_share"] == 0.3 and truth.parameters["steps"][0]["segment"] == "pucker"
+    assert truth.parameters["steps"][0]["true_share"] == pytest.approx(0.3, abs=0.03)
+    refused = CliRunner().invoke(cli, ["simulate", str(tmp_path / "x.mp4"), "--label", "none", "--synkinesis"])
+    assert refused.exit_code == 2 and "--synkinesis" in refused.output

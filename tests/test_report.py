@@ -316,6 +316,7 @@ def test_report_stem():
 def fake_pipeline(monkeypatch):
     """`spasmscan analyze` with the analysis replaced by a fake: records the videos it was asked for."""
     import spasmscan.analysis
+    import spasmscan.summary
     import spasmscan.pipeline
 
     calls = []

@@ -46,8 +46,11 @@ REPETITION_MIN_S = 0.2  # shorter runs are noise crossing the level, not a movem
 HELD_PERCENTILE = 90.0  # a side's peak in a repetition: the held part of the movement, not its noisiest frame
 MOVEMENT_NOISE_K = 4.0  # the stronger side moved when its excursion exceeds this many noise SDs at rest
 MIN_MOVEMENT = {"share": 0.03, "IOD": 0.005}  # ... and this floor (share of the eye; IOD): clean synthetic rests have no noise
+# An eye's closure: the lid landmarks' and, when measured, the visible iris's (eye_pixels), averaged: the
+# tracker reads a shut eye's lids as still a third to half open, the iris measure over-reads a partial closure.
+IMAGE_CLOSURE_WEIGHT = 0.5
 ASYMMETRIC_RATIO = 0.8  # a step names a weaker side when its excursion ratio is below this (normal faces: above 0.9)
-INCOMPLETE_CLOSURE_SHARE = 0.2  # lagophthalmos: the eye keeps at least this share of its open opening when closing
+INCOMPLETE_CLOSURE_SHARE = 0.2  # lagophthalmos: the eye keeps at least this share of its opening (the other eye: closed)
 VOLUNTARY_GRADE_RATIOS = (0.1, 0.35, 0.65, 0.85)  # ratio below each -> grades 1-4 (unable, slight, mild, almost); else 5
 SYNKINESIS_EYE_GRADES = (0.08, 0.18, 0.35)  # one eye's extra narrowing (share) -> grades 1-3 (mild, moderate, severe)
 SYNKINESIS_MOUTH_GRADES = (0.015, 0.035, 0.06)  # one corner's extra movement (IOD) -> grades 1-3
@@ -60,7 +63,8 @@ RESTING_WEIGHT, VOLUNTARY_WEIGHT = 5, 4  # the Sunnybrook composite: voluntary *
 @dataclass(frozen=True)
 class StepResult:
     """One examination step. Excursions (``unit``) are each side's median peak over the repetitions;
-    remaining openings and eye synkinesis are shares of the open eye at rest, mouth synkinesis IOD;
+    remaining openings are shares of the open eye at rest left when the stronger eye is closed (its
+    closure taken as complete), eye synkinesis shares of the open eye at rest, mouth synkinesis IOD;
     NaN where a step does not read them. ``incomplete_closure``: left, right, both or none for the
     eye-closure step, "" for the others."""
 
@@ -162,9 +166,14 @@ def region_excursion(signals: Signals, region: str, side: str, rest: np.ndarray)
         return values - (np.nanmedian(at_rest) if np.isfinite(at_rest).any() else np.nan)
 
     if region == "eye":
-        opening = signals.levels[f"lid_gap_{side}"]
-        at_rest = opening[rest]
-        return 1.0 - opening / (np.nanmedian(at_rest) if np.isfinite(at_rest).any() else np.nan)
+        closures = []
+        for name in (f"lid_gap_{side}", f"eye_openness_{side}"):
+            opening = signals.levels.get(name)
+            if opening is not None and np.isfinite(opening[rest]).any():
+                closures.append(1.0 - opening / np.nanmedian(opening[rest]))
+        if len(closures) == 2:
+            return (1.0 - IMAGE_CLOSURE_WEIGHT) * closures[0] + IMAGE_CLOSURE_WEIGHT * closures[1]
+        return closures[0] if closures else np.full(signals.times_s.shape, np.nan)
     if region == "mouth":
         out = np.maximum(from_rest(f"mouth_corner_midline_{side}"), 0.0)
         up = np.maximum(from_rest(f"mouth_corner_vertical_{side}"), 0.0)
@@ -239,8 +248,10 @@ def _step(signals: Signals, segment, rest: np.ndarray, present: np.ndarray) -> S
     named = weaker if ratio < ASYMMETRIC_RATIO else "none"
     remaining = {side: math.nan for side in regions.SIDES}
     incomplete, remaining_share = "", math.nan
-    if segment.name == "eye_closure" and masks:
-        remaining = {side: 1.0 - median[side] for side in regions.SIDES}
+    if segment.name == "eye_closure" and masks and median[stronger] > 0:
+        # the stronger eye is taken as closed: the tracker reads a shut eye as partly open (a lagophthalmos of
+        # both eyes is not told from that)
+        remaining = {side: 1.0 - median[side] / median[stronger] for side in regions.SIDES}
         open_sides = [side for side in regions.SIDES if remaining[side] >= INCOMPLETE_CLOSURE_SHARE]
         incomplete = "both" if len(open_sides) == 2 else (open_sides[0] if open_sides else "none")
         remaining_share = max(remaining.values())

@@ -108,7 +108,8 @@ class Signals:
     signal before its baseline is taken away, its position in the head-normalised frame (IOD, origin
     between the eyes; positive up or outward), and the LEVEL_BASES kept only here (``lid_gap_SIDE``:
     the lid gap across the eye line over the eye width; ``mouth_corner_midline_SIDE``: the corner's
-    distance from the face's midline, IOD): what comparing the sides, or a movement with rest, reads.
+    distance from the face's midline, IOD; ``eye_openness_SIDE``: the image openness before its
+    baseline, when measured): what comparing the sides, or a movement with rest, reads.
     """
 
     times_s: np.ndarray
@@ -229,6 +230,7 @@ def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=Non
             filled = interpolate_gaps(np.where(tracked, openness[:, column], np.nan), times_s, bridged)
             base = running_percentile(filled, times_s, window_s=baseline_window_s, percentile=open_eye_percentile)
             values[f"eye_openness_{side}"] = filled / np.where(base > 0, base, np.nan)
+            levels[f"eye_openness_{side}"] = filled
     if eye_openness is not None and fuse_eye_openness:
         fused = fused_opening({s: values[f"eye_aperture_{s}"] for s in regions.SIDES},
                               {s: values[f"eye_openness_{s}"] for s in regions.SIDES})

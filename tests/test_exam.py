@@ -112,7 +112,7 @@ def test_a_weak_side_has_its_share_and_incomplete_closure(weak):
         assert step.weaker_side == weak and step.ratio_spread < 0.1
     closure = result.steps[0]
     assert closure.incomplete_closure == weak
-    assert closure.remaining_opening_share == pytest.approx(1 - 0.9 * 0.5, abs=0.05)
+    assert closure.remaining_opening_share == pytest.approx(0.5, abs=0.05)  # against the other eye, taken as shut
     assert result.weaker_side == weak
     assert result.resting["resting_mouth_grade"] == 1 and result.resting["resting_cheek_grade"] >= 1
     assert result.composite_estimate < 60

@@ -5,11 +5,13 @@ Run from the repository root::
     .venv/bin/python benchmarks/corpus.py OUT                           # every face, both renderers
     .venv/bin/python benchmarks/corpus.py OUT --faces portrait,talking_low_res_b --renderers field \\
         --per-cell 2 --first-seed 30000 --durations 15:60 --jobs 2
+    .venv/bin/python benchmarks/corpus.py OUT --labels blepharospasm,bilateral_hfs,none --first-seed 50000
 
 writes ``OUT/<face>/<renderer>/<label>_<side>_<seed>.mp4`` with its truth ``.json`` beside it and
 ``OUT/manifest.csv`` (clip, face, renderer, label, side, hard_negative, duration_s, fps, nuisance,
-seed). A cell is one face, one renderer and one of: primary HFS left and right, synkinesis left
-and right, none, and (portrait only) a hard negative; it holds ``--per-cell`` clips. Seeds run from
+seed). A cell is one face, one renderer and one of the cells of ``--labels`` (default: primary
+HFS left and right, synkinesis left and right, none, and, portrait only, a hard negative; also
+offered: blepharospasm and bilateral HFS, side both); it holds ``--per-cell`` clips. Seeds run from
 ``--first-seed`` over the cells in the order faces, renderers, cells, so the same options give the
 same corpus; everything else about a clip (duration, and for the portrait fps, size and nuisance)
 is drawn from its seed. Clips are rendered round by round (one of every face and renderer per
@@ -47,6 +49,10 @@ FACES = (PORTRAIT,) + REAL_FACES
 CELLS = (("primary_hfs", "left"), ("primary_hfs", "right"), ("synkinesis", "left"), ("synkinesis", "right"),
          ("none", "none"))
 HARD_NEGATIVE_CELL = ("hard_negative", "none")  # portrait only: a real face's own movements are its hard negatives
+MORE_CELLS = (("blepharospasm", "both"), ("bilateral_hfs", "both"))  # offered by --labels, after the default cells
+CELL_ORDER = CELLS + (HARD_NEGATIVE_CELL,) + MORE_CELLS  # a face's cells run in this order (the seeds follow it)
+CELL_LABELS = tuple(dict.fromkeys(label for label, _ in CELL_ORDER))  # the names --labels takes
+DEFAULT_LABELS = tuple(dict.fromkeys(label for label, _ in CELLS + (HARD_NEGATIVE_CELL,)))
 DURATION_S = (10.0, 120.0)  # clip lengths drawn from this range ...
 USUAL_DURATION_S = (20.0, 60.0)  # ... most of them from this part of it (bounded rendering and tracking time)
 USUAL_SHARE = 0.75  # share of clips whose length is drawn from USUAL_DURATION_S
@@ -89,12 +95,14 @@ class Job:
         return {"duration_s": duration, "fps": fps, "width": size[0], "height": size[1], "nuisance": nuisance}
 
 
-def plan(*, faces, renderers, per_cell: int, first_seed: int, real_faces: Path, durations_s: tuple) -> list[Job]:
-    """Every clip of the corpus, in seed order."""
+def plan(*, faces, renderers, per_cell: int, first_seed: int, real_faces: Path, durations_s: tuple,
+         labels=DEFAULT_LABELS) -> list[Job]:
+    """Every clip of the corpus, in seed order: the cells of ``labels`` (names of CELL_LABELS) for
+    each face and renderer (the hard negative on the portrait only)."""
     jobs, seed = [], first_seed
     for face in faces:
         base = None if face == PORTRAIT else str(real_faces / f"{face}.mp4")
-        cells = CELLS + ((HARD_NEGATIVE_CELL,) if face == PORTRAIT else ())
+        cells = [cell for cell in CELL_ORDER if cell[0] in labels and (face == PORTRAIT or cell != HARD_NEGATIVE_CELL)]
         for renderer in renderers:
             for cell in cells:
                 for _ in range(per_cell):
@@ -198,6 +206,9 @@ def main(argv=None) -> int:
                         help=f"Comma-separated base faces (default: all): {', '.join(FACES)}.")
     parser.add_argument("--renderers", type=lambda t: _names(t, RENDERERS, "renderer"), default=list(RENDERERS),
                         help=f"Comma-separated renderers (default: all): {', '.join(RENDERERS)}.")
+    parser.add_argument("--labels", type=lambda t: _names(t, CELL_LABELS, "label"), default=list(DEFAULT_LABELS),
+                        help=f"Comma-separated cell labels (default: {','.join(DEFAULT_LABELS)}): "
+                             f"{', '.join(CELL_LABELS)}; hard_negative on the portrait only.")
     parser.add_argument("--per-cell", type=int, default=1, help="Clips per face, renderer and label (default 1).")
     parser.add_argument("--first-seed", type=int, default=20000, help="Seed of the first clip (default 20000).")
     parser.add_argument("--durations", type=_durations, default=DURATION_S, metavar="MIN:MAX",
@@ -215,7 +226,9 @@ def main(argv=None) -> int:
     if missing:
         parser.error(f"{real_faces}: no {', '.join(m + '.mp4' for m in missing)}; give --real-faces DIR")
     jobs = plan(faces=args.faces, renderers=args.renderers, per_cell=args.per_cell, first_seed=args.first_seed,
-                real_faces=real_faces, durations_s=args.durations)
+                real_faces=real_faces, durations_s=args.durations, labels=args.labels)
+    if not jobs:
+        parser.error("no clips: the hard negative is the only label given and it is made on the portrait only")
     args.out.mkdir(parents=True, exist_ok=True)
     todo = [job for job in interleaved(jobs) if not is_done(args.out, job)]
     logger.info("%d clips planned (seeds %d-%d), %d already rendered, %d to render with %d job(s)", len(jobs),

@@ -27,7 +27,7 @@ from spasmscan.analysis import analyze_series  # noqa: E402
 from spasmscan.baseline import baseline_analysis  # noqa: E402
 from spasmscan.errors import SpasmscanError  # noqa: E402
 from spasmscan.evaluate import (ClipScore, Evaluation, calibration, clip_group, comparison_table,  # noqa: E402
-                                find_clips, score_clip, summary_row)
+                                find_clips, has_side, score_clip, summary_row)
 from spasmscan.landmarks import TrackerSettings  # noqa: E402
 from spasmscan.pipeline import video_landmarks  # noqa: E402
 from spasmscan.settings import AnalysisSettings  # noqa: E402
@@ -133,7 +133,7 @@ def main() -> None:
         print(f"  {low:.1f}-{high:.1f}: {n:3d} verdicts, {'n/a' if not n else f'{share:.0%}'} right")
     print("\nmisses of the analysis on the held-out clips:")
     for clip in held["analysis"].judged:
-        if clip.predicted != clip.truth.label or (clip.truth.label != "none" and clip.predicted_side != clip.truth.side):
+        if clip.predicted != clip.truth.label or (has_side(clip.truth) and clip.predicted_side != clip.truth.side):
             print(f"  {os.path.relpath(clip.video, args.corpus)}: {clip.truth.label}/{clip.truth.side} -> "
                   f"{clip.predicted}/{clip.predicted_side} ({clip.confidence:.2f})")
     if os.path.isdir(args.real_faces):

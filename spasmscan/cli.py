@@ -19,6 +19,9 @@ from .formats import BATCH_FORMATS, REPORT_FORMATS
 EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
 EXIT_BATCH_FAILED = 8  # some videos of a batch failed; their rows in summary.csv say why
+SIMULATED_LABELS = ("none", "primary_hfs", "synkinesis", "blepharospasm", "bilateral_hfs")  # simulate.LABELS, named
+# here because the command line starts without loading numpy
+EXAM_LABELS = ("palsy", "palsy_synkinesis")  # simulate.PALSY_LABELS: examinations following a protocol's steps
 LIVE_STEM = "live"  # the report name of a camera's or stream's session (a file's is named after it)
 
 PARAMETER_FLAGS = {  # library messages name parameters; the one-line error names the options instead
@@ -535,11 +538,12 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, force, mirr
 
 @cli.command(epilog=EPILOG)
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--label", type=click.Choice(["none", "primary_hfs", "synkinesis", "palsy", "palsy_synkinesis"]),
-              default="primary_hfs", show_default=True,
-              help="What the clip shows; palsy and palsy_synkinesis follow an examination --protocol (docs/exam.md).")
-@click.option("--side", type=click.Choice(["left", "right", "none"]), default=None,
-              help="Affected side, the patient's anatomical side (default: left; 'none' for --label none).")
+@click.option("--label", type=click.Choice(SIMULATED_LABELS + EXAM_LABELS), default="primary_hfs",
+              show_default=True, help="What the clip shows (blepharospasm and bilateral_hfs affect both sides; "
+                                      "palsy and palsy_synkinesis follow an examination --protocol, docs/exam.md).")
+@click.option("--side", type=click.Choice(["left", "right", "none", "both"]), default=None,
+              help="Affected side, the patient's anatomical side (default: left; 'none' for --label none; "
+                   "'both' for blepharospasm and bilateral_hfs; the weak side for palsy).")
 @click.option("--duration", "duration_s", type=float, default=30.0, show_default=True, help="Seconds.")
 @click.option("--fps", type=float, default=30.0, show_default=True, help="Frames per second.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed: the same seed gives the same clip.")
@@ -548,9 +552,12 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, force, mirr
 @click.option("--size", default=None, metavar="WxH",
               help="Output size, e.g. 640x480 (default: 640x480 for a portrait, the video's size for a video base).")
 @click.option("--twitch-rate", type=float, default=None,
-              help="primary_hfs: spasm episodes per minute (default: random, 0.3-25, log-uniform).")
+              help="primary_hfs, bilateral_hfs (each side): spasm episodes per minute (default: random, 0.3-25, "
+                   "log-uniform, for each side on its own).")
 @click.option("--mouth/--no-mouth", "spread_to_mouth", default=None,
-              help="primary_hfs: spasms spread to the mouth corner, or not (default: random).")
+              help="primary_hfs, bilateral_hfs: spasms spread to the mouth corner, or not (default: random).")
+@click.option("--severity", type=float, default=None,
+              help="blepharospasm: 0 (mild) to 1 (severe) (default: random).")
 @click.option("--hard-negative", is_flag=True,
               help="Asymmetric blinks, squinting smiles and brow raises: movements that must not read as spasm.")
 @click.option("--nuisance", type=float, default=1.0, show_default=True,
@@ -567,15 +574,15 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, force, mirr
               help="palsy: the examination's steps (a packaged protocol or a file); the clip lasts as long "
                    "as they do (--duration is not used).")
 @click.option("--force", is_flag=True, help="Overwrite OUT and its truth file.")
-def simulate(out, label, side, duration_s, fps, seed, base, size, twitch_rate, spread_to_mouth, hard_negative,
-             nuisance, renderer, palsy_share, palsy_synkinesis, protocol, force) -> None:
+def simulate(out, label, side, duration_s, fps, seed, base, size, twitch_rate, spread_to_mouth, severity,
+             hard_negative, nuisance, renderer, palsy_share, palsy_synkinesis, protocol, force) -> None:
     """Render a face video OUT (.mp4) with known events, and its ground truth OUT.json beside it."""
     from .files import check_overwrite
     from .render import Nuisance, simulate_exam_video, simulate_video
-    from .simulate import PALSY_LABELS, ScheduleOptions, truth_path
+    from .simulate import LABEL_SIDES, PALSY_LABELS, ScheduleOptions, truth_path
 
     if side is None:
-        side = "none" if label == "none" else "left"
+        side = LABEL_SIDES[label][0] if label in LABEL_SIDES else "left"  # left, or the one side a label allows
     width = height = None
     if size is not None:
         try:
@@ -586,7 +593,7 @@ def simulate(out, label, side, duration_s, fps, seed, base, size, twitch_rate, s
         raise ParameterError(f"OUT must be an .mp4 file name, got {out!r}")
     check_overwrite([out, truth_path(out)], force=force, elsewhere="choose another OUT name")
     options = ScheduleOptions(hard_negative=hard_negative, twitch_rate_per_min=twitch_rate,
-                              spread_to_mouth=spread_to_mouth)
+                              spread_to_mouth=spread_to_mouth, severity=severity)
     if palsy_synkinesis and label not in PALSY_LABELS:
         raise ParameterError("--synkinesis adds co-contractions to --label palsy; for the random synkinesis "
                              "schedule use --label synkinesis")

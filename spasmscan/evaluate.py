@@ -3,8 +3,14 @@
 A detected event matches a true one of the same family on the same side when their onsets
 differ by at most ``ONSET_TOLERANCE_S`` (one-to-one, closest pairs first). Families (the kinds'
 ``family`` in :data:`spasmscan.kinds.KINDS`): "twitch" (twitch and tonic_spasm, one-sided) and
-"blink" (bilateral). Blinks are not scored on clips
+"blink" (bilateral). True events of other kinds (voluntary movements, blepharospasm's
+bilateral_closure and flutter) are not scored. Blinks are not scored on clips
 rendered on a real video, whose own blinks are unknown (``base_events_known`` false).
+
+The confusion matrix has a row for every truth label the analysis can name and for every other
+truth label present, and a column for every verdict label (:data:`spasmscan.kinds.VERDICT_LABELS`).
+The side is scored on clips whose label has an affected side to find (not "none" nor
+blepharospasm, :data:`spasmscan.simulate.UNSIDED_LABELS`); bilateral HFS is right with side "both".
 
 No OpenCV here: the analysis is a callable (default: track with the landmark cache, then run
 the analysis stages), so scoring is testable with hand-made analyses.
@@ -23,14 +29,16 @@ import numpy as np
 from .errors import InputNotFoundError, ParameterError, SpasmscanError
 from .kinds import VERDICT_LABELS, family_kinds
 from .report import write_csv
-from .simulate import LABELS, Truth, read_truth, truth_path
+from .simulate import LABELS, UNSIDED_LABELS, Truth, read_truth, truth_path
 from .video import is_video_path
 
 logger = logging.getLogger(__name__)
 
 ONSET_TOLERANCE_S = 0.150  # onsets this close are the same event: about 4 frames at 25-30 fps
 FAMILIES = {family: family_kinds(family) for family in ("twitch", "blink")}  # scored, in this order
-PREDICTED_LABELS = LABELS + tuple(label for label in VERDICT_LABELS if label not in LABELS)
+# the verdict labels, those also simulated first in the simulator's order
+PREDICTED_LABELS = (tuple(label for label in LABELS if label in VERDICT_LABELS)
+                    + tuple(label for label in VERDICT_LABELS if label not in LABELS))
 
 
 @dataclass
@@ -211,8 +219,13 @@ class Evaluation:
         return [c for c in self.clips if c.has_verdict]
 
     def confusion(self) -> dict:
-        """{true label: {predicted label: count}} over the clips with a verdict."""
-        table = {t: {p: 0 for p in PREDICTED_LABELS} for t in LABELS}
+        """{true label: {predicted label: count}} over the clips with a verdict: a row for every truth
+        label that is a verdict label and for every other truth label of the clips, a column for
+        every verdict label (PREDICTED_LABELS; a predicted label outside them counts as indeterminate)."""
+        present = {clip.truth.label for clip in self.judged}
+        rows = [t for t in LABELS if t in PREDICTED_LABELS or t in present]
+        rows += sorted(present - set(rows))  # labels of truth files from elsewhere
+        table = {t: {p: 0 for p in PREDICTED_LABELS} for t in rows}
         for clip in self.judged:
             table[clip.truth.label][clip.predicted if clip.predicted in PREDICTED_LABELS else "indeterminate"] += 1
         return table
@@ -223,11 +236,13 @@ class Evaluation:
         return sum(c.predicted == c.truth.label for c in judged) / len(judged) if judged else float("nan")
 
     def _positive(self) -> list:
-        return [c for c in self.judged if c.truth.label != "none"]
+        """The judged clips with an affected side to find."""
+        return [c for c in self.judged if has_side(c.truth)]
 
     @property
     def side_accuracy(self) -> float:
-        """Share of the clips with an affected side whose predicted side is that side."""
+        """Share of the clips with an affected side whose predicted side is that side ("both" for
+        bilateral HFS)."""
         positive = self._positive()
         return sum(c.predicted_side == c.truth.side for c in positive) / len(positive) if positive else float("nan")
 
@@ -295,7 +310,7 @@ class Evaluation:
                    "predicted_side": c.predicted_side, "confidence": c.confidence, "face_pct": c.face_pct,
                    "label_correct": int(c.predicted == c.truth.label) if c.has_verdict else "",
                    "side_correct": (int(c.predicted_side == c.truth.side)
-                                    if c.has_verdict and c.truth.label != "none" else ""),
+                                    if c.has_verdict and has_side(c.truth) else ""),
                    "status": c.status}
             for name in FAMILIES:
                 row.update(_family_columns(name, c.families.get(name)))
@@ -313,6 +328,11 @@ class Evaluation:
         """The confusion matrix: one row per true label, one column per predicted label."""
         rows = [{"truth": label, **row} for label, row in self.confusion().items()]
         write_csv(path, rows, ["truth", *PREDICTED_LABELS], force=True)
+
+
+def has_side(truth: Truth) -> bool:
+    """Whether the side is scored on a clip of ``truth``: its label has an affected side to find."""
+    return truth.label not in UNSIDED_LABELS
 
 
 def _family_columns(name: str, score: FamilyScore | None) -> dict:

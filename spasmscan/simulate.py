@@ -35,7 +35,15 @@ from .errors import InputNotFoundError, ParameterError
 
 logger = logging.getLogger(__name__)
 
-LABELS = ("none", "primary_hfs", "synkinesis")
+LABEL_SIDES = {  # label -> the sides a clip of it may state
+    "none": ("none",),
+    "primary_hfs": regions.SIDES,
+    "synkinesis": regions.SIDES,
+    "blepharospasm": ("both",),
+    "bilateral_hfs": ("both",),
+}
+LABELS = tuple(LABEL_SIDES)
+UNSIDED_LABELS = ("none", "blepharospasm")  # no affected side to find: evaluate does not score their side
 TRUTH_VERSION = 2  # 2 added "renderer"; version 1 files (all rendered by "mesh") are still read
 READABLE_TRUTH_VERSIONS = (1, 2)
 CHANNELS = tuple(f"{base}_{side}" for base in ("eye_close", "brow", "cheek", "mouth") for side in regions.SIDES) + ("jaw",)
@@ -83,6 +91,29 @@ SYNKINESIS_DRIVERS = ("blink", "eye_closure", "brow_raise", "smile")  # movement
 EYE_CLOSURE_S = (0.6, 2.0)  # a prompted or held eye closure, both eyes
 EYE_CLOSURE_CLOSURE = (0.9, 1.0)  # ... the lids meet or nearly
 EYE_CLOSURE_CHEEK_IOD = 0.01  # squeezing the eyes shut lifts both cheeks a little
+# Blepharospasm: bilateral, synchronous involuntary closure beyond normal blinking. Each clip draws a
+# severity (0 mild .. 1 severe); a "(mild, severe)" pair is interpolated at it. Normal blink rates, for
+# comparison (Bentivoglio et al. 1997, Mov Disord 12:1028): about 17/min at rest, 26/min talking, 4.5/min reading.
+BLEPH_SEVERITY = (0.0, 1.0)  # drawn uniformly: a third of the clips are mild (severity below 1/3)
+BLEPH_BLINK_RATE_PER_MIN = ((22.0, 30.0), (40.0, 60.0))  # all blinks, clusters too: over 17/min (rest) even if mild
+BLEPH_BLINK_GAP_S = 0.3  # frequent blinks: the lids stay open at least this long between two
+BLEPH_BLINK_ROUNDS = 8  # blinks are scattered over the free time in up to this many rounds (each retries the clashes)
+BLEPH_CLUSTER_RATE_PER_MIN = (1.0, 8.0)  # blink clusters per minute, mild .. severe
+BLEPH_CLUSTER_SIZE = (2, 5)  # blinks in one cluster
+BLEPH_CLUSTER_SPAN_S = (1.0, 2.0)  # ... all within this long
+BLEPH_CLUSTER_BLINK_SHARE = 0.8  # a cluster blink lasts at most this share of its period: the lids reopen between
+BLEPH_FLUTTER_RATE_PER_MIN = (0.5, 3.0)  # eyelid flutter episodes per minute, mild .. severe
+BLEPH_FLUTTER_S = (0.5, 2.0)  # one flutter episode
+BLEPH_FLUTTER_HZ = (3.0, 8.0)  # its rapid partial closures, both lids beating in phase
+BLEPH_FLUTTER_CLOSURE = (0.2, 0.5)  # share of the lid gap each beat closes
+BLEPH_CLOSURE_RATE_PER_MIN = (3.0, 8.0)  # held involuntary closures per minute, mild .. severe (at least one a clip)
+BLEPH_CLOSURE_S = (0.5, 5.0)  # one held closure, log-uniform up to the longest of the clip's severity ...
+BLEPH_MILD_LONGEST_CLOSURE_S = 2.0  # ... which is this for the mildest case, BLEPH_CLOSURE_S[1] for the severest
+BLEPH_CLOSURE_CLOSURE = (0.85, 1.0)  # a held closure shuts the eyes or nearly
+BLEPH_SIDE_DIFFERENCE = 0.08  # both eyes close together: within this share of each other ...
+BLEPH_ONSET_SPREAD_S = 0.03  # ... starting within this of each other
+BLEPH_GAP_S = 0.4  # closures, flutters and clusters keep this clear of each other and of blinks: each stays countable
+BLEPH_CLEAR_OF_KINDS = ("brow_raise", "smile", "eye_closure")  # voluntary eye and brow movements: kept clear of
 MAX_CLOSURE = 0.97  # summed closures are capped: the lids never pass each other
 MAX_WIDENING = 0.5  # a negative closure widens the eye (a palsied lid at rest); never beyond this share of the gap
 
@@ -156,10 +187,12 @@ def smooth_ramp(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SimEvent:
-    """One true event. kind: blink, eye_closure, brow_raise, smile, talk, twitch or tonic_spasm. side: "left",
-    "right" (patient's) or "both". region: eye, mouth, brow or eye+mouth. amplitude: peak closure
-    share for eye events, IOD for brow and mouth events. coupled_to: index of the voluntary event a
-    synkinetic twitch rides on, -1 when none."""
+    """One true event. kind: blink, eye_closure, brow_raise, smile, talk, twitch, tonic_spasm,
+    bilateral_closure (blepharospasm: both eyes held shut involuntarily, 0.5-5 s) or flutter
+    (blepharospasm: rapid partial closures of both eyes, 3-8 Hz). side: "left", "right" (patient's) or
+    "both". region: eye, mouth, brow or eye+mouth. amplitude: peak closure share for eye events, IOD
+    for brow and mouth events. coupled_to: index of the voluntary event a synkinetic twitch rides on,
+    -1 when none."""
 
     kind: str
     side: str
@@ -248,6 +281,7 @@ class ScheduleOptions:
     spread_to_mouth: bool | None = None  # primary HFS: spasms also pull the mouth corner
     blink_rate_per_min: float | None = None
     voluntary_movements: bool = True  # brow raises, smiles, eye closures and talking besides the blinks
+    severity: float | None = None  # blepharospasm: 0 (mild) to 1 (severe)
     blocked_s: tuple = ()  # (start, end) spans where no event may fall (e.g. the face leaves a base video)
 
 
@@ -255,8 +289,9 @@ def make_schedule(label: str, side: str, duration_s: float, *, seed: int,
                   options: ScheduleOptions = ScheduleOptions(), renderer: str = DEFAULT_RENDERER) -> list[SimEvent]:
     """Events of a clip of ``duration_s`` seconds, sorted by onset, with ``coupled_to`` resolved.
 
-    label: none, primary_hfs or synkinesis. side: the affected side (left/right; none for "none").
-    renderer: whose motion profile shapes the involuntary contractions' ramps (same times and sizes).
+    label: one of LABELS. side: the affected side (left/right; none for "none"; both for blepharospasm
+    and bilateral_hfs). renderer: whose motion profile shapes the involuntary contractions' ramps (same
+    times and sizes).
     """
     profile = motion_profile(renderer)
     check_label_side(label, side)
@@ -267,12 +302,22 @@ def make_schedule(label: str, side: str, duration_s: float, *, seed: int,
     drawn = clip_parameters(label, seed=seed, options=options)
     rng = np.random.default_rng(seed)
     timeline = _Timeline(LEAD_IN_S, duration_s - TAIL_S, options.blocked_s)
-    voluntary = _voluntary_events(rng, timeline, label, drawn["blink_rate_per_min"], options)
+    voluntary = _voluntary_movements(rng, timeline, label, options)
     involuntary: list[tuple[SimEvent, int]] = []  # (event, index into voluntary or -1)
+    if label == "blepharospasm":  # its own blinks too
+        involuntary = [(e, -1) for e in _blepharospasm(rng, timeline, drawn, voluntary, profile)]
+    else:
+        voluntary += _blinks(rng, timeline, drawn["blink_rate_per_min"], options.hard_negative)
     if label == "primary_hfs":
         involuntary = [(e, -1) for e in _spasm_episodes(rng, timeline, side, voluntary,
                                                         rate_per_min=drawn["twitch_rate_per_min"],
                                                         spread=drawn["spread_to_mouth"], profile=profile)]
+    elif label == "bilateral_hfs":  # each side its own rate, spread and timing: two asynchronous trains
+        for s in regions.SIDES:
+            involuntary += [(e, -1) for e in _spasm_episodes(rng, timeline, s, voluntary,
+                                                             rate_per_min=drawn[f"twitch_rate_per_min_{s}"],
+                                                             spread=drawn[f"spread_to_mouth_{s}"], profile=profile,
+                                                             lane=f"spasm_{s}")]
     elif label == "synkinesis":
         drivers = [i for i, v in enumerate(voluntary) if v.kind in SYNKINESIS_DRIVERS]
         count = min(len(drivers), max(1, round(drawn["synkinesis_share"] * len(drivers))))
@@ -294,34 +339,80 @@ def make_schedule(label: str, side: str, duration_s: float, *, seed: int,
 def clip_parameters(label: str, *, seed: int, options: ScheduleOptions = ScheduleOptions()) -> dict:
     """The clip-wide draws of a schedule, from their own random stream of ``seed`` (what the truth
     file states under "parameters"): blink_rate_per_min; for primary HFS twitch_rate_per_min
-    (log-uniform in TWITCH_RATE_PER_MIN) and spread_to_mouth; for synkinesis synkinesis_share.
-    Values set in ``options`` are taken as given."""
+    (log-uniform in TWITCH_RATE_PER_MIN) and spread_to_mouth; for bilateral HFS the same per side
+    (twitch_rate_per_min_left, ..., spread_to_mouth_right), drawn independently; for synkinesis
+    synkinesis_share; for blepharospasm severity (0 mild .. 1 severe), the blink rate of that
+    severity and the rates (per minute) of held closures, flutters and blink clusters, and the
+    longest held closure (s). Values set in ``options`` are taken as given (a stated twitch rate
+    or spread holds for both sides)."""
     rng = np.random.default_rng([seed, 2])
     blink, rate, spread, share = (_u(rng, BLINK_RATE_PER_MIN), float(np.exp(_u(rng, np.log(TWITCH_RATE_PER_MIN)))),
                                   bool(rng.random() < 0.5), _u(rng, SYNKINESIS_SHARE))
+    # drawn after the draws above, so that those (and every earlier clip) stay as they were
+    severity, blink_share = _u(rng, BLEPH_SEVERITY), float(rng.random())
+    other_rate, other_spread = float(np.exp(_u(rng, np.log(TWITCH_RATE_PER_MIN)))), bool(rng.random() < 0.5)
+    if label == "blepharospasm":
+        severity = _stated_severity(options.severity) if options.severity is not None else severity
+        low, high = _at_severity(BLEPH_BLINK_RATE_PER_MIN, severity)
+        blink = low + blink_share * (high - low)
     blink = options.blink_rate_per_min or blink
     if label == "synkinesis":
         blink = max(blink, 12.0)  # enough blinks to show the time-locking
     drawn = {"blink_rate_per_min": round(blink, 4)}
-    if label == "primary_hfs":
-        rate = options.twitch_rate_per_min or rate
-        if not (TWITCH_RATE_PER_MIN[0] <= rate <= MAX_TWITCH_RATE_PER_MIN):
-            raise ParameterError(f"twitch rate must be {TWITCH_RATE_PER_MIN[0]}-{MAX_TWITCH_RATE_PER_MIN:g} "
-                                 f"per minute, got {rate}")
-        drawn.update(twitch_rate_per_min=round(rate, 4),
-                     spread_to_mouth=options.spread_to_mouth if options.spread_to_mouth is not None else spread)
-    elif label == "synkinesis":
+    trains = {"primary_hfs": {"": (rate, spread)},  # key suffix -> one spasm train's rate and spread
+              "bilateral_hfs": {"_left": (rate, spread), "_right": (other_rate, other_spread)}}
+    for suffix, (train_rate, train_spread) in trains.get(label, {}).items():
+        drawn[f"twitch_rate_per_min{suffix}"] = round(_stated_rate(options.twitch_rate_per_min or train_rate), 4)
+        drawn[f"spread_to_mouth{suffix}"] = train_spread if options.spread_to_mouth is None else options.spread_to_mouth
+    if label == "synkinesis":
         drawn["synkinesis_share"] = round(share, 4)
+    elif label == "blepharospasm":
+        drawn.update(severity=round(severity, 4),
+                     closure_rate_per_min=round(_at_severity(BLEPH_CLOSURE_RATE_PER_MIN, severity), 4),
+                     longest_closure_s=round(_at_severity((BLEPH_MILD_LONGEST_CLOSURE_S, BLEPH_CLOSURE_S[1]),
+                                                          severity), 4),
+                     flutter_rate_per_min=round(_at_severity(BLEPH_FLUTTER_RATE_PER_MIN, severity), 4),
+                     cluster_rate_per_min=round(_at_severity(BLEPH_CLUSTER_RATE_PER_MIN, severity), 4))
     return drawn
 
 
+def _stated_rate(rate: float) -> float:
+    if not (TWITCH_RATE_PER_MIN[0] <= rate <= MAX_TWITCH_RATE_PER_MIN):
+        raise ParameterError(f"twitch rate must be {TWITCH_RATE_PER_MIN[0]}-{MAX_TWITCH_RATE_PER_MIN:g} "
+                             f"per minute, got {rate}")
+    return rate
+
+
+def _stated_severity(severity: float) -> float:
+    if not (BLEPH_SEVERITY[0] <= severity <= BLEPH_SEVERITY[1]):
+        raise ParameterError(f"severity must be {BLEPH_SEVERITY[0]:g} (mild) to {BLEPH_SEVERITY[1]:g} (severe), "
+                             f"got {severity}")
+    return float(severity)
+
+
+def _at_severity(mild_severe, severity: float):
+    """A (mild, severe) pair of numbers, or of (low, high) ranges, interpolated at ``severity`` (0-1)."""
+    mild, severe = (np.asarray(v, dtype=np.float64) for v in mild_severe)
+    value = mild + severity * (severe - mild)
+    return tuple(float(v) for v in value) if value.ndim else float(value)
+
+
 def check_label_side(label: str, side: str) -> None:
-    if label not in LABELS + PALSY_LABELS:
+    """ParameterError unless ``label`` is one of LABELS and ``side`` one of its LABEL_SIDES, or
+    ``label`` one of PALSY_LABELS and ``side`` the weak side (left or right)."""
+    if label in PALSY_LABELS:
+        if side not in regions.SIDES:
+            raise ParameterError(f"label {label!r} needs the weak side 'left' or 'right', got {side!r}")
+        return
+    if label not in LABELS:
         raise ParameterError(f"label must be one of {', '.join(LABELS + PALSY_LABELS)}, got {label!r}")
-    if label == "none" and side != "none":
+    if side in LABEL_SIDES[label]:
+        return
+    if label == "none":
         raise ParameterError("a clip labelled 'none' has no affected side: use side 'none'")
-    if label != "none" and side not in regions.SIDES:
-        raise ParameterError(f"label {label!r} needs the affected side 'left' or 'right', got {side!r}")
+    if LABEL_SIDES[label] == ("both",):
+        raise ParameterError(f"label {label!r} affects both sides: use side 'both', got {side!r}")
+    raise ParameterError(f"label {label!r} needs the affected side 'left' or 'right', got {side!r}")
 
 
 class _Timeline:
@@ -332,20 +423,39 @@ class _Timeline:
         self.blocked = [(float(a), float(b)) for a, b in blocked_s]
         self.taken: dict[str, list] = {}
 
-    def free(self, start_s: float, end_s: float, *, lane: str, gap_s: float = 0.0) -> bool:
+    def free(self, start_s: float, end_s: float, *, lane: str, gap_s: float = 0.0, clear_of: tuple = ()) -> bool:
+        """Whether [start_s, end_s] is in the clip, ``gap_s`` clear of blocked spans and of ``lane``'s
+        events, and clear of the further lanes of ``clear_of`` ((lane, gap_s) pairs)."""
         if start_s < self.first_s or end_s > self.last_s:
             return False
-        spans = self.blocked + self.taken.get(lane, [])
-        return all(end_s + gap_s <= a or start_s - gap_s >= b for a, b in spans)
+        for name, gap in ((lane, gap_s),) + tuple(clear_of):
+            if not all(end_s + gap <= a or start_s - gap >= b for a, b in self.blocked + self.taken.get(name, [])):
+                return False
+        return True
+
+    def free_spans(self, *, lanes: tuple) -> list[tuple[float, float]]:
+        """(start, end) stretches of [first_s, last_s] clear of blocked spans and of every lane of
+        ``lanes`` ((lane, gap_s) pairs) by its gap."""
+        busy = sorted(self.blocked + [(a - gap, b + gap) for name, gap in lanes for a, b in self.taken.get(name, [])])
+        spans, t = [], self.first_s
+        for a, b in busy:
+            if a > t:
+                spans.append((t, min(a, self.last_s)))
+            t = max(t, b)
+        if t < self.last_s:
+            spans.append((t, self.last_s))
+        return [(a, b) for a, b in spans if b > a]
 
     def take(self, start_s: float, end_s: float, *, lane: str) -> None:
         self.taken.setdefault(lane, []).append((start_s, end_s))
 
-    def place(self, rng, length_s: float, *, lane: str, gap_s: float = 0.0, tries: int = 50) -> float | None:
-        """A random free onset for an event of ``length_s`` in ``lane``, or None."""
+    def place(self, rng, length_s: float, *, lane: str, gap_s: float = 0.0, tries: int = 50,
+              clear_of: tuple = ()) -> float | None:
+        """A random free onset for an event of ``length_s`` in ``lane``, or None. ``clear_of``: (lane,
+        gap_s) pairs of further lanes the event must keep clear of."""
         for _ in range(tries):
             start = rng.uniform(self.first_s, max(self.first_s, self.last_s - length_s))
-            if self.free(start, start + length_s, lane=lane, gap_s=gap_s):
+            if self.free(start, start + length_s, lane=lane, gap_s=gap_s, clear_of=clear_of):
                 self.take(start, start + length_s, lane=lane)
                 return float(start)
         return None
@@ -355,9 +465,8 @@ def _u(rng, bounds) -> float:
     return float(rng.uniform(*bounds))
 
 
-def _voluntary_events(rng, timeline: _Timeline, label: str, rate: float,
-                      options: ScheduleOptions) -> list[SimEvent]:
-    """Blinks (``rate`` per minute) and, when wanted, brow raises, smiles, eye closures and talking."""
+def _voluntary_movements(rng, timeline: _Timeline, label: str, options: ScheduleOptions) -> list[SimEvent]:
+    """Brow raises, smiles, eye closures and talking, when wanted."""
     events = []
     usable_s = max(timeline.last_s - timeline.first_s, 0.0)
     if options.voluntary_movements:
@@ -375,6 +484,12 @@ def _voluntary_events(rng, timeline: _Timeline, label: str, rate: float,
                 event = _make_voluntary(rng, timeline, kind, options)
                 if event is not None:
                     events.append(event)
+    return events
+
+
+def _blinks(rng, timeline: _Timeline, rate: float, hard_negative: bool) -> list[SimEvent]:
+    """Blinks at ``rate`` per minute, in the time the other movements leave free."""
+    events = []
     t = timeline.first_s + rng.exponential(60.0 / rate) * 0.5
     length = _u(rng, BLINK_S)
     while t + length < timeline.last_s:
@@ -383,7 +498,7 @@ def _voluntary_events(rng, timeline: _Timeline, label: str, rate: float,
             t += BLINK_CLEARANCE_S  # postponed until the other movement is over
             continue
         timeline.take(t, t + length, lane="blink")
-        events.append(_blink(rng, t, length, options.hard_negative))
+        events.append(_blink(rng, t, length, hard_negative))
         t += max(MIN_BLINK_GAP_S + length, rng.gamma(4.0, 60.0 / rate / 4.0))
         length = _u(rng, BLINK_S)
     return events
@@ -458,19 +573,99 @@ def _twitch(rng, start: float, length: float, side: str, *, closure: float, mout
     """A one-sided orbicularis oculi contraction: partial closure, cheek up, brow down (+ mouth corner)."""
     rise, fall = _ramps(length, profile)
     motions = [Motion(f"eye_close_{side}", start, start + length, closure, rise, fall),
-               Motion(f"cheek_{side}", start, start + length, _u(rng, CHEEK_LIFT_IOD) * closure, rise, fall),
-               Motion(f"brow_{side}", start, start + length, -_u(rng, BROW_PULL_DOWN_IOD) * closure, rise, fall)]
+               *_squeeze(rng, side, start, start + length, closure, rise, fall)]
     if mouth:
         motions.append(Motion(f"mouth_{side}", start, start + length, _u(rng, SPASM_MOUTH_PULL_IOD), rise, fall))
     return SimEvent(kind, side, "eye+mouth" if mouth else "eye", start, start + length, closure,
                     motions=tuple(motions))
 
 
+def _squeeze(rng, side: str, start: float, end: float, closure: float, rise: float, fall: float) -> list[Motion]:
+    """The cheek lift and brow pull-down on ``side`` that go with an orbicularis oculi closure of ``closure``."""
+    return [Motion(f"cheek_{side}", start, end, _u(rng, CHEEK_LIFT_IOD) * closure, rise, fall),
+            Motion(f"brow_{side}", start, end, -_u(rng, BROW_PULL_DOWN_IOD) * closure, rise, fall)]
+
+
+def _bilateral_closure(rng, kind: str, start: float, length: float, closure: float, profile: MotionProfile, *,
+                       beat_hz: float = 0.0) -> SimEvent:
+    """Both eyes closing together by about ``closure`` (each within BLEPH_SIDE_DIFFERENCE of it, onsets
+    within BLEPH_ONSET_SPREAD_S; with ``beat_hz`` > 0 the lids beat at that rate, in phase), both
+    cheeks lifted and both brows pulled down a little."""
+    rise, fall = _ramps(length, profile)
+    end = start + length
+    motions = []
+    for side in regions.SIDES:
+        onset = start if beat_hz > 0 else start + _u(rng, (0.0, BLEPH_ONSET_SPREAD_S))
+        peak = closure * (1.0 - _u(rng, (0.0, BLEPH_SIDE_DIFFERENCE)))
+        motions += [Motion(f"eye_close_{side}", onset, end, peak, rise, fall, wobble_hz=beat_hz),
+                    *_squeeze(rng, side, start, end, closure, rise, fall)]
+    return SimEvent(kind, "both", "eye", start, end, closure, motions=tuple(motions))
+
+
+def _blepharospasm(rng, timeline: _Timeline, drawn: dict, voluntary: list[SimEvent],
+                   profile: MotionProfile) -> list[SimEvent]:
+    """Blepharospasm at the rates of ``drawn`` (clip_parameters): held bilateral closures (at least
+    one), flutters and blink clusters at random times, BLEPH_GAP_S clear of each other, then blinks
+    scattered over the time left until all blinks make the drawn blink rate (fewer where too little
+    time is left). All keep clear of the voluntary movements of BLEPH_CLEAR_OF_KINDS."""
+    for event in voluntary:
+        if event.kind in BLEPH_CLEAR_OF_KINDS:
+            timeline.take(event.start_s, event.end_s, lane="upper_face")
+    clear_of = (("upper_face", BLINK_CLEARANCE_S),)
+    lanes = dict(lane="blink", gap_s=BLEPH_GAP_S, clear_of=clear_of)
+    minutes = max(timeline.last_s - timeline.first_s, 0.0) / 60.0
+    events = []
+    longest = (BLEPH_CLOSURE_S[0], drawn["longest_closure_s"])
+    for _ in range(max(1, int(rng.poisson(drawn["closure_rate_per_min"] * minutes)))):
+        length = float(np.exp(_u(rng, np.log(longest))))
+        start = timeline.place(rng, length, **lanes)
+        if start is not None:
+            events.append(_bilateral_closure(rng, "bilateral_closure", start, length,
+                                             _u(rng, BLEPH_CLOSURE_CLOSURE), profile))
+    for _ in range(int(rng.poisson(drawn["flutter_rate_per_min"] * minutes))):
+        length = _u(rng, BLEPH_FLUTTER_S)
+        start = timeline.place(rng, length, **lanes)
+        if start is not None:
+            events.append(_bilateral_closure(rng, "flutter", start, length, _u(rng, BLEPH_FLUTTER_CLOSURE), profile,
+                                             beat_hz=_u(rng, BLEPH_FLUTTER_HZ)))
+    for _ in range(int(rng.poisson(drawn["cluster_rate_per_min"] * minutes))):
+        count = int(rng.integers(BLEPH_CLUSTER_SIZE[0], BLEPH_CLUSTER_SIZE[1] + 1))
+        span = _u(rng, BLEPH_CLUSTER_SPAN_S)
+        period = span / count
+        start = timeline.place(rng, span, **lanes)
+        if start is not None:
+            events += [_blink(rng, start + k * period, min(_u(rng, BLINK_S), BLEPH_CLUSTER_BLINK_SHARE * period),
+                              hard_negative=False) for k in range(count)]
+    wanted = round(drawn["blink_rate_per_min"] * minutes) - sum(e.kind == "blink" for e in events)
+    return events + _scattered_blinks(rng, timeline, wanted, clear_of=clear_of)
+
+
+def _scattered_blinks(rng, timeline: _Timeline, count: int, *, clear_of: tuple) -> list[SimEvent]:
+    """Up to ``count`` blinks at random onsets over the time the blink lane (BLEPH_BLINK_GAP_S apart) and
+    the lanes of ``clear_of`` leave free; onsets that clash are drawn again, BLEPH_BLINK_ROUNDS times at most."""
+    events = []
+    for _ in range(BLEPH_BLINK_ROUNDS):
+        missing = count - len(events)
+        spans = timeline.free_spans(lanes=(("blink", BLEPH_BLINK_GAP_S),) + clear_of)
+        if missing <= 0 or not spans:
+            break
+        lengths = np.array([b - a for a, b in spans])
+        ends = np.cumsum(lengths)
+        for offset in np.sort(rng.uniform(0.0, ends[-1], missing)):  # uniform over the free time
+            k = min(int(np.searchsorted(ends, offset, side="right")), len(spans) - 1)
+            start, length = spans[k][0] + offset - (ends[k] - lengths[k]), _u(rng, BLINK_S)
+            if timeline.free(start, start + length, lane="blink", gap_s=BLEPH_BLINK_GAP_S, clear_of=clear_of):
+                timeline.take(start, start + length, lane="blink")
+                events.append(_blink(rng, start, length, hard_negative=False))
+    return events
+
+
 def _spasm_episodes(rng, timeline: _Timeline, side: str, voluntary: list[SimEvent], *, rate_per_min: float,
-                    spread: bool, profile: MotionProfile) -> list[SimEvent]:
+                    spread: bool, profile: MotionProfile, lane: str = "spasm") -> list[SimEvent]:
     """Primary HFS: single twitches, bursts and tonic spasms at random times (independent of voluntary
     movements); about one episode in ten rides on a blink (that eye closes harder and longer). A clip
-    with a single episode (low rates, short clips) gets a burst or a tonic spasm."""
+    with a single episode (low rates, short clips) gets a burst or a tonic spasm. Episodes keep clear
+    of each other in ``lane`` of the timeline."""
     usable_s = max(timeline.last_s - timeline.first_s, 0.0)
     count = max(1, int(rng.poisson(rate_per_min * usable_s / 60.0)))
     blinks = [e for e in voluntary if e.kind == "blink"]
@@ -484,14 +679,14 @@ def _spasm_episodes(rng, timeline: _Timeline, side: str, voluntary: list[SimEven
         if count > 1 and blinks and rng.random() < 0.1:  # rides on a blink: same onset, harder and longer closure
             blink = blinks[int(rng.integers(len(blinks)))]
             start, length = blink.start_s + 0.02, blink.end_s - blink.start_s + _u(rng, (0.15, 0.3))
-            if timeline.free(start, start + length, lane="spasm", gap_s=0.3):
-                timeline.take(start, start + length, lane="spasm")
+            if timeline.free(start, start + length, lane=lane, gap_s=0.3):
+                timeline.take(start, start + length, lane=lane)
                 events.append(_twitch(rng, start, length, side, closure=_u(rng, TWITCH_CLOSURE), mouth=mouth,
                                       profile=profile))
             continue
         if shape == "tonic":
             length = _u(rng, TONIC_S)
-            start = timeline.place(rng, length + 0.6, lane="spasm", gap_s=0.4)
+            start = timeline.place(rng, length + 0.6, lane=lane, gap_s=0.4)
             if start is not None:
                 events.append(_twitch(rng, start, length, side, closure=_u(rng, TONIC_CLOSURE), mouth=mouth,
                                       profile=profile, kind="tonic_spasm"))
@@ -500,7 +695,7 @@ def _spasm_episodes(rng, timeline: _Timeline, side: str, voluntary: list[SimEven
         period = 1.0 / _u(rng, BURST_HZ)
         lengths = [min(_u(rng, TWITCH_S), 0.75 * period) for _ in range(n)]
         total = period * (n - 1) + lengths[-1]
-        start = timeline.place(rng, total, lane="spasm", gap_s=0.4)
+        start = timeline.place(rng, total, lane=lane, gap_s=0.4)
         if start is None:
             continue
         for k in range(n):

@@ -208,3 +208,41 @@ def test_grouped_tables_split_by_face_renderer_and_length():
     assert bands[(0.5, 0.7)] == (1, 0.0) and bands[(0.9, 1.0)] == (1, 1.0) and bands[(0.7, 0.9)] == (1, 1.0)
     table = comparison_table({"analysis": evaluation, "baseline": evaluation}, "face")
     assert "0.50/0.50" in table.splitlines()[1] and table.splitlines()[2].startswith("portrait")
+
+
+def test_bilateral_labels_have_confusion_rows_and_their_own_side_rules(tmp_path):
+    from spasmscan.evaluate import PREDICTED_LABELS
+    from spasmscan.kinds import VERDICT_LABELS
+
+    clips = [
+        ("e.mp4", truth_of("blepharospasm", "both", [("blink", "both", "eye", 2.0, 2.2, -1),
+                                                     ("bilateral_closure", "both", "eye", 4.0, 6.5, -1),
+                                                     ("flutter", "both", "eye", 8.0, 9.0, -1)]),
+         analysis_of("none", "left", [("blink", "both", "eye", 2.02, 2.2, -1)])),
+        ("f.mp4", truth_of("bilateral_hfs", "both", [("twitch", "left", "eye", 2.0, 2.1, -1),
+                                                     ("twitch", "right", "eye", 3.0, 3.1, -1)]),
+         analysis_of("primary_hfs", "both", [("twitch", "left", "eye", 2.01, 2.1, -1),
+                                             ("twitch", "right", "eye", 3.02, 3.1, -1)])),
+        ("g.mp4", truth_of("bilateral_hfs", "both", []), analysis_of("primary_hfs", "left", [])),
+    ]
+    result = evaluate_clips([(v, t) for v, t, _ in clips], analyze={v: a for v, _, a in clips}.__getitem__)
+    assert set(PREDICTED_LABELS) == set(VERDICT_LABELS)  # the columns follow the verdict vocabulary
+    confusion = result.confusion()
+    assert confusion["blepharospasm"]["none"] == 1 and confusion["bilateral_hfs"]["primary_hfs"] == 2
+    assert "synkinesis" in confusion  # a label the analysis can name keeps its row
+    # blepharospasm's side is not scored; bilateral HFS is right with "both"
+    assert result.side_accuracy == pytest.approx(1 / 2)
+    # held closures and flutters are neither missed twitches nor missed blinks
+    assert [(f.true_positives, f.false_positives, f.false_negatives) for f in (result.family("twitch"),
+                                                                                result.family("blink"))] == [
+        (2, 0, 0), (1, 0, 0)]
+    text = result.text()
+    assert "blepharospasm" in text and "affected side right: 1/2" in text
+    result.write_csv(tmp_path / "eval.csv")
+    rows = list(csv.DictReader((tmp_path / "eval.csv").open()))
+    assert [r["side_correct"] for r in rows[:3]] == ["", "1", "0"]
+    result.write_confusion_csv(tmp_path / "eval.confusion.csv")
+    truth_rows = [r[0] for r in csv.reader((tmp_path / "eval.confusion.csv").open())][1:]
+    assert truth_rows == ["none", "primary_hfs", "synkinesis", "blepharospasm", "bilateral_hfs"]
+    only_old = Evaluation(clips=make_evaluation().clips)
+    assert list(only_old.confusion()) == ["none", "primary_hfs", "synkinesis"]  # absent labels add no row

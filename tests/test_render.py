@@ -2,6 +2,8 @@
 under each, the motion profiles differ as stated, and a clip is reproducible from its seed."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from spasmscan.errors import ParameterError
 from spasmscan.simulate import Motion, ScheduleOptions, SimEvent, make_schedule
 
 SIZE = (320, 240)
+REAL_FACES = Path(__file__).resolve().parents[2] / "shared" / "real-faces"
 TWITCH_MIN_CLOSURE = 0.08  # as in tests/test_simulate.py and docs/simulator.md
 TWITCH_MIN_EXCESS = 0.06
 QUIET_EYE_MAX_CLOSURE = 0.05  # the other eye's tracked closure stays within noise
@@ -124,6 +127,60 @@ def test_the_tracker_sees_a_twitch_under_each_renderer(tmp_path, renderer):
     assert response["closure_right"] <= QUIET_EYE_MAX_CLOSURE
 
 
+@pytest.mark.parametrize("renderer", simulate.RENDERERS)
+@pytest.mark.parametrize("label", ["blepharospasm", "bilateral_hfs"])
+def test_a_tiny_clip_of_each_bilateral_label_renders_under_each_renderer(tmp_path, label, renderer):
+    path = tmp_path / f"{label}.mp4"
+    truth = render.simulate_video(path, label=label, side="both", duration_s=5.0, fps=10.0, seed=2, width=160,
+                                  height=120, renderer=renderer, options=ScheduleOptions(twitch_rate_per_min=20,
+                                                                                         severity=1.0))
+    assert len(_frames(path)) == 50 and simulate.read_truth(simulate.truth_path(path)).to_json() == truth.to_json()
+    involuntary = {"blepharospasm": {"bilateral_closure"}, "bilateral_hfs": {"twitch", "tonic_spasm"}}[label]
+    assert {e.kind for e in truth.events} & involuntary
+    reference = tmp_path / "reference.mp4"
+    render.simulate_video(reference, label=label, side="both", duration_s=5.0, fps=10.0, seed=2, width=160,
+                          height=120, renderer=renderer, events=[])
+    assert not np.array_equal(_frames(path), _frames(reference))  # the events moved pixels
+
+
+BLEPH_MIN_CLOSURE = 0.25  # each eye, a held bilateral closure (as a blink in tests/test_simulate.py)
+FLUTTER_MIN_CORRELATION = 0.7  # tracked closure against the scheduled beats, each eye
+
+
+@pytest.mark.parametrize("renderer", simulate.RENDERERS)
+def test_the_tracker_sees_held_closures_and_flutter_in_both_eyes_under_each_renderer(tmp_path, renderer):
+    rng = np.random.default_rng(0)
+    profile = simulate.motion_profile(renderer)
+    events = [simulate._bilateral_closure(rng, "bilateral_closure", 1.6, 1.2, 0.95, profile),
+              simulate._bilateral_closure(rng, "flutter", 3.3, 1.2, 0.4, profile, beat_hz=7.0)]
+    path = tmp_path / f"{renderer}.mp4"
+    render.simulate_video(path, label="blepharospasm", side="both", duration_s=5.0, fps=25.0, seed=5,
+                          width=SIZE[0], height=SIZE[1], events=events, renderer=renderer,
+                          nuisance=render.Nuisance(scale=0.5))
+    series = _track(path)
+    assert series.face_fraction == 1.0
+    measures = simulate.landmark_measures(series.mesh())
+    closure, flutter = simulate.event_responses(measures, series.times_s, events)
+    assert min(closure["closure_left"], closure["closure_right"]) >= BLEPH_MIN_CLOSURE
+    wanted = simulate.channel_values(events, series.times_s)
+    beats = (series.times_s >= events[1].start_s) & (series.times_s <= events[1].end_s)
+    rest = series.times_s < 1.4
+    for side in regions.SIDES:
+        aperture = measures[f"eye_aperture_{side}"]
+        tracked = 1.0 - aperture[beats] / np.median(aperture[rest])
+        assert np.corrcoef(tracked, wanted[f"eye_close_{side}"][beats])[0, 1] >= FLUTTER_MIN_CORRELATION, side
+
+
+@pytest.mark.skipif(not (REAL_FACES / "single_face.mp4").exists(), reason="real face clips not present")
+@pytest.mark.parametrize("label", ["blepharospasm", "bilateral_hfs"])
+def test_the_bilateral_labels_render_on_a_real_face_video(tmp_path, label):
+    truth = render.simulate_video(tmp_path / "real.mp4", label=label, side="both", duration_s=4.0, fps=30.0, seed=3,
+                                  base=REAL_FACES / "single_face.mp4", renderer="field",
+                                  options=ScheduleOptions(twitch_rate_per_min=25, voluntary_movements=False))
+    assert truth.base_events_known is False and truth.side == "both" and truth.events
+    assert len(_frames(tmp_path / "real.mp4")) == 120
+
+
 def _frames(path) -> np.ndarray:
     capture = cv2.VideoCapture(str(path))
     frames = []
@@ -182,6 +239,31 @@ def test_the_corpus_plan_covers_every_face_renderer_and_label_with_consecutive_s
     assert sorted(j.seed for j in order) == [j.seed for j in jobs]
     first_round = order[:4]  # one clip of every face and renderer, with different labels
     assert len({(j.face, j.renderer) for j in first_round}) == 4 and len({j.cell for j in first_round}) > 1
+
+
+def test_the_default_corpus_plan_is_the_one_before_the_bilateral_labels(tmp_path):
+    """Default options keep every clip's cell and seed (corpora already rendered stay valid)."""
+    corpus = _corpus_module()
+    cells = (("primary_hfs", "left"), ("primary_hfs", "right"), ("synkinesis", "left"), ("synkinesis", "right"),
+             ("none", "none"))
+    faces, seed, expected = ["portrait", "talking_low_res_b", "talking_full_body"], 700, []
+    for face in faces:
+        for renderer in simulate.RENDERERS:
+            for cell in cells + ((("hard_negative", "none"),) if face == "portrait" else ()):
+                for _ in range(2):
+                    expected.append((face, renderer, cell, seed))
+                    seed += 1
+    common = dict(faces=faces, renderers=list(simulate.RENDERERS), per_cell=2, first_seed=700, real_faces=tmp_path,
+                  durations_s=(10.0, 120.0))
+    assert [(j.face, j.renderer, j.cell, j.seed) for j in corpus.plan(**common)] == expected
+    assert [(j.face, j.renderer, j.cell, j.seed) for j in corpus.plan(labels=corpus.DEFAULT_LABELS, **common)] \
+        == expected
+    both = corpus.plan(labels=["blepharospasm", "bilateral_hfs"], **common)
+    assert {j.cell for j in both} == {("blepharospasm", "both"), ("bilateral_hfs", "both")}
+    assert [j.seed for j in both] == list(range(700, 700 + 3 * 2 * 2 * 2))
+    assert both[0].relative == "portrait/mesh/blepharospasm_both_700.mp4"
+    with pytest.raises(SystemExit):
+        corpus.main([str(tmp_path / "out"), "--labels", "palsy"])
 
 
 def test_corpus_durations_and_settings_come_from_the_seed():

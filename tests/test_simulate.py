@@ -164,10 +164,123 @@ def test_blocked_spans_are_kept_free():
 
 
 @pytest.mark.parametrize("label, side", [("none", "left"), ("primary_hfs", "none"), ("hfs", "left"),
-                                         ("synkinesis", "both")])
+                                         ("synkinesis", "both"), ("none", "both"), ("blepharospasm", "left"),
+                                         ("bilateral_hfs", "none")])
 def test_bad_label_or_side_is_a_parameter_error(label, side):
-    with pytest.raises(ParameterError):
+    with pytest.raises(ParameterError, match="side|label must be"):
         make_schedule(label, side, 10.0, seed=0)
+
+
+def test_only_the_bilateral_labels_take_side_both():
+    assert {label for label, sides in simulate.LABEL_SIDES.items() if "both" in sides} == {"blepharospasm",
+                                                                                           "bilateral_hfs"}
+    for label in ("blepharospasm", "bilateral_hfs"):
+        simulate.check_label_side(label, "both")
+    with pytest.raises(ParameterError, match="affects both sides: use side 'both'"):
+        simulate.check_label_side("blepharospasm", "right")
+
+
+# -- blepharospasm and bilateral HFS ----------------------------------------------------------------
+
+USABLE_MIN = (60.0 - simulate.LEAD_IN_S - simulate.TAIL_S) / 60.0  # minutes of a 60 s clip open to events
+NORMAL_RESTING_BLINKS_PER_MIN = 17.0  # Bentivoglio et al. 1997
+
+
+def _blepharospasm(seed, **options):
+    return make_schedule("blepharospasm", "both", 60.0, seed=seed, options=ScheduleOptions(**options))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_blepharospasm_closes_both_eyes_together_beyond_normal_blinking(seed):
+    events = _blepharospasm(seed)
+    kinds = {e.kind for e in events}
+    assert {"blink", "bilateral_closure"} <= kinds and not kinds & set(ONE_SIDED)
+    assert {e.side for e in events} == {"both"}
+    blinks = sum(e.kind == "blink" for e in events)
+    assert blinks / USABLE_MIN > NORMAL_RESTING_BLINKS_PER_MIN
+    for e in events:
+        if e.kind not in ("bilateral_closure", "flutter"):
+            continue
+        assert e.region == "eye" and simulate.LEAD_IN_S <= e.start_s and e.end_s <= 60.0 - simulate.TAIL_S
+        if e.kind == "bilateral_closure":
+            assert 0.5 - 1e-9 <= e.end_s - e.start_s <= 5.0 + 1e-9 and e.amplitude >= 0.85
+        else:
+            assert 0.5 <= e.end_s - e.start_s <= 2.0 and 0.2 <= e.amplitude <= 0.5
+        motion = {m.channel: m for m in e.motions}
+        left, right = motion["eye_close_left"], motion["eye_close_right"]
+        assert abs(left.start_s - right.start_s) <= 0.03 and left.end_s == right.end_s
+        assert abs(left.peak - right.peak) <= 0.08 * e.amplitude + 1e-9
+        assert left.wobble_hz == right.wobble_hz and (e.kind == "flutter") == (3.0 <= left.wobble_hz <= 8.0)
+        for side in regions.SIDES:  # orbicularis and corrugator: brows down, cheeks up, a little
+            assert -0.03 <= motion[f"brow_{side}"].peak < 0 < motion[f"cheek_{side}"].peak <= 0.04
+
+
+def _runs_of_blinks(events, *, within_s: float) -> int:
+    """The most blink onsets of a clip within ``within_s`` of each other's first."""
+    onsets = sorted(e.start_s for e in events if e.kind == "blink")
+    return max((sum(1 for b in onsets[k:] if b - a <= within_s) for k, a in enumerate(onsets)), default=0)
+
+
+def test_blepharospasm_severity_ranges_from_mild_to_most_of_the_time_shut():
+    severities = [simulate.clip_parameters("blepharospasm", seed=seed)["severity"] for seed in range(60)]
+    assert min(severities) < 0.1 and max(severities) > 0.9 and sum(s < 1 / 3 for s in severities) >= 10
+    shut, rates, stated = {}, {}, {}
+    for severity in (0.0, 1.0):
+        clips = [_blepharospasm(seed, severity=severity) for seed in range(8)]
+        shut[severity] = np.mean([sum(e.end_s - e.start_s for e in c if e.kind == "bilateral_closure") / 60.0
+                                  for c in clips])
+        rates[severity] = np.mean([sum(e.kind == "blink" for e in c) / USABLE_MIN for c in clips])
+        stated[severity] = [simulate.clip_parameters("blepharospasm", seed=seed,
+                                                     options=ScheduleOptions(severity=severity))["blink_rate_per_min"]
+                            for seed in range(8)]
+    assert all(22.0 <= r <= 30.0 for r in stated[0.0]) and all(40.0 <= r <= 60.0 for r in stated[1.0])
+    assert 22.0 <= rates[0.0] <= 30.0 and rates[1.0] > 30.0  # severe: closures leave less time to blink in
+    assert shut[0.0] < 0.1 < 0.2 < shut[1.0]
+    mild = [_blepharospasm(seed, severity=0.0) for seed in range(8)]
+    assert all(any(e.kind == "bilateral_closure" for e in c) for c in mild)
+    severe = [_blepharospasm(seed, severity=1.0) for seed in range(8)]
+    assert max(_runs_of_blinks(c, within_s=2.0) for c in severe) >= 4  # blink clusters
+    assert any(e.kind == "flutter" for c in severe for e in c)
+    with pytest.raises(ParameterError, match="severity"):
+        simulate.clip_parameters("blepharospasm", seed=0, options=ScheduleOptions(severity=1.5))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bilateral_hfs_runs_one_spasm_train_on_each_side_independently(seed):
+    events = make_schedule("bilateral_hfs", "both", 60.0, seed=seed)
+    drawn = simulate.clip_parameters("bilateral_hfs", seed=seed)
+    onsets = {s: np.array([e.start_s for e in events if e.kind in ONE_SIDED and e.side == s]) for s in regions.SIDES}
+    assert all(len(v) for v in onsets.values())
+    assert {e.side for e in events if e.kind in ONE_SIDED} == {"left", "right"}
+    rates = [drawn[f"twitch_rate_per_min_{s}"] for s in regions.SIDES]
+    assert all(0.3 <= r <= 25.0 for r in rates) and rates[0] != rates[1]
+    assert {f"spread_to_mouth_{s}" for s in regions.SIDES} <= set(drawn)
+    for side, other in (("left", "right"), ("right", "left")):
+        together = [np.min(np.abs(onsets[other] - t)) < 0.05 for t in onsets[side]]
+        assert np.mean(together) < 0.3  # asynchronous: not the two sides of one spasm
+
+
+def test_bilateral_hfs_draws_each_sides_rate_and_spread_on_its_own():
+    drawn = [simulate.clip_parameters("bilateral_hfs", seed=seed) for seed in range(200)]
+    left, right = (np.log([d[f"twitch_rate_per_min_{s}"] for d in drawn]) for s in regions.SIDES)
+    assert abs(np.corrcoef(left, right)[0, 1]) < 0.2
+    assert 0.3 < np.mean([d["spread_to_mouth_left"] != d["spread_to_mouth_right"] for d in drawn]) < 0.7
+    stated = simulate.clip_parameters("bilateral_hfs", seed=1, options=ScheduleOptions(twitch_rate_per_min=5.0,
+                                                                                        spread_to_mouth=False))
+    assert stated["twitch_rate_per_min_left"] == stated["twitch_rate_per_min_right"] == 5.0
+    assert stated["spread_to_mouth_left"] is stated["spread_to_mouth_right"] is False
+
+
+@pytest.mark.parametrize("label", ["blepharospasm", "bilateral_hfs"])
+def test_bilateral_labels_are_reproducible_and_round_trip(tmp_path, label):
+    a, b, c = (make_schedule(label, "both", 30.0, seed=seed) for seed in (4, 4, 5))
+    assert [e.to_dict() for e in a] == [e.to_dict() for e in b] != [e.to_dict() for e in c]
+    truth = simulate.Truth(label=label, side="both", fps=25.0, duration_s=30.0, width=320, height=240, seed=4,
+                           base="x.png", base_events_known=True, events=tuple(a),
+                           parameters=simulate.clip_parameters(label, seed=4))
+    simulate.write_truth(truth, tmp_path / "clip.json")
+    again = simulate.read_truth(tmp_path / "clip.json")
+    assert again.to_json() == truth.to_json() and again.side == "both"
 
 
 def test_truth_file_round_trip_and_malformed_file(tmp_path):
@@ -441,3 +554,18 @@ def test_simulate_command_writes_video_and_truth(tmp_path):
     assert again.exit_code == 7 and "--force" in again.output
     bad = runner.invoke(cli, ["simulate", str(tmp_path / "x.mp4"), "--size", "big"])
     assert bad.exit_code == 2 and bad.output.count("\n") == 1
+
+
+def test_simulate_command_takes_the_bilateral_labels_with_side_both(tmp_path):
+    runner = CliRunner()
+    option = next(p for p in cli.commands["simulate"].params if p.name == "label")
+    assert tuple(option.type.choices) == simulate.LABELS + simulate.PALSY_LABELS
+    common = ["--duration", "3", "--fps", "10", "--size", "160x120", "--nuisance", "0"]
+    result = runner.invoke(cli, ["simulate", str(tmp_path / "b.mp4"), "--label", "blepharospasm",
+                                 "--severity", "0.2"] + common)
+    assert result.exit_code == 0, result.output
+    truth = simulate.read_truth(tmp_path / "b.json")
+    assert (truth.label, truth.side, truth.parameters["severity"]) == ("blepharospasm", "both", 0.2)
+    wrong = runner.invoke(cli, ["simulate", str(tmp_path / "c.mp4"), "--label", "bilateral_hfs", "--side", "left"]
+                          + common)
+    assert wrong.exit_code == 2 and "use side 'both'" in wrong.output

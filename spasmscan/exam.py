@@ -89,7 +89,7 @@ class StepResult:
     synkinesis_mouth_right: float
     synkinesis_side: str
     synkinesis_grade: int  # Sunnybrook-style 0-3, -1 when not read
-    voluntary_grade: int  # Sunnybrook-style 1-5 for its five expressions, -1 otherwise
+    voluntary_grade: int  # Sunnybrook-style 1-5 for its five expressions, -1 otherwise or when neither side moved
 
 
 @dataclass(frozen=True)
@@ -273,11 +273,9 @@ def _step(signals: Signals, segment, rest: np.ndarray, present: np.ndarray) -> S
             grade = _grade(abs(left - right), bounds)
             if grade > synkinesis_grade:
                 synkinesis_grade, synkinesis_side = grade, "left" if left > right else "right"
-    voluntary_grade = -1
+    voluntary_grade = -1  # also when neither side moved: in a one-sided palsy the other side always does
     if segment.name in SUNNYBROOK_EXPRESSIONS and math.isfinite(ratio):
         voluntary_grade = 1 + _grade(ratio, VOLUNTARY_GRADE_RATIOS)
-    elif segment.name in SUNNYBROOK_EXPRESSIONS and masks:
-        voluntary_grade = 1  # neither side moved: unable to initiate
     return StepResult(segment=segment.name, start_s=float(segment.start_s), end_s=float(segment.end_s),
                       measure=measure, unit=unit, repetitions=len(masks) if math.isfinite(ratio) else 0,
                       excursion_left=median["left"], excursion_right=median["right"], weaker_side=named,

@@ -142,6 +142,7 @@ def test_a_step_without_movement_has_no_ratio():
     signals = exam_signals(segments(("rest", "brow_raises")), noise=0.002)  # the brows move, not the lip
     step = exam.examine(signals, steps).steps[0]
     assert math.isnan(step.excursion_ratio) and step.weaker_side == "none" and step.repetitions == 0
+    assert step.voluntary_grade == -1  # not graded: in a one-sided palsy the other side would have moved
 
 
 def test_reports_of_an_exam(tmp_path):

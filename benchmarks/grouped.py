@@ -133,7 +133,7 @@ def main() -> None:
         print(f"  {low:.1f}-{high:.1f}: {n:3d} verdicts, {'n/a' if not n else f'{share:.0%}'} right")
     print("\nmisses of the analysis on the held-out clips:")
     for clip in held["analysis"].judged:
-        if clip.predicted != clip.truth.label or (has_side(clip.truth) and clip.predicted_side != clip.truth.side):
+        if not clip.label_correct or (has_side(clip.truth) and clip.predicted_side != clip.truth.side):
             print(f"  {os.path.relpath(clip.video, args.corpus)}: {clip.truth.label}/{clip.truth.side} -> "
                   f"{clip.predicted}/{clip.predicted_side} ({clip.confidence:.2f})")
     if os.path.isdir(args.real_faces):

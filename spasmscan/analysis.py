@@ -6,10 +6,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .classify import Verdict, asymmetry_noise, binomial_sf, classify, clinical_measures
+from .classify import Verdict, asymmetry_noise, binomial_sf, classify
 from .events import Events, detect_events
 from .exam import Exam, examine
 from .landmarks import LandmarkSeries
+from .measures import clinical_measures
 from .settings import DEFAULT_SETTINGS, AnalysisSettings
 from .signals import Signals, compute_signals
 
@@ -76,8 +77,8 @@ def analyze_series(series: LandmarkSeries, *, settings: AnalysisSettings | None 
     """
     settings = settings or DEFAULT_SETTINGS
     signals, events = series_events(series, settings=settings)
-    verdict = classify(events, signals, settings=settings)
-    measures = clinical_measures(events, signals)
+    verdict = classify(events, signals, settings=settings, segments=tuple(segments))
+    measures = clinical_measures(events, signals, settings=settings, segments=tuple(segments))
     if segments:
         measures.update(protocol_measures(events, segments))
         verdict = protocol_verdict(verdict, events, segments)

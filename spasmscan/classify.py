@@ -1,4 +1,5 @@
-"""Classification of a recording: primary hemifacial spasm, synkinesis, none or indeterminate.
+"""Classification of a recording: primary hemifacial spasm, synkinesis, blepharospasm, none or
+indeterminate.
 
 The unit is the one-sided episode: a one-sided event, or a burst of them less than
 ``episode_gap_s`` apart. Every threshold comes from one :class:`~spasmscan.settings.AnalysisSettings`,
@@ -25,12 +26,23 @@ the same the events were detected with. The decision rests on stated statistics 
 Confidence of a positive verdict = (1 - p_side) (1 - p_class): p_side is the chance of episodes
 this lopsided if they fell on either side alike, p_class the p-value of the deciding test.
 
+Both sides:
+
+- bilateral hemifacial spasm: episodes on both sides alike, each side's at rest beyond false alarms
+  at ``bilateral_alpha`` on its own, and starting independently of the other side's (few onsets
+  within ``sync_window_s`` of each other, against circular shifts of one train): primary HFS, side
+  "both". Onsets that coincide are one bilateral movement: 'none' says so;
+- blepharospasm: when the one-sided episodes leave 'none' or 'indeterminate', involuntary closures of
+  both eyes (no smile, no prompted step) held ``prolonged_closure_s`` or longer, more often than
+  healthy adults' ``normal_closures_per_min`` (Poisson test at ``closure_alpha``; or at ``rest_alpha``
+  with blinking beyond the talking normal and in clusters): side "both", confidence 1 - p.
+
 Pure arrays: no OpenCV, no MediaPipe.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import bdtrc, pdtrc
@@ -54,10 +66,10 @@ MIN_SHIFT_S = 3.0
 class Verdict:
     """The decision for one recording.
 
-    label: one of spasmscan.kinds.VERDICT_LABELS. side: "left", "right" or "none" (patient's side).
-    confidence: 0..1.
+    label: one of spasmscan.kinds.VERDICT_LABELS. side: "left", "right", "both" (blepharospasm,
+    bilateral hemifacial spasm) or "none" (patient's side). confidence: 0..1.
     coupling_p_value: p-value of the test that one-sided episodes are time-locked to voluntary
-    movements (NaN when there were none to test). reason: one sentence. evidence: plain
+    movements (NaN when there were none to test, and for blepharospasm). reason: one sentence. evidence: plain
     sentences a clinician reads.
     """
 
@@ -280,11 +292,126 @@ def window_mask(events: Events, signals, *, settings: AnalysisSettings = DEFAULT
     return _span_mask(signals.times_s, *coupling_windows(events, settings=settings))
 
 
-def classify(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> Verdict:
+CLOSURE_KINDS = ("blink", "eye_closure")  # both eyes closing together
+
+
+@dataclass(frozen=True)
+class ClosureTest:
+    """Involuntary closures of both eyes: blinks and held closures that start in the recording, meet no
+    smile (its span widened by the lead and lag tolerances: laughing squints) and fall in no prompted
+    step, in ``minutes`` of tracked face outside the prompted steps. ``closures``: their event indices
+    in onset order; ``prolonged`` of them last prolonged_closure_s or more, the longest ``longest_s``;
+    ``clusters``: runs of cluster_min_blinks or more starting within cluster_gap_s of one another.
+    p_value: P(>= prolonged) for Poisson(normal_closures_per_min x minutes); blink_p_value: P(>= blinks)
+    for Poisson(talking_blinks_per_min x minutes). ``decisive``: these decide blepharospasm."""
+
+    minutes: float
+    closures: np.ndarray
+    blinks: int
+    prolonged: int
+    clusters: int
+    longest_s: float
+    p_value: float
+    blink_p_value: float
+    decisive: bool = False
+    confidence: float = 0.0
+
+    def per_min(self, count: int) -> float:
+        return count / self.minutes if self.minutes > 0 else float("nan")
+
+    def sentence(self, settings: AnalysisSettings) -> str:
+        """The closures in plain words, against the normal values."""
+        return (f"Both eyes: {self.prolonged} prolonged closure{'s' if self.prolonged != 1 else ''} "
+                f"(>= {settings.prolonged_closure_s:g} s, without a smile or a prompt) in {60 * self.minutes:.0f} s, "
+                f"{self.per_min(self.prolonged):.1f}/min against under {settings.normal_closures_per_min:g}/min in "
+                f"healthy adults (p = {self.p_value:.2g}), the longest {self.longest_s:.1f} s; "
+                f"{self.per_min(self.blinks):.0f} blinks/min (normal {settings.talking_blinks_per_min:g} talking, "
+                f"p = {self.blink_p_value:.2g}) in {self.clusters} cluster{'s' if self.clusters != 1 else ''} "
+                f"of {settings.cluster_min_blinks} or more.")
+
+    def reason(self, settings: AnalysisSettings) -> str:
+        blinking = (f", with blinking above the talking normal ({self.per_min(self.blinks):.0f}/min against "
+                    f"{settings.talking_blinks_per_min:g}, p = {self.blink_p_value:.2g}) in {self.clusters} clusters"
+                    if self.p_value > settings.closure_alpha else "")
+        return (f"{self.prolonged} prolonged closures of both eyes (>= {settings.prolonged_closure_s:g} s, none with a "
+                f"smile or a prompt) in {60 * self.minutes:.0f} s ({self.per_min(self.prolonged):.1f}/min), more than "
+                f"healthy adults' under {settings.normal_closures_per_min:g}/min give (Poisson p = {self.p_value:.2g})"
+                f"{blinking}; the longest {self.longest_s:.1f} s: bilateral involuntary closure")
+
+
+def closure_test(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS,
+                 segments: tuple = ()) -> ClosureTest:
+    """The statistics of the involuntary closures of both eyes (see :class:`ClosureTest`).
+
+    Blepharospasm is decided by at least ``min_episodes`` prolonged closures beyond the normal rate at
+    ``closure_alpha``, or at ``rest_alpha`` when blinking is also beyond the talking normal at
+    ``closure_alpha`` in at least ``min_episodes`` clusters (then with a capped confidence).
+    """
+    times = signals.times_s
+    prompted = [(s.start_s, s.end_s) for s in segments if s.name != "rest"]
+    exposed = signals.face_present & ~_span_mask(times, [a for a, _ in prompted], [b for _, b in prompted])
+    minutes = float(np.count_nonzero(exposed)) / signals.fps / 60.0 if signals.fps > 0 else 0.0
+    smile = events.kind == "smile"
+    smile_lo, smile_hi = events.start_s[smile] - settings.lead_tolerance_s, events.end_s[smile] + settings.lag_tolerance_s
+    chosen = []
+    for i in np.flatnonzero(np.isin(events.kind, CLOSURE_KINDS)):
+        start, end = events.start_s[i], events.end_s[i]
+        if (times.size and start <= times[0]) or np.any((smile_lo <= end) & (start <= smile_hi)) \
+                or any(a <= start < b for a, b in prompted):
+            continue
+        chosen.append(int(i))
+    closures = np.array(sorted(chosen, key=lambda i: events.start_s[i]), dtype=np.int64)
+    durations = events.duration_s[closures]
+    prolonged = int(np.count_nonzero(durations >= settings.prolonged_closure_s))
+    blinks = int(np.count_nonzero(events.kind[closures] == "blink"))
+    runs = np.split(np.arange(closures.size), np.flatnonzero(np.diff(events.start_s[closures]) > settings.cluster_gap_s) + 1)
+    clusters = sum(1 for run in runs if run.size >= settings.cluster_min_blinks)
+    p_value = poisson_sf(prolonged, settings.normal_closures_per_min * minutes)
+    blink_p = poisson_sf(blinks, settings.talking_blinks_per_min * minutes)
+    enough = prolonged >= settings.min_episodes
+    strong = enough and p_value <= settings.closure_alpha
+    backed = (enough and p_value <= settings.rest_alpha and blink_p <= settings.closure_alpha
+              and clusters >= settings.min_episodes)
+    confidence = (1.0 - p_value if strong else
+                  min(settings.few_episodes_confidence, (1.0 - p_value) * (1.0 - blink_p)) if backed else 0.0)
+    return ClosureTest(minutes=minutes, closures=closures, blinks=blinks, prolonged=prolonged, clusters=clusters,
+                       longest_s=float(durations.max()) if durations.size else 0.0, p_value=p_value,
+                       blink_p_value=blink_p, decisive=strong or backed, confidence=round(confidence, 3))
+
+
+def onset_synchrony(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> tuple[int, float]:
+    """(k, p): k of the right side's episodes start within ``sync_window_s`` of a left episode's start;
+    p is the share of circular shifts of the right train (:func:`permutation_shifts`) giving k or more
+    such coincidences. Two independent spasms meet by chance; one bilateral movement read as two
+    one-sided ones starts together on both sides."""
+    times = signals.times_s
+    left = events.start_s[episode_starts(events, "left", gap_s=settings.episode_gap_s)] - times[0]
+    right = events.start_s[episode_starts(events, "right", gap_s=settings.episode_gap_s)] - times[0]
+    if not (left.size and right.size and signals.fps > 0):
+        return 0, 1.0
+    period = times.size / signals.fps
+
+    def coincidences(shift_s: np.ndarray) -> np.ndarray:
+        moved = (right[None, :] + shift_s[:, None]) % period
+        gap = np.abs(moved[:, :, None] - left[None, None, :])
+        return (np.minimum(gap, period - gap) <= settings.sync_window_s).any(axis=2).sum(axis=1)
+
+    observed = int(coincidences(np.zeros(1))[0])
+    if observed == 0:
+        return 0, 1.0
+    shifts = permutation_shifts(times.size, signals.fps, count=int(settings.permutations)) / signals.fps
+    return observed, float((1 + np.count_nonzero(coincidences(shifts) >= observed)) / (shifts.size + 1))
+
+
+def classify(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS,
+             segments: tuple = ()) -> Verdict:
     """Verdict from :class:`~spasmscan.events.Events` and :class:`~spasmscan.signals.Signals`.
 
     settings: the thresholds (:class:`~spasmscan.settings.AnalysisSettings`), the same the events
-    were detected with.
+    were detected with. segments: the examination steps (:class:`spasmscan.protocol.Segment`) when
+    the recording followed a protocol: eye closures in a prompted step are voluntary.
+    A recording the one-sided episodes leave 'none' or 'indeterminate' is blepharospasm when its
+    involuntary closures of both eyes decide it (:func:`closure_test`).
     """
     n_frames = signals.times_s.size
     face_fraction = float(np.mean(signals.face_present)) if n_frames else 0.0
@@ -300,6 +427,22 @@ def classify(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SE
     # Noisy eyes are no reason to withhold a verdict: the thresholds grow with the noise, so what is found
     # stands out of it; what they hide lowers the confidence in 'none'.
     visible = float(np.clip(1.0 - asymmetry_noise(signals, events) / settings.max_asymmetry_noise, 0.0, 1.0))
+    verdict = _one_sided_verdict(events, signals, visible=visible, settings=settings)
+    if verdict.label not in ("none", "indeterminate"):
+        return verdict
+    closures = closure_test(events, signals, settings=settings, segments=segments)
+    if closures.decisive:
+        return Verdict("blepharospasm", "both", closures.confidence, float("nan"), closures.reason(settings),
+                       verdict.evidence + (closures.sentence(settings),))
+    if closures.p_value <= settings.rest_alpha:  # suggestive, not enough: said, not decided on
+        return replace(verdict, evidence=verdict.evidence + (closures.sentence(settings),))
+    return verdict
+
+
+def _one_sided_verdict(events: Events, signals, *, visible: float, settings: AnalysisSettings) -> Verdict:
+    """The verdict from the one-sided episodes alone (``visible``: 0..1, how well twitches show
+    through the two eyes' restless difference)."""
+    tracked_s = signals.tracked_s
     tests = {side: coupling_test(events, signals, side, settings=settings) for side in SIDES}
     synkinetic = _synkinesis(tests, settings)
     if synkinetic is not None:
@@ -357,9 +500,22 @@ def classify(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SE
                        test.p_value, f"fewer than {settings.min_episodes} one-sided episodes on either side {where}"
                        + hidden, evidence)
     if not one_sided:
+        strong = all(tests[s].rest_p_value <= settings.bilateral_alpha for s in SIDES)
+        coincident, sync_p = onset_synchrony(events, signals, settings=settings) if strong else (0, 1.0)
+        if strong and sync_p > settings.coupling_alpha:
+            left, right = tests["left"], tests["right"]
+            return Verdict("primary_hfs", "both", round((1.0 - left.rest_p_value) * (1.0 - right.rest_p_value), 3),
+                           min(left.p_value, right.p_value),
+                           f"one-sided episodes at rest on both sides, each far more than false detections give "
+                           f"({left.rest_episodes} left, p = {left.rest_p_value:.2g}; {right.rest_episodes} right, "
+                           f"p = {right.rest_p_value:.2g}) in {tracked_s:.0f} s, starting independently of each other "
+                           f"({coincident} within {settings.sync_window_s:g} s of the other side's, circular-shift "
+                           f"p = {sync_p:.2g}): bilateral hemifacial spasm", evidence)
+        together = (f"; they start together ({coincident} within {settings.sync_window_s:g} s, circular-shift "
+                    f"p = {sync_p:.2g}): one movement of both sides, not two spasms" if strong else "")
         return Verdict("none", "none", round(1.0 - counts[side] / total, 3), test.p_value,
                        f"one-sided episodes occur on both sides alike {where}: a spasm of one side would "
-                       "favour it", evidence)
+                       "favour it" + together, evidence)
     if test.rest_p_value <= settings.rest_alpha:
         return Verdict("primary_hfs", side, round((1.0 - side_p) * (1.0 - test.rest_p_value), 3), test.p_value,
                        f"{test.rest_episodes} of {test.n_episodes} one-sided {side} episodes "
@@ -456,101 +612,3 @@ def _evidence(events: Events, signals, tests: dict, side: str) -> list[str]:
     lines.append(f"Voluntary movements: {counts}; their windows cover {100 * tests[side].window_share:.0f}% of the "
                  "tracked time.")
     return lines
-
-
-def clinical_measures(events: Events, signals) -> dict:
-    """Per-recording measures: the keys in MEASURE_KEYS plus per-side and per-region rates.
-
-    Rates are per minute of tracked face. The affected side is the side with more one-sided
-    events. jrs_frequency_estimate is an ESTIMATE of the Jankovic Rating Scale frequency item
-    (0 none, 1 more blinking, 2 fluttering < 1 s, 3 spasms >= 1 s, 4 closed > 50% of the time)
-    from this recording alone, not a clinical rating.
-    """
-    minutes = signals.tracked_s / 60.0
-    per_min = (lambda count: count / minutes if minutes > 0 else float("nan"))
-    one_sided = events.one_sided
-    count = {s: int(np.count_nonzero(one_sided & (events.side == s))) for s in SIDES}
-    side = max(SIDES, key=lambda s: (count[s], s == "left"))
-    mine = one_sided & (events.side == side)
-    durations = events.duration_s[mine]
-    spasm_s = _union_seconds(events.start_s[mine], events.end_s[mine])
-    counts = {kind.measure: int(np.count_nonzero(events.kind == kind.name)) for kind in KINDS if kind.measure}
-    blinks = counts["blinks"]
-    eye_events = mine & np.char.startswith(events.region.astype(str), "eye")
-    spread = int(np.count_nonzero(mine & (events.region == "eye+mouth")))
-    spasm_share = spasm_s / (minutes * 60.0) if minutes > 0 else float("nan")
-    measures = {
-        "twitches_per_min": per_min(count[side]),
-        "twitches_left": count["left"],
-        "twitches_right": count["right"],
-        "rest_twitches": int(np.count_nonzero(mine & (events.coupled_to < 0))),
-        "coupled_twitches": int(np.count_nonzero(mine & (events.coupled_to >= 0))),
-        **counts,
-        "blinks_per_min": per_min(blinks),
-        "spasm_time_pct": 100.0 * spasm_share,
-        "longest_spasm_s": float(durations.max()) if durations.size else 0.0,
-        "spread_to_mouth": bool(spread > 0),
-        "jrs_frequency_estimate": _jrs_frequency(mine, events, spasm_share, per_min(blinks)),
-        "affected_side_by_count": side if count[side] else "none",
-        "tonic_spasms": int(np.count_nonzero(mine & (events.kind == "tonic_spasm"))),
-        "spread_to_mouth_count": spread,
-        "eye_twitches": int(np.count_nonzero(eye_events)),
-        "tracked_s": signals.tracked_s,
-    }
-    for s in SIDES:
-        for region in ("eye", "mouth", "eye+mouth"):
-            n = int(np.count_nonzero(one_sided & (events.side == s) & (events.region == region)))
-            measures[f"twitches_per_min_{s}_{region}"] = per_min(n)
-    measures.update(rest_measures(events, signals))
-    return measures
-
-
-def rest_measures(events: Events, signals) -> dict:
-    """The face at rest: tracked frames outside the voluntary movements' windows.
-
-    rest_minutes: their minutes. rest_episodes_SIDE: one-sided episodes of SIDE starting there
-    (not coupled to a voluntary movement). rest_eye_aperture_SIDE: median of eye_aperture_raw_SIDE
-    (lid distance over eye width) in those frames outside any event; NaN without that signal.
-    """
-    rest = signals.face_present & ~window_mask(events, signals)
-    quiet = rest.copy()
-    for start, end in zip(events.start_s, events.end_s):
-        quiet &= (signals.times_s < start) | (signals.times_s > end)
-    out = {"rest_minutes": float(np.count_nonzero(rest)) / signals.fps / 60.0 if signals.fps > 0 else 0.0}
-    for s in SIDES:
-        out[f"rest_episodes_{s}"] = int(np.count_nonzero(events.coupled_to[episode_starts(events, s)] < 0))
-        aperture = signals.values.get(f"eye_aperture_raw_{s}")
-        values = aperture[quiet] if aperture is not None else np.array([])
-        values = values[np.isfinite(values)]
-        out[f"rest_eye_aperture_{s}"] = float(np.median(values)) if values.size else float("nan")
-    return out
-
-
-NORMAL_BLINKS_PER_MIN = 30.0  # above about this many blinks a minute, blinking is increased
-
-
-def _jrs_frequency(mine: np.ndarray, events: Events, spasm_share: float, blinks_per_min: float) -> int:
-    """Jankovic-style frequency ESTIMATE, 0-4, from one recording."""
-    if not mine.any():
-        return 1 if np.isfinite(blinks_per_min) and blinks_per_min > NORMAL_BLINKS_PER_MIN else 0
-    if spasm_share > 0.5:
-        return 4
-    if np.any(events.kind[mine] == "tonic_spasm"):
-        return 3
-    return 2
-
-
-def _union_seconds(starts: np.ndarray, ends: np.ndarray) -> float:
-    """Total length of the union of intervals [starts, ends] in seconds."""
-    total, reach = 0.0, -np.inf
-    for start, end in sorted(zip(starts, ends)):
-        if end <= reach:
-            continue
-        total += end - max(start, reach)
-        reach = end
-    return float(total)
-
-
-MEASURE_KEYS = ("twitches_per_min", "twitches_left", "twitches_right", "rest_twitches", "coupled_twitches",
-                "blinks", "blinks_per_min", "brow_raises", "spasm_time_pct", "longest_spasm_s",
-                "spread_to_mouth", "jrs_frequency_estimate")

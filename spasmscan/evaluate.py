@@ -10,7 +10,8 @@ rendered on a real video, whose own blinks are unknown (``base_events_known`` fa
 The confusion matrix has a row for every truth label the analysis can name and for every other
 truth label present, and a column for every verdict label (:data:`spasmscan.kinds.VERDICT_LABELS`).
 The side is scored on clips whose label has an affected side to find (not "none" nor
-blepharospasm, :data:`spasmscan.simulate.UNSIDED_LABELS`); bilateral HFS is right with side "both".
+blepharospasm, :data:`spasmscan.simulate.UNSIDED_LABELS`); bilateral HFS is right with side "both",
+and its clips are classified right by a primary HFS verdict on side "both" (VERDICT_OF_LABEL).
 
 No OpenCV here: the analysis is a callable (default: track with the landmark cache, then run
 the analysis stages), so scoring is testable with hand-made analyses.
@@ -35,6 +36,8 @@ from .video import is_video_path
 logger = logging.getLogger(__name__)
 
 ONSET_TOLERANCE_S = 0.150  # onsets this close are the same event: about 4 frames at 25-30 fps
+# Truth labels the analysis names otherwise: bilateral HFS is a primary spasm whose affected side is "both".
+VERDICT_OF_LABEL = {"bilateral_hfs": ("primary_hfs", "both")}
 FAMILIES = {family: family_kinds(family) for family in ("twitch", "blink")}  # scored, in this order
 # the verdict labels, those also simulated first in the simulator's order
 PREDICTED_LABELS = (tuple(label for label in LABELS if label in VERDICT_LABELS)
@@ -101,6 +104,12 @@ class ClipScore:
     @property
     def minutes(self) -> float:
         return self.truth.duration_s / 60.0
+
+    @property
+    def label_correct(self) -> bool:
+        """Whether the verdict names the truth label (bilateral HFS: a primary spasm on side "both")."""
+        expected = VERDICT_OF_LABEL.get(self.truth.label)
+        return self.predicted == self.truth.label if expected is None else (self.predicted, self.predicted_side) == expected
 
 
 def match_onsets(true_onsets, found_onsets, *, tolerance_s: float = ONSET_TOLERANCE_S) -> list[tuple[int, int]]:
@@ -233,7 +242,7 @@ class Evaluation:
     @property
     def accuracy(self) -> float:
         judged = self.judged
-        return sum(c.predicted == c.truth.label for c in judged) / len(judged) if judged else float("nan")
+        return sum(c.label_correct for c in judged) / len(judged) if judged else float("nan")
 
     def _positive(self) -> list:
         """The judged clips with an affected side to find."""
@@ -275,7 +284,7 @@ class Evaluation:
             lines.append(f"no verdicts: {len(self.clips)} clips tracked, mean face coverage "
                          f"{np.nanmean([c.face_pct for c in self.clips]):.1f}%; accuracy needs the analysis stages")
             return "\n".join(lines)
-        correct = sum(c.predicted == c.truth.label for c in judged)
+        correct = sum(c.label_correct for c in judged)
         lines.append(f"classification accuracy: {correct}/{len(judged)} ({100 * self.accuracy:.0f}%)")
         lines.append("confusion matrix (rows: truth, columns: predicted):")
         lines.append(f"  {'':14s}" + "".join(f"{p:>15s}" for p in PREDICTED_LABELS))
@@ -308,7 +317,7 @@ class Evaluation:
         for c in self.clips:
             row = {"video": c.video, "label": c.truth.label, "side": c.truth.side, "predicted": c.predicted,
                    "predicted_side": c.predicted_side, "confidence": c.confidence, "face_pct": c.face_pct,
-                   "label_correct": int(c.predicted == c.truth.label) if c.has_verdict else "",
+                   "label_correct": int(c.label_correct) if c.has_verdict else "",
                    "side_correct": (int(c.predicted_side == c.truth.side)
                                     if c.has_verdict and has_side(c.truth) else ""),
                    "status": c.status}
@@ -431,7 +440,7 @@ def calibration(evaluation: Evaluation) -> list[tuple[float, float, int, float]]
     rows = []
     for low, high in zip(CONFIDENCE_BINS[:-1], CONFIDENCE_BINS[1:]):
         band = [c for c in evaluation.judged if low <= c.confidence < high]
-        right = sum(c.predicted == c.truth.label for c in band)
+        right = sum(c.label_correct for c in band)
         rows.append((low, min(high, 1.0), len(band), right / len(band) if band else float("nan")))
     return rows
 

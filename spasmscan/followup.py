@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import InputNotFoundError, OutputError, ParameterError
-from .followup_stats import (CHANGED, MEASURE_COLUMNS, RESPONSES, ResponseRule, compare_visit, comparison_side,
-                             visit_measures)
-from .kinds import verdict_text
+from .followup_stats import (BOTH, CHANGED, MEASURE_COLUMNS, RESPONSES, ResponseRule, compare_visit,
+                             comparison_side, visit_measures)
+from .kinds import side_text, verdict_text
 from .landmarks import TrackerSettings
 from .regions import SIDES
 from .files import atomic_path
@@ -467,8 +467,9 @@ def comparison_text(reference: dict, row: dict) -> str:
              f"after:  {row['file']}: {_visit_verdict(row)}"]
     if row["status"] != "ok" or reference["status"] != "ok":
         return "\n".join(lines + ["no comparison: a recording could not be analysed"])
-    lines.append(f"compared on the patient's {side.upper()} side (the side of the first recording)"
-                 if side in SIDES else "no one-sided events in either recording: no side to compare")
+    lines.append(f"compared on the patient's {side.upper()} side (the side of the first recording)" if side in SIDES
+                 else "compared on both eyes: prolonged closures are the episodes (blepharospasm in the first "
+                 "recording)" if side == BOTH else "no one-sided events in either recording: no side to compare")
     lines.append(f"{'':<38}{'before':>9}{'after':>9}{'change':>9}")
     for column in CHANGED:
         digits = TEXT_DIGITS.get(column, 2)
@@ -497,7 +498,7 @@ def rate_text(row: dict) -> str:
 def _visit_verdict(row: dict) -> str:
     if row["status"] != "ok":
         return f"failed ({row['error']})"
-    side = f", {row['affected_side']} side" if row["affected_side"] in SIDES else ""
+    side = side_text(row["affected_side"])
     return f"{verdict_text(row['classification'])}{side} (confidence {_number_text(row['confidence'])})"
 
 

@@ -1,7 +1,9 @@
 """Follow-up statistics: one patient's visits compared with a reference visit. Pure numbers, no files.
 
 The rate of a visit is its one-sided episodes at rest on the compared side over its minutes of
-tracked face at rest (``classify.rest_measures``). Two visits' rates are compared by the exact
+tracked face at rest (``measures.rest_measures``); a patient whose reference visit is blepharospasm
+is compared on "both" eyes, the rate being the prolonged closures of both eyes per minute of tracked
+face outside prompted steps (``measures.clinical_measures``). Two visits' rates are compared by the exact
 conditional test for two Poisson rates: given n = x0 + x1 episodes in all, the visit's x1 is
 Binomial(n, pi) with pi = R t1 / (R t1 + t0), R the rate ratio, t0 and t1 the minutes at rest.
 The Clopper-Pearson interval of pi maps to an exact interval of R; the two-sided p-value
@@ -21,6 +23,7 @@ from .regions import SIDES, mirror_side
 MIN_FALL = 0.5  # improved: the rate at least halved, the change botulinum toxin trials call a response
 CONFIDENCE = 0.95  # level of every interval and of the response rule
 RESPONSES = ("reference", "improved", "worse", "no clear change", "not assessable")
+BOTH = "both"  # the comparison side of a blepharospasm patient: the prolonged closures of both eyes
 REGIONS = {"eye": "eye", "mouth": "mouth", "eye_mouth": "eye+mouth"}  # column suffix: classify region
 
 
@@ -125,9 +128,10 @@ def _number(value) -> float | int:
 
 
 def visit_measures(summary: dict, measures: dict, *, side: str, confidence: float = CONFIDENCE) -> dict:
-    """The MEASURE_COLUMNS of one analysed visit, rates counted on ``side`` ("left", "right" or "none").
+    """The MEASURE_COLUMNS of one analysed visit, rates counted on ``side`` ("left", "right", "both" or
+    "none"; "both": rest_episodes are the prolonged closures of both eyes, rest_minutes their minutes).
 
-    summary: the visit's summary row (report.summary_row); measures: its classify.clinical_measures.
+    summary: the visit's summary row (report.summary_row); measures: its measures.clinical_measures.
     spasm_time_pct, longest_spasm_s, spread_to_mouth and jrs_frequency_estimate are those of the
     visit's own more active side, as in its summary.
     """
@@ -138,15 +142,19 @@ def visit_measures(summary: dict, measures: dict, *, side: str, confidence: floa
         row[column] = _number(summary.get(column, measures.get(column)))
     spread = summary.get("spread_to_mouth", measures.get("spread_to_mouth"))
     row["spread_to_mouth"] = spread if isinstance(spread, bool) else None
-    if side not in SIDES:
+    if side == BOTH:
+        row["rest_minutes"] = rest_min = _number(measures.get("closure_minutes"))
+        episodes = measures.get("prolonged_closures")
+    elif side in SIDES:
+        count = _number(measures.get(f"twitches_{side}", summary.get(f"twitches_{side}")))
+        row["one_sided_per_min"] = count / tracked_min if tracked_min > 0 else math.nan
+        for suffix, region in REGIONS.items():
+            row[f"one_sided_per_min_{suffix}"] = _number(measures.get(f"twitches_per_min_{side}_{region}"))
+        episodes = measures.get(f"rest_episodes_{side}")
+    else:
         row.update({column: math.nan for column in MEASURE_COLUMNS if column not in row})
         row["rest_episodes"] = None
         return row
-    count = _number(measures.get(f"twitches_{side}", summary.get(f"twitches_{side}")))
-    row["one_sided_per_min"] = count / tracked_min if tracked_min > 0 else math.nan
-    for suffix, region in REGIONS.items():
-        row[f"one_sided_per_min_{suffix}"] = _number(measures.get(f"twitches_per_min_{side}_{region}"))
-    episodes = measures.get(f"rest_episodes_{side}")
     row["rest_episodes"] = int(episodes) if isinstance(episodes, (int, float)) and math.isfinite(episodes) else None
     if row["rest_episodes"] is not None and rest_min > 0:
         row["rest_episodes_per_min"] = row["rest_episodes"] / rest_min
@@ -154,6 +162,9 @@ def visit_measures(summary: dict, measures: dict, *, side: str, confidence: floa
                                                                           confidence=confidence)
     else:
         row["rest_episodes_per_min"] = row["rest_rate_ci_low"] = row["rest_rate_ci_high"] = math.nan
+    if side == BOTH:
+        row.update({column: math.nan for column in MEASURE_COLUMNS if column not in row})
+        return row
     affected = _number(measures.get(f"rest_eye_aperture_{side}"))
     other = _number(measures.get(f"rest_eye_aperture_{mirror_side(side)}"))
     row["eye_opening_ratio"] = affected / other if other > 0 else math.nan
@@ -184,10 +195,13 @@ def compare_visit(row: dict, reference: dict, rule: ResponseRule) -> dict:
 def comparison_side(reference_summary: dict, reference_measures: dict, counts_by_side: dict) -> tuple[str, bool]:
     """The side a patient's visits are compared on, and whether the reference verdict named it.
 
-    The reference visit's verdict side; without one, the side with more one-sided events in the
+    "both" when the reference visit is blepharospasm (its prolonged closures are compared); else the
+    reference visit's verdict side; without one, the side with more one-sided events in the
     reference visit, then in all the patient's visits (``counts_by_side``: side -> events); "none"
     when no visit has any.
     """
+    if reference_summary.get("classification") == "blepharospasm":
+        return BOTH, True
     side = reference_summary.get("affected_side")
     if side in SIDES:
         return side, True

@@ -61,6 +61,7 @@ def family_kinds(family: str) -> tuple:
 VERDICT_TEXT = {  # verdict label -> the words a clinician reads
     "primary_hfs": "primary hemifacial spasm",
     "synkinesis": "synkinesis",
+    "blepharospasm": "blepharospasm (both eyes)",
     "none": "no one-sided spasm found",
     "indeterminate": "indeterminate",
 }
@@ -70,3 +71,11 @@ VERDICT_LABELS = tuple(VERDICT_TEXT)
 def verdict_text(label: str) -> str:
     """The words for a verdict label (an unknown label as itself)."""
     return VERDICT_TEXT.get(str(label), str(label))
+
+
+SIDE_TEXT = {"left": "left side", "right": "right side", "both": "both sides"}  # a verdict's side in words
+
+
+def side_text(side: str) -> str:
+    """', left side' (or right, both sides) after a verdict's words; '' without a side."""
+    return f", {SIDE_TEXT[side]}" if side in SIDE_TEXT else ""

@@ -22,10 +22,10 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from . import __version__
-from .classify import MEASURE_KEYS
 from .errors import OutputError, ParameterError
 from .files import atomic_path, check_overwrite, output_errors, synced
 from .formats import REPORT_FORMATS, chosen_formats
+from .measures import MEASURE_KEYS
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,9 @@ SUMMARY_COLUMNS = ("file", "duration_s", "fps", "frames", "face_frames_pct", "cl
                    "coupled_twitches", "coupling_p_value", "blinks", "blinks_per_min", "brow_raises",
                    "spasm_time_pct", "longest_spasm_s", "spread_to_mouth", "jrs_frequency_estimate",
                    "quality_flags", "spasmscan_version", "reason", "protocol_rest_twitches",
-                   "protocol_action_twitches", "live_frames_dropped", "live_processing_fps", "palsy_weaker_side",
-                   "sunnybrook_composite_estimate")
+                   "protocol_action_twitches", "live_frames_dropped", "live_processing_fps",
+                   "blink_clusters_per_min", "prolonged_closures_per_min", "both_eyes_closed_pct", "longest_closure_s",
+                   "palsy_weaker_side", "sunnybrook_composite_estimate")
 PROTOCOL_KEYS = ("protocol_rest_twitches", "protocol_action_twitches")  # measures that exist with a protocol
 LIVE_KEYS = {"live_frames_dropped": "frames_dropped", "live_processing_fps": "processing_fps"}  # column: stat
 EXAM_COLUMNS = ("file", "segment", "start_s", "end_s", "measure", "unit", "repetitions", "excursion_left",

@@ -24,7 +24,7 @@ import numpy as np
 from . import __version__
 from .annotate import EVENT_HOLD_S, INVOLUNTARY_BGR, LANES, SCALE_PERCENTILES, SIDE_BGR, VOLUNTARY_BGR, annotated_codec
 from .errors import InputNotFoundError, ParameterError
-from .kinds import INVOLUNTARY_KINDS, KINDS, verdict_text
+from .kinds import INVOLUNTARY_KINDS, KINDS, side_text, verdict_text
 from .regions import SIDES
 from .report import FORMULA_STARTS, TEXT_MARK, _write_text, atomic_path, report_path
 from .summary import FLAG_TEXT
@@ -234,7 +234,7 @@ def page_html(analysis, *, file: str, video_name: str | None = None, video_codec
     stem = Path(name).stem or "spasmscan"
     verdict = analysis.verdict
     label = verdict_text(verdict.label)
-    side = f", {verdict.side} side" if verdict.side in SIDES else ""
+    side = side_text(verdict.side)
     svg, geometry = timeline_svg(analysis)
     event_rows, events = _event_table(analysis)
     video_codec = video_codec or annotated_codec()

@@ -61,21 +61,45 @@ class AnalysisSettings:
     # that met fewer than this share met them by chance and is tested as a spasm.
     steady_share: float = 0.5
     reference_rate_per_min: float = 3.0  # a mild spasm (0.3-25/min): 'none' is as sure as such a spasm would have shown
+    # -- both eyes: blepharospasm, bilateral hemifacial spasm
+    # Ordinary blinks last 0.1-0.4 s (tracked up to 0.5 s with their ramps): both eyes shut this long or
+    # longer is a prolonged closure.
+    prolonged_closure_s: float = 0.5
+    # Healthy adults rarely hold both eyes shut 0.5 s or more unprompted: under one such closure a minute
+    # at rest, talking or reading, where they blink 17, 26 and 4.5 times a minute (Bentivoglio et al. 1997,
+    # Mov Disord 12:1028), nearly all blinks short; a generous ceiling, since squints pass for closures.
+    normal_closures_per_min: float = 1.0
+    # Blepharospasm: more prolonged closures than that normal rate gives, at this level (as strong_alpha; a
+    # crying face's three long closures in 20 s give p = 0.005, and must not be called blepharospasm).
+    closure_alpha: float = 1e-3
+    # Mean blink rate while talking (Bentivoglio et al. 1997, Mov Disord 12:1028: 26/min; 17 at rest, 4.5
+    # reading): a blink rate beyond it at closure_alpha, with clusters, backs suggestive prolonged closures.
+    talking_blinks_per_min: float = 26.0
+    cluster_gap_s: float = 1.0  # blinks starting this close after one another form a cluster (flutter: several in 1-2 s)
+    cluster_min_blinks: int = 3  # ... of at least this many (a pair of blinks within a second is common in talking)
+    sync_window_s: float = 0.2  # the two sides' episodes starting this close start together: one bilateral movement
+    # Bilateral HFS is rare (a few % of HFS): each side's episodes at rest must exceed false alarms at this
+    # level on its own, so that noise detections on both sides (a 'none' face) never pass for it.
+    bilateral_alpha: float = 1e-6
 
     def __post_init__(self):
         for f in fields(self):
             value = getattr(self, f.name)
             if not (isinstance(value, (int, float)) and math.isfinite(value)) or value < 0:
                 raise ParameterError(f"{f.name} must be a finite number >= 0, got {value!r}")
-        for name in ("noise_k", "voluntary_noise_k", "tonic_min_s", "episode_gap_s", "false_alarm_per_min"):
+        for name in ("noise_k", "voluntary_noise_k", "tonic_min_s", "episode_gap_s", "false_alarm_per_min",
+                     "prolonged_closure_s", "normal_closures_per_min", "talking_blinks_per_min"):
             if getattr(self, name) <= 0:
                 raise ParameterError(f"{name} must be > 0, got {getattr(self, name)!r}")
         for name in ("min_face_fraction", "min_side_share", "synkinesis_min_share", "coupling_alpha", "rest_alpha",
-                     "strong_alpha", "suggestive_alpha", "steady_share", "few_episodes_confidence"):
+                     "strong_alpha", "suggestive_alpha", "steady_share", "few_episodes_confidence", "closure_alpha",
+                     "bilateral_alpha"):
             if getattr(self, name) > 1:
                 raise ParameterError(f"{name} must be at most 1, got {getattr(self, name)!r}")
         if self.min_episodes < 1 or int(self.min_episodes) != self.min_episodes:
             raise ParameterError(f"min_episodes must be a whole number >= 1, got {self.min_episodes!r}")
+        if self.cluster_min_blinks < 2 or int(self.cluster_min_blinks) != self.cluster_min_blinks:
+            raise ParameterError(f"cluster_min_blinks must be a whole number >= 2, got {self.cluster_min_blinks!r}")
         if self.permutations < 19 or int(self.permutations) != self.permutations:
             raise ParameterError(f"permutations must be a whole number >= 19, got {self.permutations!r}")
 

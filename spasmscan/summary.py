@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .kinds import verdict_text
+from .kinds import side_text, verdict_text
 
 if TYPE_CHECKING:
     from .analysis import Analysis
@@ -23,7 +23,7 @@ def summary_text(analysis: Analysis) -> str:
     """A clinician-readable summary: verdict, side, confidence, the evidence in plain words, measures."""
     verdict, m = analysis.verdict, analysis.measures
     label = verdict_text(verdict.label)
-    side = f", {verdict.side} side" if verdict.side in ("left", "right") else ""
+    side = side_text(verdict.side)
     lines = [f"verdict: {label}{side} (confidence {verdict.confidence:.2f})",
              f"reason: {verdict.reason}"]
     if np.isfinite(verdict.coupling_p_value):
@@ -36,6 +36,9 @@ def summary_text(analysis: Analysis) -> str:
                  f"time, longest {m['longest_spasm_s']:.2f} s, spreads to the mouth: {mouth}")
     lines.append(f"          {m['blinks']} blinks ({m['blinks_per_min']:.1f}/min), {m['brow_raises']} brow "
                  f"raises; Jankovic frequency ESTIMATE {m['jrs_frequency_estimate']}/4 (not a clinical rating)")
+    lines.append(f"          both eyes: {m['prolonged_closures_per_min']:.1f} prolonged closures/min, closed "
+                 f"{m['both_eyes_closed_pct']:.1f}% of the time, longest {m['longest_closure_s']:.2f} s, "
+                 f"{m['blink_clusters_per_min']:.1f} blink clusters/min")
     exam = getattr(analysis, "exam", None)
     if exam is not None:
         steps = ", ".join(f"{s.segment} {s.excursion_ratio:.2f}" for s in exam.steps if np.isfinite(s.excursion_ratio))

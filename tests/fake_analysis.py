@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from spasmscan.analysis import Analysis
-from spasmscan.classify import MEASURE_KEYS, Verdict
+from spasmscan.classify import Verdict
 from spasmscan.events import Events
 from spasmscan.landmarks import LandmarkSeries
+from spasmscan.measures import MEASURE_KEYS
 from spasmscan.regions import N_LANDMARKS
 from spasmscan.signals import SIGNAL_BASES, Signals
 

@@ -8,8 +8,8 @@ import pytest
 
 from spasmscan.analysis import analyze_series, quality_flags
 from spasmscan.summary import summary_text
-from spasmscan.classify import MEASURE_KEYS
 from spasmscan.landmarks import LandmarkSeries
+from spasmscan.measures import MEASURE_KEYS
 
 from test_signals import mirror, pulse, synthetic_series
 
@@ -117,6 +117,15 @@ def test_real_faces_without_spasm_give_no_spasm_verdict(real_face_analyses):
         assert analysis.verdict.label in ("none", "indeterminate"), (name, analysis.verdict)
         if analysis.signals.tracked_s >= LONG_ENOUGH_S:
             assert analysis.verdict.label == "none", (name, analysis.verdict)
+
+
+def test_real_faces_talking_laughing_or_crying_give_no_blepharospasm(real_face_analyses):
+    """Talking faces blink often, laughing and crying ones squeeze both eyes: neither is blepharospasm,
+    nor are their one-sided events a spasm of both sides."""
+    for name, analysis in real_face_analyses.items():
+        assert analysis.verdict.label != "blepharospasm", (name, analysis.verdict)
+        assert analysis.verdict.side != "both", (name, analysis.verdict)
+        assert analysis.measures["jrs_frequency_estimate"] <= 1, (name, analysis.measures)
 
 
 def test_real_faces_without_spasm_give_few_false_one_sided_events(real_face_analyses):

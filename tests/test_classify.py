@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest, poisson
 
-from spasmscan.classify import (MEASURE_KEYS, MIN_SHIFT_S, classify, clinical_measures,
-                                coupling_test, episode_starts, permutation_shifts)
+from spasmscan.classify import MIN_SHIFT_S, classify, coupling_test, episode_starts, permutation_shifts
 from spasmscan.errors import ParameterError
 from spasmscan.events import Events, couple
 from spasmscan.kinds import VERDICT_LABELS
+from spasmscan.measures import MEASURE_KEYS, clinical_measures
 from spasmscan.settings import DEFAULT_SETTINGS, AnalysisSettings
 from spasmscan.signals import Signals
 
@@ -359,3 +359,86 @@ def test_small_co_contractions_add_up_over_many_blinks():
     verdict = classify(events, with_pulls)
     assert (verdict.label, verdict.side) == ("synkinesis", "right")
     assert classify(detect_events(blinks_only), blinks_only).label == "none"
+
+
+# -- both eyes: blepharospasm and bilateral hemifacial spasm -------------------------------------------
+
+def closures(starts, length_s=1.5):
+    return [("eye_closure", "both", "eye", s, length_s) for s in starts]
+
+
+def blepharospasm(seed=0):
+    """30 blinks a minute, some in flutters of four, and eight closures of both eyes held 1-3 s."""
+    rng = np.random.default_rng(seed)
+    rows = blinks(np.sort(rng.uniform(0.5, 59.0, 18)))
+    rows += blinks([t + 0.5 * k for t in (8.0, 22.0, 41.0) for k in range(4)])
+    return rows + [("eye_closure", "both", "eye", t, rng.uniform(1.0, 3.0)) for t in np.arange(3.0, 59.0, 7.0)]
+
+
+def test_prolonged_closures_of_both_eyes_are_blepharospasm():
+    verdict = classify(events_from(blepharospasm()), recording())
+    assert (verdict.label, verdict.side) == ("blepharospasm", "both")
+    assert verdict.confidence > 0.99  # 8 closures where healthy adults give under one a minute: p ~ 1e-5
+    assert "prolonged closures of both eyes" in verdict.reason and "p = " in verdict.reason
+    measures = clinical_measures(events_from(blepharospasm()), recording())
+    assert measures["prolonged_closures_per_min"] == pytest.approx(8.0)
+    assert measures["blink_clusters_per_min"] >= 3
+    assert measures["longest_closure_s"] >= 1.0
+    assert 10.0 < measures["both_eyes_closed_pct"] < 50.0
+    assert measures["jrs_frequency_estimate"] == 3  # closures of a second or more
+
+
+def test_frequent_blinks_of_a_talking_face_are_not_blepharospasm():
+    """26 blinks a minute (the talking normal), none held: no verdict of both eyes, no increased blinking."""
+    rng = np.random.default_rng(2)
+    rows = blinks(np.sort(rng.uniform(0.5, 59.0, 26)))
+    verdict = classify(events_from(rows), recording())
+    assert verdict.label == "none"
+    assert clinical_measures(events_from(rows), recording())["prolonged_closures_per_min"] == 0.0
+
+
+def test_closures_during_smiles_or_prompted_steps_are_voluntary():
+    """The same closures, each with a laugh's smile, are squints; inside a prompted step, obeyed."""
+    from spasmscan.protocol import Segment
+
+    rows = blepharospasm()
+    smiles = [("smile", "both", "mouth", r[3] - 0.3, r[4] + 0.5) for r in rows if r[0] == "eye_closure"]
+    laughing = classify(events_from(rows + smiles), recording())
+    assert laughing.label == "none"
+    assert clinical_measures(events_from(rows + smiles), recording())["prolonged_closures_per_min"] == 0.0
+    prompted = (Segment("rest", 0.0, 2.0), Segment("eye_closures", 2.0, 60.0))
+    assert classify(events_from(rows), recording(), segments=prompted).label == "none"
+
+
+def test_a_crying_face_with_three_long_closures_is_not_blepharospasm():
+    """Three closures of both eyes in 20 s (as the crying real face gives): p = 0.005, short of closure_alpha."""
+    rows = blinks([4.0, 6.5, 8.4, 12.0, 16.0]) + closures([0.6, 12.3, 18.3], 1.5)
+    verdict = classify(events_from(rows), recording(20.0))
+    assert verdict.label == "none"
+    assert any("3 prolonged closures" in line for line in verdict.evidence)
+
+
+def rest_twitches(side, times):
+    return [("twitch", side, "eye", t, 0.1) for t in times]
+
+
+def test_independent_spasms_of_both_sides_are_bilateral_hfs():
+    left, right = hfs("left", n=12, seed=3), rest_twitches("right", [r[3] for r in hfs("right", n=12, seed=4)
+                                                                      if r[0] == "twitch"])
+    verdict = classify(events_from(left + right), recording())
+    assert (verdict.label, verdict.side) == ("primary_hfs", "both")
+    assert "bilateral hemifacial spasm" in verdict.reason and verdict.confidence > 0.99
+
+
+def test_synchronous_one_sided_events_of_both_sides_are_not_bilateral_hfs():
+    rows = hfs("left", n=12, seed=3)
+    rows += rest_twitches("right", [r[3] + 0.05 for r in rows if r[0] == "twitch"])
+    verdict = classify(events_from(rows), recording())
+    assert verdict.label == "none"
+    assert "start together" in verdict.reason
+
+
+def test_scattered_noise_on_both_sides_stays_none_not_bilateral():
+    """Five episodes a side in a minute beat false alarms at strong_alpha, not at bilateral_alpha."""
+    rows = hfs("left", n=5, seed=1) + rest_twitches("right", (3.3, 17.2, 29.1, 41.4, 52.6))
+    assert classify(events_from(rows), recording()).label == "none"

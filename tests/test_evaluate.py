@@ -114,8 +114,8 @@ def test_csv_has_one_row_per_clip_and_a_total_row(tmp_path):
     assert rows[-1]["twitch_tp"] == "1" and rows[2]["side_correct"] == ""
     result.write_confusion_csv(tmp_path / "eval.confusion.csv")
     confusion = list(csv.reader((tmp_path / "eval.confusion.csv").open()))
-    assert confusion[0] == ["truth", "none", "primary_hfs", "synkinesis", "indeterminate"]
-    assert confusion[1] == ["none", "1", "0", "0", "1"]
+    assert confusion[0] == ["truth", "none", "primary_hfs", "synkinesis", "blepharospasm", "indeterminate"]
+    assert confusion[1] == ["none", "1", "0", "0", "0", "1"]
 
 
 def test_evaluation_csvs_are_spreadsheet_safe_and_written_whole(tmp_path, monkeypatch):
@@ -241,6 +241,8 @@ def test_bilateral_labels_have_confusion_rows_and_their_own_side_rules(tmp_path)
     result.write_csv(tmp_path / "eval.csv")
     rows = list(csv.DictReader((tmp_path / "eval.csv").open()))
     assert [r["side_correct"] for r in rows[:3]] == ["", "1", "0"]
+    # a bilateral HFS clip is classified right by a primary spasm on both sides only
+    assert [r["label_correct"] for r in rows[:3]] == ["0", "1", "0"]
     result.write_confusion_csv(tmp_path / "eval.confusion.csv")
     truth_rows = [r[0] for r in csv.reader((tmp_path / "eval.confusion.csv").open())][1:]
     assert truth_rows == ["none", "primary_hfs", "synkinesis", "blepharospasm", "bilateral_hfs"]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from spasmscan.classify import MEASURE_KEYS, clinical_measures
+from spasmscan.measures import MEASURE_KEYS, clinical_measures
 from spasmscan.cli import EXIT_BATCH_FAILED, cli
 from spasmscan.errors import ParameterError
 from spasmscan.events import Events, couple, coupling_windows
@@ -450,3 +450,30 @@ def test_the_page_shows_the_hostile_patient_as_text_in_a_browser(browser, tmp_pa
         browser.switch_to.alert.text
     browser.find_element(By.LINK_TEXT, "2026-01-05.mp4").click()
     assert browser.title == "review page"
+
+
+def closure_visit(per_min: float, *, minutes: float, seed: int) -> Outcome:
+    """A blepharospasm visit: blinks plus closures of both eyes held 1.5 s at Poisson times."""
+    rng = np.random.default_rng(seed)
+    starts = np.sort(rng.uniform(1.0, minutes * 60.0 - 2.0, rng.poisson(per_min * minutes)))
+    events = event_train(0.0, minutes=minutes, seed=seed)
+    start = np.concatenate((events.start_s, starts))
+    order = np.argsort(start, kind="stable")
+    closures = Events(kind=np.concatenate((events.kind, np.full(starts.size, "eye_closure")))[order],
+                      side=np.concatenate((events.side, np.full(starts.size, "both")))[order],
+                      region=np.concatenate((events.region, np.full(starts.size, "eye")))[order], start_s=start[order],
+                      end_s=np.concatenate((events.end_s, starts + 1.5))[order],
+                      amplitude=np.full(start.size, 0.5), coupled_to=np.full(start.size, -1, dtype=np.int64))
+    measures = clinical_measures(closures, time_base(minutes))
+    summary = {key: measures[key] for key in MEASURE_KEYS}
+    summary.update(classification="blepharospasm", affected_side="both", confidence=0.99, quality_flags=[])
+    return Outcome(summary=summary, measures=measures)
+
+
+def test_blepharospasm_visits_compare_their_prolonged_closures():
+    before, after = closure_visit(10.0, minutes=2.0, seed=1), closure_visit(1.5, minutes=2.0, seed=2)
+    rows = patient_rows([visit("2026-01-05"), visit("2026-03-02")], [before, after], reference=0)
+    assert [row["comparison_side"] for row in rows] == ["both", "both"]
+    assert rows[0]["rest_episodes"] == before.measures["prolonged_closures"]
+    assert rows[0]["rest_episodes_per_min"] == pytest.approx(before.measures["prolonged_closures_per_min"])
+    assert rows[1]["rate_ratio"] < 0.5 and rows[1]["response"] == "improved"

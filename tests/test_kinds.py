@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from fake_analysis import make_analysis
-from spasmscan.classify import TRIGGER_KINDS, clinical_measures
+from spasmscan.classify import TRIGGER_KINDS
 from spasmscan.evaluate import FAMILIES
 from spasmscan.events import EVENT_KINDS, INVOLUNTARY_KINDS, VOLUNTARY_KINDS
 from spasmscan.kinds import DRIVEN_REGION, KINDS, VERDICT_TEXT, kind_label
+from spasmscan.measures import clinical_measures
 from spasmscan.summary import summary_text
 
 ALL_KINDS = tuple((kind.name, "both" if kind.voluntary else "left", kind.region or "eye", 1.0 + i, 1.5 + i, 0.2, -1)

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from spasmscan import __version__, report
-from spasmscan.classify import MEASURE_KEYS
 from spasmscan.errors import OutputError, ParameterError
 from spasmscan.events import EVENT_KINDS
+from spasmscan.measures import MEASURE_KEYS
 from spasmscan.report import (EVENT_COLUMNS, SUMMARY_COLUMNS, csv_cell, event_rows, signal_columns, summary_row,
                               write_csv, write_reports)
 

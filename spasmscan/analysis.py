@@ -8,6 +8,7 @@ import numpy as np
 
 from .classify import Verdict, asymmetry_noise, binomial_sf, classify
 from .events import Events, detect_events
+from .exam import Exam, examine
 from .landmarks import LandmarkSeries
 from .measures import clinical_measures
 from .settings import DEFAULT_SETTINGS, AnalysisSettings
@@ -33,6 +34,7 @@ class Analysis:
     quality_flags: tuple = ()
     segments: tuple = ()  # examination steps (spasmscan.protocol.Segment) when the recording followed a protocol
     session: dict = field(default_factory=dict)  # live-mode figures: frames dropped, processing rate, latency
+    exam: Exam | None = None  # the facial palsy examination, when the steps were an exam protocol's (exam.py)
 
     @property
     def source(self) -> str:
@@ -69,7 +71,8 @@ def analyze_series(series: LandmarkSeries, *, settings: AnalysisSettings | None 
     settings: the analysis thresholds (default :class:`~spasmscan.settings.AnalysisSettings`()),
     shared by event detection and classification.
     segments: the examination steps (name "rest" or a prompted action, start_s, end_s) when
-    the recording followed a protocol; one-sided events are then also counted per kind of step.
+    the recording followed a protocol; one-sided events are then also counted per kind of step,
+    and an exam protocol's steps (:func:`spasmscan.exam.is_exam_protocol`) give ``exam``.
     session: live-mode figures kept with the result.
     """
     settings = settings or DEFAULT_SETTINGS
@@ -83,7 +86,8 @@ def analyze_series(series: LandmarkSeries, *, settings: AnalysisSettings | None 
     logger.info("%s: %s (%s side, confidence %.2f); flags %s", series.source, verdict.label, verdict.side,
                 verdict.confidence, flags)
     return Analysis(series=series, signals=signals, events=events, verdict=verdict, measures=measures,
-                    quality_flags=flags, segments=tuple(segments), session=dict(session or {}))
+                    quality_flags=flags, segments=tuple(segments), session=dict(session or {}),
+                    exam=examine(signals, segments))
 
 
 def series_events(series: LandmarkSeries, *, settings: AnalysisSettings | None = None) -> tuple[Signals, Events]:

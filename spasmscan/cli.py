@@ -21,6 +21,7 @@ EXIT_INTERRUPTED = 130
 EXIT_BATCH_FAILED = 8  # some videos of a batch failed; their rows in summary.csv say why
 SIMULATED_LABELS = ("none", "primary_hfs", "synkinesis", "blepharospasm", "bilateral_hfs")  # simulate.LABELS, named
 # here because the command line starts without loading numpy
+EXAM_LABELS = ("palsy", "palsy_synkinesis")  # simulate.PALSY_LABELS: examinations following a protocol's steps
 LIVE_STEM = "live"  # the report name of a camera's or stream's session (a file's is named after it)
 
 PARAMETER_FLAGS = {  # library messages name parameters; the one-line error names the options instead
@@ -255,8 +256,16 @@ def check_out_dir(out_dir) -> None:
 def check_protocol(protocol: str) -> str:
     """Refuse a --protocol that names a folder (ParameterError); the protocol as given otherwise."""
     if os.path.isdir(protocol):
-        raise ParameterError(f"--protocol {protocol}: is a folder; give a protocol file or 'standard'")
+        raise ParameterError(f"--protocol {protocol}: is a folder; give a protocol file, 'standard' or 'palsy'")
     return protocol
+
+
+def exam_formats(segments) -> dict:
+    """The reports an analysis following ``segments`` adds (the exam's, for an exam protocol), as
+    keywords of report_paths."""
+    from .exam import is_exam_protocol
+    from .formats import REPORT_FORMATS
+    return {name: is_exam_protocol(segments) for name, fmt in REPORT_FORMATS.items() if fmt.needs == "exam"}
 
 
 def tracking(start_s=None, end_s=None, mirrored=False, frame_step=1) -> dict:
@@ -273,7 +282,7 @@ def tracking(start_s=None, end_s=None, mirrored=False, frame_step=1) -> dict:
 @report_options
 @format_options("annotate", "html")
 @click.option("--protocol", default=None, metavar="NAME|FILE",
-              help="The recording followed this examination protocol ('standard', a protocol file, or the "
+              help="The recording followed this examination protocol ('standard', 'palsy', a protocol file, or the "
                    "NAME.protocol.json saved by 'live --record'); its steps start at the analysed part's start.")
 def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_dir, out_dir, force, protocol,
             **formats) -> None:
@@ -293,14 +302,13 @@ def analyze(video: str, start_s, end_s, mirrored, frame_step, no_cache, cache_di
     elif formats["html"]:  # the page plays the annotated video of a file; a camera's or stream's page has none
         from .video import is_camera_or_stream
         formats["annotate"] = not is_camera_or_stream(video)
-    if out_dir is not None:  # refuse before the long analysis, not after it
-        check_overwrite(report_paths(out_dir, report_stem(video), **formats), force=force)
-    annotate = formats.pop("annotate")
-
     segments = ()
     if protocol is not None:
         from .protocol import load_protocol
         segments = load_protocol(check_protocol(protocol), start_s=start_s or 0.0)
+    if out_dir is not None:  # refuse before the long analysis, not after it
+        check_overwrite(report_paths(out_dir, report_stem(video), **formats, **exam_formats(segments)), force=force)
+    annotate = formats.pop("annotate")
 
     update, close = progress_bar("tracking")
     try:
@@ -465,7 +473,8 @@ def compare(before, after, min_fall_pct, confidence, start_s, end_s, mirrored, f
               "dropping nothing (for checking a recording).")
 @click.option("--no-window", is_flag=True, help="Run headless: events and verdict on the terminal only.")
 @click.option("--protocol", default=None, metavar="NAME|FILE",
-              help="Guided examination: 'standard' or a protocol JSON file (prompts rest, blinks, brow raises, smiles).")
+              help="Guided examination: 'standard' (rest, blinks, brow raises, smiles), 'palsy' (the facial palsy "
+                   "examination's expressions, docs/exam.md) or a protocol JSON file.")
 @click.option("--record", type=click.Path(dir_okay=False), default=None,
               help="Keep the video as this .mp4 file for later re-analysis (with its protocol timings beside it).")
 @report_options
@@ -485,14 +494,14 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, force, mirr
     require_out(out_dir, **formats)
     video = source if source is not None else (camera if camera is not None else 0)
     stem = LIVE_STEM if is_camera_or_stream(video) else report_stem(str(video))
-    if out_dir is not None:
-        check_out_dir(out_dir)
-        check_overwrite(report_paths(out_dir, stem, **formats), force=force)
-    if record is not None:
-        live_mode.check_record_path(record, force=force)
     from .protocol import load_protocol
 
     segments = load_protocol(check_protocol(protocol)) if protocol else ()
+    if out_dir is not None:
+        check_out_dir(out_dir)
+        check_overwrite(report_paths(out_dir, stem, **formats, **exam_formats(segments)), force=force)
+    if record is not None:
+        live_mode.check_record_path(record, force=force)
     stop = threading.Event()
     window = None if no_window else live_mode.open_window()
     running = live_mode.RunningVerdict(segments)
@@ -529,11 +538,12 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, force, mirr
 
 @cli.command(epilog=EPILOG)
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--label", type=click.Choice(SIMULATED_LABELS), default="primary_hfs",
-              show_default=True, help="What the clip shows (blepharospasm and bilateral_hfs affect both sides).")
+@click.option("--label", type=click.Choice(SIMULATED_LABELS + EXAM_LABELS), default="primary_hfs",
+              show_default=True, help="What the clip shows (blepharospasm and bilateral_hfs affect both sides; "
+                                      "palsy and palsy_synkinesis follow an examination --protocol, docs/exam.md).")
 @click.option("--side", type=click.Choice(["left", "right", "none", "both"]), default=None,
               help="Affected side, the patient's anatomical side (default: left; 'none' for --label none; "
-                   "'both' for blepharospasm and bilateral_hfs).")
+                   "'both' for blepharospasm and bilateral_hfs; the weak side for palsy).")
 @click.option("--duration", "duration_s", type=float, default=30.0, show_default=True, help="Seconds.")
 @click.option("--fps", type=float, default=30.0, show_default=True, help="Frames per second.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed: the same seed gives the same clip.")
@@ -556,16 +566,23 @@ def live(camera, source, fast, no_window, protocol, record, out_dir, force, mirr
               help="Rendering model and its motion profile: mesh (piecewise-affine triangles) or field (smooth "
                    "thin-plate-spline displacement field; lids squeeze from both sides, cheeks bunch, corners pull "
                    "outward, fast rise and slow relaxation).")
+@click.option("--palsy-share", type=click.FloatRange(0, 100), default=50.0, show_default=True,
+              help="palsy: the weak side's voluntary movement, % of the healthy side's.")
+@click.option("--synkinesis", "palsy_synkinesis", is_flag=True,
+              help="palsy: the weak side also co-contracts with every movement (as --label palsy_synkinesis).")
+@click.option("--protocol", default="palsy", show_default=True, metavar="NAME|FILE",
+              help="palsy: the examination's steps (a packaged protocol or a file); the clip lasts as long "
+                   "as they do (--duration is not used).")
 @click.option("--force", is_flag=True, help="Overwrite OUT and its truth file.")
 def simulate(out, label, side, duration_s, fps, seed, base, size, twitch_rate, spread_to_mouth, severity,
-             hard_negative, nuisance, renderer, force) -> None:
+             hard_negative, nuisance, renderer, palsy_share, palsy_synkinesis, protocol, force) -> None:
     """Render a face video OUT (.mp4) with known events, and its ground truth OUT.json beside it."""
     from .files import check_overwrite
-    from .render import Nuisance, simulate_video
-    from .simulate import LABEL_SIDES, ScheduleOptions, truth_path
+    from .render import Nuisance, simulate_exam_video, simulate_video
+    from .simulate import LABEL_SIDES, PALSY_LABELS, ScheduleOptions, truth_path
 
     if side is None:
-        side = LABEL_SIDES[label][0]  # left, or the one side a label allows
+        side = LABEL_SIDES[label][0] if label in LABEL_SIDES else "left"  # left, or the one side a label allows
     width = height = None
     if size is not None:
         try:
@@ -577,11 +594,19 @@ def simulate(out, label, side, duration_s, fps, seed, base, size, twitch_rate, s
     check_overwrite([out, truth_path(out)], force=force, elsewhere="choose another OUT name")
     options = ScheduleOptions(hard_negative=hard_negative, twitch_rate_per_min=twitch_rate,
                               spread_to_mouth=spread_to_mouth, severity=severity)
+    if palsy_synkinesis and label not in PALSY_LABELS:
+        raise ParameterError("--synkinesis adds co-contractions to --label palsy; for the random synkinesis "
+                             "schedule use --label synkinesis")
+    label = "palsy_synkinesis" if palsy_synkinesis else label
     update, close = progress_bar("rendering")
+    common = dict(fps=fps, seed=seed, base=base, width=width, height=height, nuisance=Nuisance(scale=nuisance),
+                  renderer=renderer, progress=update)
     try:
-        truth = simulate_video(out, label=label, side=side, duration_s=duration_s, fps=fps, seed=seed, base=base,
-                               width=width, height=height, options=options, nuisance=Nuisance(scale=nuisance),
-                               renderer=renderer, progress=update)
+        if label in PALSY_LABELS:
+            truth = simulate_exam_video(out, label=label, side=side, share=palsy_share / 100.0,
+                                        protocol=check_protocol(protocol), **common)
+        else:
+            truth = simulate_video(out, label=label, side=side, duration_s=duration_s, options=options, **common)
     finally:
         close()
     kinds = {}

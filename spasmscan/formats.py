@@ -26,10 +26,11 @@ class ReportFormat:
     flag: str | None = None  # the command-line option; None: always written
     help: str = ""
     batch_help: str | None = None  # None: batch does not offer it
+    needs: str | None = None  # an Analysis attribute: written (without a flag) exactly when it is not None
 
     @property
     def always(self) -> bool:
-        return self.flag is None
+        return self.flag is None and self.needs is None
 
     @property
     def file(self) -> str:
@@ -44,6 +45,8 @@ REPORT_FORMATS = {fmt.name: fmt for fmt in (  # in writing order
     ReportFormat("summary", ".summary.csv", "_write_summary"),
     ReportFormat("events", ".events.csv", "_write_events"),
     ReportFormat("signals", ".signals.csv", "_write_signals"),
+    ReportFormat("exam", ".exam.csv", "_write_exam", needs="exam"),
+    ReportFormat("exam_plot", ".exam.png", "_write_exam_plot", needs="exam"),
     ReportFormat("json", ".json", "_write_json", "--json", "Also write {file} (needs --out).",
                  "Also write {file} for each video."),
     ReportFormat("plot", ".timeline.png", "_write_plot", "--plot", "Also write the timeline {file} (needs --out).",

@@ -129,3 +129,36 @@ def _legend_handles(events, any_no_face: bool) -> list:
     handles += [Patch(facecolor=SIDE_COLORS["right"], label="patient's right"),
                 Patch(facecolor=SIDE_COLORS["left"], label="patient's left")]
     return handles
+
+
+EXAM_HEIGHT_PX = 500  # the exam figure: one row of panels, as wide as the timeline
+
+
+def plot_exam(analysis, path: str | os.PathLike, *, title_file: str | None = None) -> None:
+    """Write the examination of ``analysis`` (``analysis.exam``) as a WIDTH_PX x EXAM_HEIGHT_PX PNG:
+    one panel per step, each side's excursion (patient's right orange, left blue) in the step's
+    unit, the excursion ratio and the weaker side below; the title gives the weaker side over the
+    exam and the Sunnybrook-style composite ESTIMATE."""
+    exam = analysis.exam
+    figure = Figure(figsize=(WIDTH_PX / DPI, EXAM_HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = np.atleast_1d(figure.subplots(1, max(len(exam.steps), 1), squeeze=False)[0])
+    for axis, step in zip(axes, exam.steps):
+        heights = [step.excursion_right, step.excursion_left]
+        axis.bar([0, 1], np.nan_to_num(heights), color=[SIDE_COLORS["right"], SIDE_COLORS["left"]], width=0.6)
+        axis.set_xticks([0, 1], ["right", "left"])
+        axis.set_title(step.segment.replace("_", " "), fontsize=11, fontweight="bold")
+        axis.set_ylabel(step.unit, fontsize=8)
+        ratio = f"ratio {step.excursion_ratio:.2f}" if np.isfinite(step.excursion_ratio) else "no movement"
+        spread = f" (spread {step.ratio_spread:.2f})" if np.isfinite(step.ratio_spread) else ""
+        weaker = f"\nweaker: {step.weaker_side}" if step.weaker_side != "none" else ""
+        closure = f"\nincomplete closure: {step.incomplete_closure}" if step.incomplete_closure not in ("", "none") \
+            else ""
+        axis.set_xlabel(ratio + spread + weaker + closure, fontsize=9)
+        axis.grid(True, axis="y", alpha=0.3)
+    composite = exam.composite_estimate
+    score = (f"Sunnybrook-style composite ESTIMATE {composite:.0f}/100 (from video, not a clinical grading)"
+             if np.isfinite(composite) else "no composite estimate (the five graded expressions and rest are needed)")
+    figure.suptitle(f"{analysis.source if title_file is None else title_file}: weaker side {exam.weaker_side}; "
+                    f"{score}", fontsize=12, ha="left", x=0.01)
+    figure.savefig(path, format="png", dpi=DPI)

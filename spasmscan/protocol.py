@@ -1,5 +1,6 @@
-"""The guided examination: a protocol's steps (rest, prompted blinks, brow raises, smiles) in
-seconds of a recording, read from a packaged protocol or a JSON file and saved beside a recording."""
+"""The guided examination: a protocol's steps (rest, prompted blinks, brow raises, smiles; or the
+palsy examination's expressions) in seconds of a recording, read from a packaged protocol or a JSON
+file and saved beside a recording."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,8 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import ParameterError
+
+PACKAGED_PROTOCOLS = ("standard", "palsy")  # spasmscan/data/protocol_NAME.json
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class Segment:
 def load_protocol(name_or_path: str, *, start_s: float = 0.0) -> tuple[Segment, ...]:
     """Segments of a protocol, in seconds of the recording.
 
-    ``name_or_path`` is a packaged protocol name ("standard") or a JSON file with either
+    ``name_or_path`` is a packaged protocol name (PACKAGED_PROTOCOLS: "standard", "palsy") or a JSON file with either
     ``{"steps": [{"segment", "duration_s", "prompt"}, ...]}`` (durations, one after another,
     placed from ``start_s`` on) or ``{"segments": [{"name", "start_s", "end_s"}, ...]}``
     (times in the recording, as ``live --record`` saves them; ``start_s`` does not move them).
@@ -37,7 +40,7 @@ def load_protocol(name_or_path: str, *, start_s: float = 0.0) -> tuple[Segment, 
             text = resources.files("spasmscan").joinpath(f"data/protocol_{name_or_path}.json").read_text("utf-8")
         except (FileNotFoundError, OSError):
             raise ParameterError(f"protocol {name_or_path!r}: no such file or packaged protocol "
-                                 "(packaged: 'standard')") from None
+                                 f"(packaged: {', '.join(repr(p) for p in PACKAGED_PROTOCOLS)})") from None
     try:
         document = json.loads(text)
         if "segments" in document:

@@ -33,6 +33,8 @@ BROW = {
 BROW_UPPER = {"right": (70, 63, 105, 66, 107), "left": (300, 293, 334, 296, 336)}  # outer -> inner
 MOUTH_CORNER = {"right": 61, "left": 291}
 CHEEK = {"right": (50, 101, 118, 117, 123), "left": (280, 330, 347, 346, 352)}  # malar points below the eye
+UPPER_LIP_SIDE = {"right": (39, 37), "left": (269, 267)}  # the upper lip's outer edge between centre and corner
+BUCCAL = {"right": (205, 187), "left": (425, 411)}  # the cheek beside the nose and mouth (a cheek puff bulges it)
 UPPER_LIP_CENTER = 0
 LOWER_LIP_CENTER = 17
 INNER_UPPER_LIP = 13
@@ -46,8 +48,8 @@ FACE_OVAL = (10, 21, 54, 58, 67, 93, 103, 109, 127, 132, 136, 148, 149, 150, 152
 # Every landmark the signals read and the annotated video draws.
 MEASURED_LANDMARKS = tuple(sorted(
     set(NOSE_RIDGE) | {UPPER_LIP_CENTER, LOWER_LIP_CENTER, INNER_UPPER_LIP, INNER_LOWER_LIP}
-    | {i for side in SIDES for group in (UPPER_LID[side], LOWER_LID[side], BROW_UPPER[side], CHEEK[side])
-       for i in group}
+    | {i for side in SIDES for group in (UPPER_LID[side], LOWER_LID[side], BROW_UPPER[side], CHEEK[side],
+                                         UPPER_LIP_SIDE[side], BUCCAL[side]) for i in group}
     | {corner[side] for side in SIDES for corner in (EYE_OUTER_CORNER, EYE_INNER_CORNER, MOUTH_CORNER, TEMPLE)}))
 # The landmarks a tracked series keeps (about a fifth of the 478, so long recordings stay light): the
 # measured ones and the face's outline, whose extent is the whole face's (to follow it across cuts).

@@ -400,14 +400,14 @@ def simulate_video(out_path: str | os.PathLike, *, label: str, side: str, durati
                    seed: int = 0, base: str | os.PathLike | None = None, width: int | None = None,
                    height: int | None = None, options: simulate.ScheduleOptions = simulate.ScheduleOptions(),
                    nuisance: Nuisance = Nuisance(), events: list | None = None,
-                   renderer: str = simulate.DEFAULT_RENDERER,
+                   renderer: str = simulate.DEFAULT_RENDERER, parameters: dict | None = None,
                    progress: Callable[[float, float], None] | None = None) -> simulate.Truth:
     """Render a clip with a known schedule of events to ``out_path`` (.mp4) and its truth beside it
     (same name, .json). Returns the truth. fps: output frame rate; width/height: output size
     (default 640x480 for a portrait, the video's own size for a video base). ``events``: render
     this list of :class:`spasmscan.simulate.SimEvent` instead of a random schedule (an empty
-    list gives the same clip without any simulated event, e.g. as a reference). renderer: a key of
-    WARPERS, the rendering model and its motion profile."""
+    list gives the same clip without any simulated event, e.g. as a reference), with ``parameters``
+    for its truth file. renderer: a key of WARPERS, the rendering model and its motion profile."""
     if not (math.isfinite(fps) and 1 <= fps <= 240):
         raise ParameterError(f"fps must be between 1 and 240, got {fps}")
     if not (math.isfinite(duration_s) and 0 < duration_s <= 3600):
@@ -428,7 +428,7 @@ def simulate_video(out_path: str | os.PathLike, *, label: str, side: str, durati
     schedule_options = options
     if face_lost.any():
         schedule_options = replace(options, blocked_s=options.blocked_s + _blocked_spans(face_lost, times, 1.0 / fps))
-    parameters = {}  # a given list of events has no drawn parameters
+    parameters = dict(parameters or {})  # a given list of events has only the parameters given with it
     if events is None:
         parameters = simulate.clip_parameters(label, seed=seed, options=options)
         events = simulate.make_schedule(label, side, duration_s, seed=seed, options=schedule_options,
@@ -469,6 +469,21 @@ def simulate_video(out_path: str | os.PathLike, *, label: str, side: str, durati
     simulate.write_truth(truth, simulate.truth_path(out_path))
     logger.info("%s: %d frames, %d events", out_path, frame_count, len(events))
     return truth
+
+
+def simulate_exam_video(out_path: str | os.PathLike, *, label: str, side: str, share: float,
+                        protocol: str = "palsy", seed: int = 0, **options) -> simulate.Truth:
+    """Render a facial palsy examination (``label`` one of simulate.PALSY_LABELS, ``side`` the weak
+    side, ``share`` its voluntary movement, 0-1) following ``protocol`` (a packaged name or file,
+    :func:`spasmscan.protocol.load_protocol`) from the clip's start; the truth's parameters hold each
+    step's true share (:func:`spasmscan.simulate.exam_schedule`). ``options``: those of
+    :func:`simulate_video` (fps, base, size, nuisance, renderer, progress)."""
+    from .protocol import load_protocol
+
+    segments = load_protocol(protocol)
+    events, parameters = simulate.exam_schedule(label, side, segments, share=share, seed=seed)
+    return simulate_video(out_path, label=label, side=side, duration_s=max(s.end_s for s in segments), seed=seed,
+                          events=events, parameters=parameters, **options)
 
 
 def _frames_at(base: _Base, indices: np.ndarray):

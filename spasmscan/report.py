@@ -15,7 +15,7 @@ import math
 import numbers
 import os
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -35,9 +35,17 @@ SUMMARY_COLUMNS = ("file", "duration_s", "fps", "frames", "face_frames_pct", "cl
                    "spasm_time_pct", "longest_spasm_s", "spread_to_mouth", "jrs_frequency_estimate",
                    "quality_flags", "spasmscan_version", "reason", "protocol_rest_twitches",
                    "protocol_action_twitches", "live_frames_dropped", "live_processing_fps",
-                   "blink_clusters_per_min", "prolonged_closures_per_min", "both_eyes_closed_pct", "longest_closure_s")
+                   "blink_clusters_per_min", "prolonged_closures_per_min", "both_eyes_closed_pct", "longest_closure_s",
+                   "palsy_weaker_side", "sunnybrook_composite_estimate")
 PROTOCOL_KEYS = ("protocol_rest_twitches", "protocol_action_twitches")  # measures that exist with a protocol
 LIVE_KEYS = {"live_frames_dropped": "frames_dropped", "live_processing_fps": "processing_fps"}  # column: stat
+EXAM_COLUMNS = ("file", "segment", "start_s", "end_s", "measure", "unit", "repetitions", "excursion_left",
+                "excursion_right", "weaker_side", "excursion_ratio", "ratio_spread", "voluntary_grade",
+                "incomplete_closure", "remaining_opening_left", "remaining_opening_right", "remaining_opening_share",
+                "synkinesis_eye_left", "synkinesis_eye_right", "synkinesis_mouth_left", "synkinesis_mouth_right",
+                "synkinesis_side", "synkinesis_grade", "palpebral_fissure_ratio", "wider_fissure_side",
+                "brow_height_difference_iod", "mouth_corner_height_difference_iod", "cheek_height_difference_iod",
+                "resting_grade")
 EVENT_COLUMNS = ("file", "event", "side", "region", "start_s", "end_s", "duration_s", "amplitude", "coupled_to")
 SIGNAL_TIME_COLUMNS = ("time_s", "face_present")  # first columns of the signals table, before the signals
 
@@ -76,7 +84,27 @@ def summary_row(analysis, *, file: str) -> dict:
     session = getattr(analysis, "session", None) or {}
     for column, stat in LIVE_KEYS.items():
         row[column] = session.get(stat, math.nan)
+    exam = getattr(analysis, "exam", None)
+    row["palsy_weaker_side"] = exam.weaker_side if exam is not None else None
+    row["sunnybrook_composite_estimate"] = exam.composite_estimate if exam is not None else math.nan
     return {column: row[column] for column in SUMMARY_COLUMNS}
+
+
+def exam_rows(analysis, *, file: str) -> list[dict]:
+    """One row for EXAM_COLUMNS per examination step: the rest steps pooled into one ``rest`` row
+    (the resting asymmetry), then every other step in recording order; none without an exam."""
+    exam = getattr(analysis, "exam", None)
+    if exam is None:
+        return []
+    rests = [s for s in analysis.segments if s.name == "rest"]
+    rows = [{"file": file, "segment": "rest", "start_s": rests[0].start_s if rests else None,
+             "end_s": rests[-1].end_s if rests else None, **exam.resting}]
+    for step in exam.steps:
+        row = {"file": file, **asdict(step)}
+        for key in ("synkinesis_grade", "voluntary_grade"):
+            row[key] = row[key] if row[key] >= 0 else None
+        rows.append(row)
+    return rows
 
 
 def event_rows(analysis, *, file: str) -> list[dict]:
@@ -139,6 +167,8 @@ def _plain(value, column: str):
         return _rounded(float(value), column)
     if isinstance(value, (list, tuple, np.ndarray)):
         return [_plain(item, column) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _plain(item, str(key)) for key, item in value.items()}
     return str(value)
 
 
@@ -220,6 +250,8 @@ def report_document(analysis, *, file: str) -> dict:
             "evidence": [str(line) for line in verdict.evidence],
         },
         "measures": {str(key): _plain(value, str(key)) for key, value in analysis.measures.items()},
+        "exam": ({key: _plain(value, key) for key, value in analysis.exam.document().items()}
+                 if getattr(analysis, "exam", None) is not None else None),
         "protocol": [{"name": seg.name, "start_s": _plain(seg.start_s, "start_s"), "end_s": _plain(seg.end_s, "end_s"),
                       "prompt": seg.prompt} for seg in getattr(analysis, "segments", ())],
         "live": {str(key): _plain(value, str(key)) for key, value in (getattr(analysis, "session", None) or {}).items()},
@@ -270,6 +302,16 @@ def _write_signals(target: Path, job: ReportJob) -> None:
     _write_csv_file(target, signal_rows(job.analysis), signal_columns(job.analysis)[0])
 
 
+def _write_exam(target: Path, job: ReportJob) -> None:
+    _write_csv_file(target, exam_rows(job.analysis, file=job.file), EXAM_COLUMNS)
+
+
+def _write_exam_plot(target: Path, job: ReportJob) -> None:
+    from .plot import plot_exam
+
+    plot_exam(job.analysis, target, title_file=job.file)
+
+
 def _write_json(target: Path, job: ReportJob) -> None:
     _write_text(target, _json_text(job.analysis, file=job.file))
 
@@ -307,7 +349,8 @@ def _named_paths(out_dir, stem: str, chosen: dict, *, caller: str) -> dict[str, 
 
 def report_paths(out_dir: str | os.PathLike, stem: str, **chosen: bool) -> list[Path]:
     """The files :func:`write_reports` writes for these choices (``json``, ``plot``, ``annotate``,
-    ``html``: the optional REPORT_FORMATS), in writing order."""
+    ``html``: the optional REPORT_FORMATS; ``exam`` and ``exam_plot`` when the analysis has an exam), in
+    writing order."""
     return list(_named_paths(out_dir, stem, chosen, caller="report_paths").values())
 
 
@@ -324,7 +367,8 @@ def write_reports(analysis, out_dir: str | os.PathLike, *, stem: str | None = No
     """Write STEM.summary.csv, STEM.events.csv, STEM.signals.csv and, when asked (``json``,
     ``plot``, ``html``: see REPORT_FORMATS), STEM.json, STEM.timeline.png, STEM.annotated.mp4
     (drawn over ``annotate_video``) and the review page STEM.html (playing the annotated video,
-    when there is one) into ``out_dir``.
+    when there is one) into ``out_dir``; with an exam (``analysis.exam``) also STEM.exam.csv and
+    STEM.exam.png.
 
     ``file`` is what the reports' file column says (default: the analysis' source). Every file
     is checked before any is written: without ``force`` an existing one stops the run with
@@ -338,7 +382,9 @@ def write_reports(analysis, out_dir: str | os.PathLike, *, stem: str | None = No
         raise ParameterError(f"report name {stem!r} is not a plain file name; choose a name without folders")
     if "annotate" in chosen:
         raise TypeError("write_reports() takes annotate_video (the video to draw over), not annotate")
-    paths = _named_paths(out_dir, stem, {**chosen, "annotate": annotate_video is not None}, caller="write_reports")
+    needed = {name: getattr(analysis, fmt.needs, None) is not None for name, fmt in REPORT_FORMATS.items() if fmt.needs}
+    paths = _named_paths(out_dir, stem, {**chosen, **needed, "annotate": annotate_video is not None},
+                         caller="write_reports")
     check_overwrite(paths.values(), force=force)
     try:
         Path(out_dir).mkdir(parents=True, exist_ok=True)

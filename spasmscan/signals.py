@@ -22,7 +22,15 @@ from .errors import ParameterError
 logger = logging.getLogger(__name__)
 
 # Signal names, each with a "_left" and "_right" column (the patient's sides).
-SIGNAL_BASES = ("eye_aperture", "brow_height", "mouth_corner_lateral", "mouth_corner_vertical", "cheek_height")
+SIGNAL_BASES = ("eye_aperture", "brow_height", "mouth_corner_lateral", "mouth_corner_vertical", "cheek_height",
+                "upper_lip_height", "cheek_lateral")
+# ... of which these came later: their columns follow every other signal's (the earlier columns keep their places)
+LATER_BASES = ("upper_lip_height", "cheek_lateral")
+# Positions kept only as levels (Signals.levels), for comparing the sides and a movement with rest (the
+# examination, spasmscan.exam): the lid gap straight across the eye line (the lid pairs' distance also holds
+# their offset along the eye, which closing does not shrink), and the mouth corner's distance from the face's
+# midline (the lip centre follows the healthy side's pull, which would read as movement of the other corner).
+LEVEL_BASES = ("lid_gap", "mouth_corner_midline")
 
 # Lid pairs used for the aperture: the five central pairs; the pairs next to the corners
 # barely move when the lid closes and would only dilute the signal.
@@ -74,6 +82,10 @@ UNITS = {
                              "distances (positive = outward)"),
     "mouth_corner_vertical": "mouth-corner rise above its own baseline, inter-ocular distances (positive = up)",
     "cheek_height": "cheek rise above its own baseline, inter-ocular distances (positive = up)",
+    "upper_lip_height": ("upper lip's side (between centre and corner) rise above its own baseline, inter-ocular "
+                         "distances (positive = up, as in a snarl)"),
+    "cheek_lateral": ("cheek beside the nose and mouth, shift from its own baseline away from the face's midline, "
+                      "inter-ocular distances (positive = outward, as in a cheek puff)"),
     "eye_aperture_raw": "lid distance over eye width (five central lid pairs), before baselining",
     "head_roll_deg": "head roll in the image, degrees",
     "head_scale": "inter-ocular distance in pixels",
@@ -92,7 +104,12 @@ class Signals:
     ``f"{base}_{side}"`` for base in SIGNAL_BASES and side in ("left", "right"); units are
     stated in ``units`` (name -> text). noise: name -> robust standard deviation of the signal
     around its baseline (same units; for eye_aperture and the baselined signals). fps: frames
-    per second (default: from the median time step).
+    per second (default: from the median time step). levels: name -> (n,) each baselined per-side
+    signal before its baseline is taken away, its position in the head-normalised frame (IOD, origin
+    between the eyes; positive up or outward), and the LEVEL_BASES kept only here (``lid_gap_SIDE``:
+    the lid gap across the eye line over the eye width; ``mouth_corner_midline_SIDE``: the corner's
+    distance from the face's midline, IOD; ``eye_openness_SIDE``: the image openness before its
+    baseline, when measured): what comparing the sides, or a movement with rest, reads.
     """
 
     times_s: np.ndarray
@@ -101,6 +118,7 @@ class Signals:
     units: dict
     noise: dict = field(default_factory=dict)
     fps: float = float("nan")
+    levels: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.fps > 0 and self.times_s.size > 1:  # not given: from the time steps
@@ -130,7 +148,8 @@ class Signals:
             values["eye_asymmetry"] = -values["eye_asymmetry"]
         return Signals(times_s=self.times_s, face_present=self.face_present, values=values,
                        units={other(k): v for k, v in self.units.items()},
-                       noise={other(k): v for k, v in self.noise.items()}, fps=self.fps)
+                       noise={other(k): v for k, v in self.noise.items()}, fps=self.fps,
+                       levels={other(k): v for k, v in self.levels.items()})
 
 
 def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=None, eye_openness=None,
@@ -176,6 +195,7 @@ def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=Non
     present = tracked | bridged
     values: dict[str, np.ndarray] = {}
     noise: dict[str, float] = {}
+    levels: dict[str, np.ndarray] = {}
     for name, series in raw.items():
         filled = interpolate_gaps(series, times_s, bridged)
         if name.startswith("eye_aperture_raw"):
@@ -187,10 +207,13 @@ def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=Non
             values[name] = filled
         elif name.startswith("head_"):
             values[name] = filled
+        elif name.rsplit("_", 1)[0] in LEVEL_BASES:
+            levels[name] = filled
         else:
             base = running_percentile(filled, times_s, window_s=baseline_window_s, percentile=MOVEMENT_PERCENTILE)
             values[name] = filled - base
             noise[name] = robust_noise(filled - base)
+            levels[name] = filled
     pose = np.column_stack([values["head_yaw"], values["head_pitch"]])
     turning = max(robust_noise(pose[:, 0]), robust_noise(pose[:, 1])) > POSE_MIN_SD
     for base in POSE_CORRECTED if turning else ():
@@ -207,6 +230,7 @@ def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=Non
             filled = interpolate_gaps(np.where(tracked, openness[:, column], np.nan), times_s, bridged)
             base = running_percentile(filled, times_s, window_s=baseline_window_s, percentile=open_eye_percentile)
             values[f"eye_openness_{side}"] = filled / np.where(base > 0, base, np.nan)
+            levels[f"eye_openness_{side}"] = filled
     if eye_openness is not None and fuse_eye_openness:
         fused = fused_opening({s: values[f"eye_aperture_{s}"] for s in regions.SIDES},
                               {s: values[f"eye_openness_{s}"] for s in regions.SIDES})
@@ -215,11 +239,14 @@ def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=Non
             noise[f"eye_aperture_{side}"] = robust_noise(fused[side] - 1.0)
     values["eye_asymmetry"] = values["eye_aperture_right"] - values["eye_aperture_left"]
     noise["eye_asymmetry"] = robust_noise(values["eye_asymmetry"])
+    for name in [f"{base}_{side}" for base in LATER_BASES for side in regions.SIDES]:
+        values[name] = values.pop(name)
     units = {name: _unit_of(name) for name in values}
     units["eye_asymmetry"] = "right minus left eye_aperture (positive = left eye more closed)"
     logger.debug("signals: %d frames at %.3g fps, %.1f%% tracked, noise %s", n, fps,
                  100.0 * present.mean() if n else 0.0, {k: round(v, 4) for k, v in noise.items()})
-    return Signals(times_s=times_s, face_present=present, values=values, units=units, noise=noise, fps=fps)
+    return Signals(times_s=times_s, face_present=present, values=values, units=units, noise=noise, fps=fps,
+                   levels=levels)
 
 
 def _unit_of(name: str) -> str:
@@ -320,12 +347,16 @@ def _raw_measures(aligned: np.ndarray) -> dict:
         outer, inner = _columns((regions.EYE_OUTER_CORNER[side], regions.EYE_INNER_CORNER[side]))
         width = np.linalg.norm(aligned[:, outer] - aligned[:, inner], axis=1)
         out[f"eye_aperture_raw_{side}"] = lid_gap / width
+        out[f"lid_gap_{side}"] = (lower[..., 1] - upper[..., 1]).mean(axis=1) / width
+        out[f"mouth_corner_midline_{side}"] = outward * x[:, _COLUMN_OF[regions.MOUTH_CORNER[side]]]
         out[f"brow_height_{side}"] = -y[:, _columns(regions.BROW_UPPER[side])].mean(axis=1)
         corner = _COLUMN_OF[regions.MOUTH_CORNER[side]]
         # Lateral against the lip centre, which follows a head turn but not a one-sided pull.
         out[f"mouth_corner_lateral_{side}"] = outward * (x[:, corner] - lip_centre_x)
         out[f"mouth_corner_vertical_{side}"] = -y[:, corner]
         out[f"cheek_height_{side}"] = -y[:, _columns(regions.CHEEK[side])].mean(axis=1)
+        out[f"upper_lip_height_{side}"] = -y[:, _columns(regions.UPPER_LIP_SIDE[side])].mean(axis=1)
+        out[f"cheek_lateral_{side}"] = outward * x[:, _columns(regions.BUCCAL[side])].mean(axis=1)
     inner = aligned[:, _columns((regions.EYE_INNER_CORNER["left"], regions.EYE_INNER_CORNER["right"]))].mean(axis=1)
     nose = aligned[:, _COLUMN_OF[POSE_LANDMARK]]
     out["head_yaw"] = nose[:, 0] - inner[:, 0]

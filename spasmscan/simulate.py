@@ -10,7 +10,13 @@ Channels, per anatomical side ``s``:
 - ``brow_s``: brow rise, inter-ocular distances (IOD; negative = pulled down);
 - ``cheek_s``: cheek rise, IOD;
 - ``mouth_s``: mouth-corner pull up and outward, IOD;
-- ``jaw``: jaw opening (talking), IOD.
+- ``jaw``: jaw opening (talking), IOD;
+- ``lip_s``: the upper lip's side lifted (a snarl), IOD;
+- ``pucker_s``: the mouth corner drawn towards the midline (a pucker), IOD;
+- ``puff_s``: the cheek beside the nose and mouth pushed outward (a cheek puff), IOD.
+
+A facial palsy examination (labels PALSY_LABELS) follows a protocol's steps instead of a random
+schedule: :func:`exam_schedule`.
 
 :func:`move_landmarks` turns one frame's channel values into displaced Face Mesh landmarks.
 """
@@ -41,6 +47,8 @@ UNSIDED_LABELS = ("none", "blepharospasm")  # no affected side to find: evaluate
 TRUTH_VERSION = 2  # 2 added "renderer"; version 1 files (all rendered by "mesh") are still read
 READABLE_TRUTH_VERSIONS = (1, 2)
 CHANNELS = tuple(f"{base}_{side}" for base in ("eye_close", "brow", "cheek", "mouth") for side in regions.SIDES) + ("jaw",)
+EXAM_CHANNELS = tuple(f"{base}_{side}" for base in ("lip", "pucker", "puff") for side in regions.SIDES)
+CHANNELS += EXAM_CHANNELS
 
 # Timing (seconds) and rates: typical clinical ranges.
 LEAD_IN_S = 1.5  # no event in the first seconds: the analysis needs a resting baseline
@@ -107,6 +115,7 @@ BLEPH_ONSET_SPREAD_S = 0.03  # ... starting within this of each other
 BLEPH_GAP_S = 0.4  # closures, flutters and clusters keep this clear of each other and of blinks: each stays countable
 BLEPH_CLEAR_OF_KINDS = ("brow_raise", "smile", "eye_closure")  # voluntary eye and brow movements: kept clear of
 MAX_CLOSURE = 0.97  # summed closures are capped: the lids never pass each other
+MAX_WIDENING = 0.5  # a negative closure widens the eye (a palsied lid at rest); never beyond this share of the gap
 
 
 @dataclass(frozen=True)
@@ -286,6 +295,8 @@ def make_schedule(label: str, side: str, duration_s: float, *, seed: int,
     """
     profile = motion_profile(renderer)
     check_label_side(label, side)
+    if label in PALSY_LABELS:
+        raise ParameterError(f"a {label} clip follows an examination's steps: schedule it with exam_schedule")
     if not (math.isfinite(duration_s) and duration_s > 0):
         raise ParameterError(f"duration must be a positive number of seconds, got {duration_s}")
     drawn = clip_parameters(label, seed=seed, options=options)
@@ -387,9 +398,14 @@ def _at_severity(mild_severe, severity: float):
 
 
 def check_label_side(label: str, side: str) -> None:
-    """ParameterError unless ``label`` is one of LABELS and ``side`` one of its LABEL_SIDES."""
+    """ParameterError unless ``label`` is one of LABELS and ``side`` one of its LABEL_SIDES, or
+    ``label`` one of PALSY_LABELS and ``side`` the weak side (left or right)."""
+    if label in PALSY_LABELS:
+        if side not in regions.SIDES:
+            raise ParameterError(f"label {label!r} needs the weak side 'left' or 'right', got {side!r}")
+        return
     if label not in LABELS:
-        raise ParameterError(f"label must be one of {', '.join(LABELS)}, got {label!r}")
+        raise ParameterError(f"label must be one of {', '.join(LABELS + PALSY_LABELS)}, got {label!r}")
     if side in LABEL_SIDES[label]:
         return
     if label == "none":
@@ -720,8 +736,118 @@ def channel_values(events, times_s: np.ndarray) -> dict[str, np.ndarray]:
         for motion in event.motions:
             values[motion.channel] += motion.at(times_s)
     for side in regions.SIDES:
-        values[f"eye_close_{side}"] = np.clip(values[f"eye_close_{side}"], 0.0, MAX_CLOSURE)
+        values[f"eye_close_{side}"] = np.clip(values[f"eye_close_{side}"], -MAX_WIDENING, MAX_CLOSURE)
     return values
+
+
+# -- facial palsy examinations ---------------------------------------------------------------------
+
+PALSY_LABELS = ("palsy", "palsy_synkinesis")  # one side's voluntary movement reduced; with synkinesis too
+EXAM_REPETITIONS = 3  # each step repeats its movement this often, evenly spread over the step
+EXAM_HOLD_SHARE = (0.35, 0.5)  # each repetition lasts this share of its slot (the rest: relaxed between)
+EXAM_RAMP_S = 0.3  # ... rising and relaxing over this long (a deliberate, not a sudden, movement)
+EXAM_REPETITION_JITTER = 0.05  # each repetition's size varies by up to this share (people do not repeat exactly)
+# Full (healthy side) movement of each step: channel -> peak (eye closure: share of the lid gap; others IOD).
+EXAM_MOVES = {
+    "eye_closure": {"eye_close": 0.95, "cheek": EYE_CLOSURE_CHEEK_IOD},
+    "brow_raises": {"brow": 0.08},
+    "smiles": {"mouth": 0.09, "cheek": 0.035},
+    "snarl": {"lip": 0.05, "cheek": 0.015},
+    "pucker": {"pucker": 0.06},
+    "cheek_puff": {"puff": 0.06},
+}
+EXAM_BILATERAL = {"smiles": {"jaw": 0.05}}  # movements of the face's middle, unaffected by a one-sided palsy
+EXAM_SMILE_NARROWING = 0.08  # a smile narrows both eyes a little, on a palsied face too (the healthy side leads)
+# Resting asymmetry of the weak side at a share of 0 (it shrinks in proportion as the share grows):
+PALSY_WIDER_EYE = 0.35  # the lid gap widens by this share (a weak orbicularis oculi lets the lid retract)
+PALSY_BROW_DROP_IOD = 0.04  # the brow sags by this much (a weak frontalis)
+PALSY_CORNER_DROP_IOD = 0.035  # the mouth corner droops down and in by this much
+PALSY_CHEEK_DROP_IOD = 0.02  # the cheek sags: a flatter nasolabial fold
+# Synkinesis on the weak side (palsy_synkinesis): with every repetition of a step, the regions it
+# should not move co-contract.
+EXAM_SYNKINESIS_EYE = 0.3  # eye narrowing (share of the lid gap) with brow raises, smiles, snarls, puckers, puffs
+EXAM_SYNKINESIS_MOUTH_IOD = 0.05  # mouth-corner pull with eye closures and brow raises
+
+
+def exam_schedule(label: str, side: str, segments, *, share: float, seed: int) -> tuple[list[SimEvent], dict]:
+    """Events of a facial palsy examination following ``segments`` (spasmscan.protocol.Segment:
+    rest or a step of ``EXAM_MOVES``), and the truth's parameters.
+
+    label: a PALSY_LABELS entry; side: the weak side; share: its voluntary movement as a share of
+    the healthy side's (0-1). Every step repeats its movement EXAM_REPETITIONS times. The weak side
+    rests asymmetric (wider eye, lower brow, corner and cheek, in proportion to 1 - share); with
+    synkinesis its eye narrows (or, with eye closures and brow raises, its mouth corner pulls) with
+    every repetition. parameters: palsy_share, synkinesis, and per step its true share (the weak
+    side's excursion over the healthy side's, as measured from rest), the remaining opening of the
+    weak eye's closure and the co-contraction sizes.
+    """
+    if label not in PALSY_LABELS or side not in regions.SIDES:
+        raise ParameterError(f"an examination needs a label of {', '.join(PALSY_LABELS)} and the weak side left "
+                             f"or right, got {label!r}, {side!r}")
+    if not (math.isfinite(share) and 0.0 <= share <= 1.0):
+        raise ParameterError(f"palsy share must be from 0 to 1 (0-100 %), got {share}")
+    unknown = sorted({s.name for s in segments} - set(EXAM_MOVES) - {"rest"})
+    if unknown:
+        raise ParameterError(f"the examination's steps must be rest or {', '.join(EXAM_MOVES)}; got {unknown}")
+    rng = np.random.default_rng([seed, 3])
+    synkinesis = label == "palsy_synkinesis"
+    healthy = regions.mirror_side(side)
+    end = max(s.end_s for s in segments)
+    slack = 1.0 - share
+    widening = PALSY_WIDER_EYE * slack
+    resting = [Motion(f"{channel}_{side}", -1.0, end + 1.0, -size * slack, 1e-3, 1e-3)
+               for channel, size in (("eye_close", PALSY_WIDER_EYE), ("brow", PALSY_BROW_DROP_IOD),
+                                     ("mouth", PALSY_CORNER_DROP_IOD), ("cheek", PALSY_CHEEK_DROP_IOD))]
+    events = [SimEvent("palsy_rest", side, "face", 0.0, end, share, motions=tuple(resting))]
+    steps = []
+    for segment in segments:
+        if segment.name == "rest":
+            continue
+        slot = (segment.end_s - segment.start_s) / EXAM_REPETITIONS
+        sizes = {healthy: [], side: []}
+        co = {"eye": 0.0, "mouth": 0.0}
+        for k in range(EXAM_REPETITIONS):
+            length = slot * _u(rng, EXAM_HOLD_SHARE)
+            start = segment.start_s + k * slot + (slot - length) * _u(rng, (0.3, 0.7))
+            ramp = min(EXAM_RAMP_S, length / 3)
+            motions, scale = [], {}
+            for s in regions.SIDES:
+                scale[s] = (share if s == side else 1.0) * _u(rng, (1 - EXAM_REPETITION_JITTER,
+                                                                    1 + EXAM_REPETITION_JITTER))
+                sizes[s].append(scale[s])
+                motions += [Motion(f"{channel}_{s}", start, start + length, peak * scale[s], ramp, ramp)
+                            for channel, peak in EXAM_MOVES[segment.name].items()]
+                if segment.name == "smiles":
+                    motions.append(Motion(f"eye_close_{s}", start, start + length, EXAM_SMILE_NARROWING, ramp, ramp))
+            motions += [Motion(channel, start, start + length, peak, ramp, ramp)
+                        for channel, peak in EXAM_BILATERAL.get(segment.name, {}).items()]
+            events.append(SimEvent(segment.name, "both", "face", start, start + length, share, motions=tuple(motions)))
+            if synkinesis:
+                parent = len(events) - 1
+                if segment.name in ("eye_closure", "brow_raises"):
+                    co["mouth"] = EXAM_SYNKINESIS_MOUTH_IOD
+                    pull = Motion(f"mouth_{side}", start, start + length, co["mouth"], ramp, ramp)
+                    events.append(SimEvent("twitch", side, "mouth", start, start + length, co["mouth"],
+                                           coupled_to=parent, motions=(pull,)))
+                if segment.name != "eye_closure":
+                    co["eye"] = EXAM_SYNKINESIS_EYE
+                    narrowing = Motion(f"eye_close_{side}", start, start + length, co["eye"], ramp, ramp)
+                    events.append(SimEvent("twitch", side, "eye", start, start + length, co["eye"],
+                                           coupled_to=parent, motions=(narrowing,)))
+        ratio = float(np.median(sizes[side]) / np.median(sizes[healthy]))
+        step = {"segment": segment.name, "start_s": round(segment.start_s, 4), "end_s": round(segment.end_s, 4)}
+        if segment.name == "eye_closure":  # the closure is measured against the eye's own (wider) resting opening
+            full = EXAM_MOVES["eye_closure"]["eye_close"]
+            weak_closure = min(full * float(np.median(sizes[side])), MAX_CLOSURE + widening) / (1.0 + widening)
+            healthy_closure = min(full * float(np.median(sizes[healthy])), MAX_CLOSURE)
+            ratio = weak_closure / healthy_closure
+            step["remaining_opening"] = round(1.0 - weak_closure, 4)
+        step["true_share"] = round(min(ratio, 1.0), 4)
+        step["synkinesis_eye"], step["synkinesis_mouth_iod"] = co["eye"], co["mouth"]
+        steps.append(step)
+    parameters = {"palsy_share": round(share, 4), "synkinesis": synkinesis, "steps": steps}
+    logger.debug("exam %s/%s share %.2f: %d events", label, side, share, len(events))
+    return events, parameters
 
 
 # -- landmark motion -----------------------------------------------------------------------------
@@ -769,7 +895,7 @@ def move_landmarks(points: np.ndarray, values: dict[str, float], *, renderer: st
     for side in regions.SIDES:
         closure = float(values.get(f"eye_close_{side}", 0.0))
         brow = float(values.get(f"brow_{side}", 0.0))
-        if closure > 0 or brow != 0:
+        if closure != 0 or brow != 0:
             shift += _eye_and_brow_shift(points, side, down, closure, brow * iod, profile)
         cheek = float(values.get(f"cheek_{side}", 0.0))
         if cheek != 0:
@@ -780,6 +906,7 @@ def move_landmarks(points: np.ndarray, values: dict[str, float], *, renderer: st
     jaw = float(values.get("jaw", 0.0))
     if jaw != 0:
         shift += _jaw_shift(points, across, down, jaw * iod, iod)
+    shift += _exam_shift(points, values, across, down, iod)
     return points + shift
 
 
@@ -865,6 +992,36 @@ def _jaw_shift(points, across: np.ndarray, down: np.ndarray, open_px: float, iod
     vertical = smooth_ramp((below + lip_gap) / (2 * lip_gap))  # 0 above the upper lip's inside, 1 below the lower
     lateral = np.exp(-0.5 * ((rel @ across) / (JAW_WIDTH_IOD * iod)) ** 2)
     return open_px * (vertical * lateral)[:, None] * down[None, :]
+
+
+LIP_RADIUS_IOD = 0.1  # a snarl lifts the upper lip's side over this radius around its landmarks (the other side barely)
+LIP_LINE_FADE_IOD = 0.04  # ... fading out below the line between the lips (the lower lip stays)
+PUFF_RADIUS_IOD = 0.35  # a cheek puff bulges the cheek over this radius around the buccal points
+
+
+def _exam_shift(points, values: dict, across: np.ndarray, down: np.ndarray, iod: float) -> np.ndarray:
+    """(478, 2) shift of the examination channels (EXAM_CHANNELS): upper lip lifted, mouth corner
+    drawn towards the midline, cheek pushed outward."""
+    shift = np.zeros_like(points)
+    lip_line = points[[regions.INNER_UPPER_LIP, regions.INNER_LOWER_LIP]].mean(axis=0) @ down
+    for side in regions.SIDES:
+        outward = across if side == "left" else -across  # the patient's left is towards +across
+        lift = float(values.get(f"lip_{side}", 0.0)) * iod
+        if lift != 0:
+            centre = points[list(regions.UPPER_LIP_SIDE[side])].mean(axis=0)
+            distance = np.linalg.norm(points - centre, axis=1) / (LIP_RADIUS_IOD * iod)
+            above = _fade((points @ down - lip_line) / (LIP_LINE_FADE_IOD * iod))
+            shift -= lift * (np.exp(-0.5 * distance ** 2) * (distance < 3.0) * above)[:, None] * down[None, :]
+        inward = float(values.get(f"pucker_{side}", 0.0)) * iod
+        if inward != 0:
+            distance = np.linalg.norm(points - points[regions.MOUTH_CORNER[side]], axis=1) / (MOUTH_RADIUS_IOD * iod)
+            shift -= inward * (np.exp(-0.5 * distance ** 2) * (distance < 3.0))[:, None] * outward[None, :]
+        puff = float(values.get(f"puff_{side}", 0.0)) * iod
+        if puff != 0:
+            centre = points[list(regions.BUCCAL[side])].mean(axis=0)
+            distance = np.linalg.norm(points - centre, axis=1) / (PUFF_RADIUS_IOD * iod)
+            shift += puff * _fade(distance)[:, None] * outward[None, :]
+    return shift
 
 
 # -- checking the simulation against the tracker ---------------------------------------------------

@@ -39,6 +39,13 @@ def summary_text(analysis: Analysis) -> str:
     lines.append(f"          both eyes: {m['prolonged_closures_per_min']:.1f} prolonged closures/min, closed "
                  f"{m['both_eyes_closed_pct']:.1f}% of the time, longest {m['longest_closure_s']:.2f} s, "
                  f"{m['blink_clusters_per_min']:.1f} blink clusters/min")
+    exam = getattr(analysis, "exam", None)
+    if exam is not None:
+        steps = ", ".join(f"{s.segment} {s.excursion_ratio:.2f}" for s in exam.steps if np.isfinite(s.excursion_ratio))
+        composite = (f"{exam.composite_estimate:.0f}/100" if np.isfinite(exam.composite_estimate)
+                     else "not estimated (needs rest and the five graded expressions)")
+        lines.append(f"palsy exam: weaker side {exam.weaker_side}; weaker/stronger excursion {steps or 'none'}; "
+                     f"Sunnybrook composite ESTIMATE {composite} (not a clinical grading)")
     for flag in analysis.quality_flags:
         lines.append(f"note: {FLAG_TEXT.get(flag, flag)}")
     return "\n".join(lines)

@@ -19,7 +19,9 @@ SIGNAL_UNITS = {"eye_aperture": "fraction of the side's own open-eye aperture",
                 "brow_height": "inter-ocular distances (positive = up)",
                 "mouth_corner_lateral": "inter-ocular distances (positive = outward)",
                 "mouth_corner_vertical": "inter-ocular distances (positive = up)",
-                "cheek_height": "inter-ocular distances (positive = up)"}
+                "cheek_height": "inter-ocular distances (positive = up)",
+                "upper_lip_height": "inter-ocular distances (positive = up)",
+                "cheek_lateral": "inter-ocular distances (positive = outward)"}
 
 
 def fake_events(specs) -> Events:

@@ -37,6 +37,10 @@ def template_face() -> np.ndarray:
         face[regions.TEMPLE[side]] = (320.0 + sign * 95.0, 215.0)
         face[list(regions.CHEEK[side])] = np.column_stack([centre_x + sign * np.linspace(-10, 20, 5),
                                                            np.linspace(260, 275, 5)])
+        face[list(regions.UPPER_LIP_SIDE[side])] = np.column_stack([320.0 + sign * np.array([22.0, 10.0]),
+                                                                    np.array([312.0, 308.0])])
+        face[list(regions.BUCCAL[side])] = np.column_stack([320.0 + sign * np.array([45.0, 60.0]),
+                                                            np.array([290.0, 285.0])])
     for index, y in zip((10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1), (140, 160, 190, 200, 215, 225, 245, 255, 270,
                                                                      275, 280)):
         face[index] = (320.0, y)
@@ -55,7 +59,7 @@ def mirror_permutation() -> np.ndarray:
              (regions.MOUTH_CORNER["left"], regions.MOUTH_CORNER["right"]),
              (regions.TEMPLE["left"], regions.TEMPLE["right"])]
     for table in (regions.UPPER_LID, regions.LOWER_LID, regions.IRIS, regions.BROW, regions.BROW_UPPER,
-                  regions.CHEEK):
+                  regions.CHEEK, regions.UPPER_LIP_SIDE, regions.BUCCAL):
         pairs += list(zip(table["left"], table["right"]))
     for a, b in pairs:
         permutation[a], permutation[b] = b, a

@@ -559,7 +559,7 @@ def test_simulate_command_writes_video_and_truth(tmp_path):
 def test_simulate_command_takes_the_bilateral_labels_with_side_both(tmp_path):
     runner = CliRunner()
     option = next(p for p in cli.commands["simulate"].params if p.name == "label")
-    assert tuple(option.type.choices) == simulate.LABELS
+    assert tuple(option.type.choices) == simulate.LABELS + simulate.PALSY_LABELS
     common = ["--duration", "3", "--fps", "10", "--size", "160x120", "--nuisance", "0"]
     result = runner.invoke(cli, ["simulate", str(tmp_path / "b.mp4"), "--label", "blepharospasm",
                                  "--severity", "0.2"] + common)

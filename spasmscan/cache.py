@@ -29,7 +29,7 @@ from .selection import WHOLE_VIDEO, Selection
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 5  # bump when the stored arrays change meaning (3: bound to the video and tracker; 4: eye openness; 5: end of the tracked part)
+CACHE_FORMAT = 6  # bump when the stored arrays change meaning (3: bound to the video and tracker; 4: eye openness; 5: end of the tracked part; 6: lip sides and buccal points)
 HASH_CHUNK_BYTES = 1 << 20
 FRAME_COUNT_SLACK = 0.02  # containers' frame counts can be a little short: allow 2% (and 2 frames) more
 TIME_SLACK_S = 1.0  # frame times may run this far past the container's announced length

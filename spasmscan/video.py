@@ -132,6 +132,7 @@ class VideoSource:
         self.start_s = start_s
         self.end_s = end_s
         self.threaded = threaded
+        self._reader = None  # the read-ahead of frames() in progress, whose decoder thread uses the capture
         self.planar = planar
         self.decoder_threads = decoder_threads
         self._cap = None
@@ -184,6 +185,9 @@ class VideoSource:
         return not self.live and self._fps_claim_plausible and self.info.frame_count > 0
 
     def close(self) -> None:
+        if self._reader is not None:  # its decoder thread must be idle before the capture is released,
+            self._reader.close()      # also when an error or an interruption leaves frames() unfinished
+            self._reader = None
         if self._cap is not None:
             self._cap.release()
             self._cap = None
@@ -288,7 +292,8 @@ class VideoSource:
         if not self.threaded:
             yield from self._decode()
             return
-        yield from _read_ahead(self._decode(), READ_AHEAD_FRAMES)
+        self._reader = _read_ahead(self._decode(), READ_AHEAD_FRAMES)
+        yield from self._reader
 
 
 _END = object()

@@ -363,3 +363,13 @@ def test_a_decoder_exception_becomes_a_read_error():
 
     with pytest.raises(VideoReadError, match="x.mp4: decoding failed"):
         list(_read_frames(BrokenCapture(), "x.mp4"))
+
+
+def test_closing_a_source_mid_read_stops_its_decoder_thread_first(face_clip):
+    """An error or an interruption can leave frames() unfinished: close() (the with block's end) must stop
+    the read-ahead thread before it releases the capture that thread decodes from."""
+    with VideoSource(face_clip) as source:
+        frames = source.frames()
+        next(frames)
+        assert any(t.name == "spasmscan-decoder" for t in threading.enumerate())
+    assert not any(t.name == "spasmscan-decoder" and t.is_alive() for t in threading.enumerate())

@@ -35,7 +35,8 @@ Both sides:
 - blepharospasm: when the one-sided episodes leave 'none' or 'indeterminate', involuntary closures of
   both eyes (no smile, no prompted step) held ``prolonged_closure_s`` or longer, more often than
   healthy adults' ``normal_closures_per_min`` (Poisson test at ``closure_alpha``; or at ``rest_alpha``
-  with blinking beyond the talking normal and in clusters): side "both", confidence 1 - p.
+  with blinking beyond the talking normal and in clusters): side "both", confidence 1 - p, at most
+  ``blepharospasm_confidence`` (the closures alone cannot tell it from repeated squeezing).
 
 Pure arrays: no OpenCV, no MediaPipe.
 """

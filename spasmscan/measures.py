@@ -105,11 +105,7 @@ def _jrs_frequency(mine: np.ndarray, events: Events, spasm_share: float, blinks_
     """Jankovic-style frequency ESTIMATE, 0-4, from one recording."""
     if not mine.any():
         return 1 if np.isfinite(blinks_per_min) and blinks_per_min > NORMAL_BLINKS_PER_MIN else 0
-    if spasm_share > 0.5:
-        return 4
-    if np.any(events.kind[mine] == "tonic_spasm"):
-        return 3
-    return 2
+    return _jrs_grade(spasm_share, long_spasms=bool(np.any(events.kind[mine] == "tonic_spasm")))
 
 
 JRS_LONG_S = 1.0  # the scale's grade 3: spasms lasting a second or more
@@ -120,9 +116,15 @@ def _bilateral_jrs(closures, closed_share: float) -> int:
     they decide blepharospasm: 4 closed > 50% of the time, 3 a closure >= 1 s, else 2 (fluttering)."""
     if not closures.decisive:
         return 0
+    return _jrs_grade(closed_share, long_spasms=closures.longest_s >= JRS_LONG_S)
+
+
+def _jrs_grade(closed_share: float, *, long_spasms: bool) -> int:
+    """The scale's grade of a recording with spasms: 4 with the eye closed more than half of the time
+    (``closed_share``, 0..1), 3 with spasms of JRS_LONG_S or more, else 2 (fluttering)."""
     if closed_share > 0.5:
         return 4
-    return 3 if closures.longest_s >= JRS_LONG_S else 2
+    return 3 if long_spasms else 2
 
 
 def _union_seconds(starts: np.ndarray, ends: np.ndarray) -> float:

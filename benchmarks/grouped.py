@@ -30,6 +30,7 @@ from spasmscan.evaluate import (ClipScore, Evaluation, calibration, clip_group, 
                                 find_clips, has_side, score_clip, summary_row)
 from spasmscan.landmarks import TrackerSettings  # noqa: E402
 from spasmscan.pipeline import video_landmarks  # noqa: E402
+from spasmscan.selection import WHOLE_VIDEO, Selection  # noqa: E402
 from spasmscan.settings import AnalysisSettings  # noqa: E402
 from spasmscan.video import is_video_path  # noqa: E402
 
@@ -40,13 +41,14 @@ METHODS = {"analysis": analyze_series, "baseline": baseline_analysis,
 logger = logging.getLogger("grouped")
 
 
-def score_corpus(corpus: str, cache_dir: str | None) -> dict:
-    """Method -> Evaluation of every clip under ``corpus`` (tracked once for both methods)."""
+def score_corpus(corpus: str, cache_dir: str | None, selection: Selection = WHOLE_VIDEO) -> dict:
+    """Method -> Evaluation of every clip under ``corpus`` (tracked once for every method, ``selection``
+    choosing the frames tracked)."""
     scores = {m: [] for m in METHODS}
     clips = find_clips(corpus)
     for k, (video, truth) in enumerate(clips, 1):
         try:
-            series = video_landmarks(video, settings=TrackerSettings(), cache_dir=cache_dir)
+            series = video_landmarks(video, settings=TrackerSettings(), selection=selection, cache_dir=cache_dir)
         except SpasmscanError as error:
             for m in METHODS:
                 scores[m].append(ClipScore(video=video, truth=truth, status=f"error: {error}"))
@@ -90,6 +92,7 @@ def main() -> None:
     parser.add_argument("--tuned-renderers", default="mesh", help="comma-separated renderers used while tuning")
     parser.add_argument("--real-faces", default=str(HERE.parent.parent / "shared" / "real-faces"))
     parser.add_argument("--out", default=None, help="also write every figure to this JSON file")
+    parser.add_argument("--frame-step", type=int, default=1, help="track every this many frames of the clips")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     for name in ("spasmscan",):
@@ -100,7 +103,7 @@ def main() -> None:
     def tuned(clip) -> bool:
         return clip_group(clip, "face") in faces and clip_group(clip, "renderer") in renderers
 
-    evaluations = score_corpus(args.corpus, args.cache_dir)
+    evaluations = score_corpus(args.corpus, args.cache_dir, Selection(frame_step=args.frame_step))
     held = subset(evaluations, lambda c: not tuned(c))
     result = {"tuned_faces": sorted(faces), "tuned_renderers": sorted(renderers)}
     print(f"tuned on faces {sorted(faces) or '-'} with renderers {sorted(renderers) or '-'}; "

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .classify import Verdict, asymmetry_noise, binomial_sf, classify
+from .classify import Verdict, asymmetry_noise, binomial_sf, classify, closure_test
 from .events import Events, detect_events
 from .exam import Exam, examine
 from .landmarks import LandmarkSeries
@@ -77,8 +77,9 @@ def analyze_series(series: LandmarkSeries, *, settings: AnalysisSettings | None 
     """
     settings = settings or DEFAULT_SETTINGS
     signals, events = series_events(series, settings=settings)
-    verdict = classify(events, signals, settings=settings, segments=tuple(segments))
-    measures = clinical_measures(events, signals, settings=settings, segments=tuple(segments))
+    closures = closure_test(events, signals, settings=settings, segments=tuple(segments))
+    verdict = classify(events, signals, settings=settings, segments=tuple(segments), closures=closures)
+    measures = clinical_measures(events, signals, settings=settings, segments=tuple(segments), closures=closures)
     if segments:
         measures.update(protocol_measures(events, segments))
         verdict = protocol_verdict(verdict, events, segments)

@@ -105,6 +105,7 @@ class CouplingTest:
     of_kinds: int = 0  # voluntary movements of those movements' kinds (blinks, smiles, ...)
     rest_detections: int = 0  # one-sided events in the rest episodes (a burst counts by its twitches)
     rest_tonic: int = 0  # tonic spasms (one-sided closures held a second or more) among them
+    rest_large: int = 0  # ... and those reaching large_event_strength times their detection threshold
 
     @property
     def rest_rate_per_min(self) -> float:
@@ -271,10 +272,11 @@ def coupling_test(events: Events, signals, side: str, *, settings: AnalysisSetti
     kinds = np.isin(events.kind, events.kind[partners]) & events.voluntary if partners.size else np.zeros(0, bool)
     at_rest = [i for k in np.flatnonzero(~carried) for i in episodes[k]]
     detections, tonic = len(at_rest), int(np.count_nonzero(events.kind[at_rest] == "tonic_spasm")) if at_rest else 0
+    large = int(np.count_nonzero(events.strength[at_rest] >= settings.large_event_strength)) if at_rest else 0
     return CouplingTest(side=side, n_episodes=n, n_inside=observed, window_share=share, p_value=p_value,
                         rest_episodes=rest_episodes, rest_minutes=rest_minutes, rest_p_value=rest_p,
                         prolonging=same_region, accompanied=int(partners.size), of_kinds=int(np.count_nonzero(kinds)),
-                        rest_detections=int(detections), rest_tonic=tonic)
+                        rest_detections=int(detections), rest_tonic=tonic, rest_large=large)
 
 
 def binomial_sf(k: int, n: int, p: float) -> float:
@@ -301,13 +303,15 @@ class ClosureTest:
     """Involuntary closures of both eyes: blinks and held closures that start in the recording, meet no
     smile (its span widened by the lead and lag tolerances: laughing squints) and fall in no prompted
     step, in ``minutes`` of tracked face outside the prompted steps. ``closures``: their event indices
-    in onset order; ``prolonged`` of them last prolonged_closure_s or more, the longest ``longest_s``;
+    in onset order, and ``closed_s`` how long the lids stayed down in each (:func:`closed_s`); ``prolonged``
+    of them stay down prolonged_closure_s or more, the longest ``longest_s``;
     ``clusters``: runs of cluster_min_blinks or more starting within cluster_gap_s of one another.
     p_value: P(>= prolonged) for Poisson(normal_closures_per_min x minutes); blink_p_value: P(>= blinks)
     for Poisson(talking_blinks_per_min x minutes). ``decisive``: these decide blepharospasm."""
 
     minutes: float
     closures: np.ndarray
+    closed_s: np.ndarray
     blinks: int
     prolonged: int
     clusters: int
@@ -366,7 +370,7 @@ def closure_test(events: Events, signals, *, settings: AnalysisSettings = DEFAUL
             continue
         chosen.append(int(i))
     closures = np.array(sorted(chosen, key=lambda i: events.start_s[i]), dtype=np.int64)
-    durations = events.duration_s[closures]
+    durations = closed_s(events, signals, closures)
     prolonged = int(np.count_nonzero(durations >= settings.prolonged_closure_s))
     blinks = int(np.count_nonzero(events.kind[closures] == "blink"))
     runs = np.split(np.arange(closures.size), np.flatnonzero(np.diff(events.start_s[closures]) > settings.cluster_gap_s) + 1)
@@ -379,9 +383,25 @@ def closure_test(events: Events, signals, *, settings: AnalysisSettings = DEFAUL
               and clusters >= settings.min_episodes)
     confidence = (1.0 - p_value if strong else
                   min(settings.few_episodes_confidence, (1.0 - p_value) * (1.0 - blink_p)) if backed else 0.0)
-    return ClosureTest(minutes=minutes, closures=closures, blinks=blinks, prolonged=prolonged, clusters=clusters,
-                       longest_s=float(durations.max()) if durations.size else 0.0, p_value=p_value,
+    return ClosureTest(minutes=minutes, closures=closures, closed_s=durations, blinks=blinks, prolonged=prolonged,
+                       clusters=clusters, longest_s=float(durations.max()) if durations.size else 0.0, p_value=p_value,
                        blink_p_value=blink_p, decisive=strong or backed, confidence=round(confidence, 3))
+
+
+def closed_s(events: Events, signals, indices: np.ndarray) -> np.ndarray:
+    """(k,) seconds both eyes stayed at least half as closed as at their deepest in each closure event of
+    ``indices``: a held closure keeps the lids down, a slow blink spends most of its length in its ramps.
+    Without the eye openings in ``signals``, the events' own lengths."""
+    times = signals.times_s
+    if not {"eye_aperture_left", "eye_aperture_right"} <= set(signals.values):
+        return events.duration_s[indices]
+    shared = 1.0 - np.fmax(signals["eye_aperture_left"], signals["eye_aperture_right"])
+    out = np.zeros(indices.size)
+    for n, i in enumerate(indices):
+        first, last = np.searchsorted(times, [events.start_s[i], events.end_s[i]])
+        depth = np.nan_to_num(shared[first:max(last, first + 1)])
+        out[n] = np.count_nonzero(depth >= 0.5 * depth.max()) / signals.fps if depth.size and depth.max() > 0 else 0.0
+    return out
 
 
 def onset_synchrony(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> tuple[int, float]:
@@ -409,14 +429,14 @@ def onset_synchrony(events: Events, signals, *, settings: AnalysisSettings = DEF
 
 
 def classify(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS,
-             segments: tuple = ()) -> Verdict:
+             segments: tuple = (), closures: ClosureTest | None = None) -> Verdict:
     """Verdict from :class:`~spasmscan.events.Events` and :class:`~spasmscan.signals.Signals`.
 
     settings: the thresholds (:class:`~spasmscan.settings.AnalysisSettings`), the same the events
     were detected with. segments: the examination steps (:class:`spasmscan.protocol.Segment`) when
     the recording followed a protocol: eye closures in a prompted step are voluntary.
     A recording the one-sided episodes leave 'none' or 'indeterminate' is blepharospasm when its
-    involuntary closures of both eyes decide it (:func:`closure_test`).
+    involuntary closures of both eyes decide it (``closures``, default: :func:`closure_test` of these).
     """
     n_frames = signals.times_s.size
     face_fraction = float(np.mean(signals.face_present)) if n_frames else 0.0
@@ -435,7 +455,7 @@ def classify(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SE
     verdict = _one_sided_verdict(events, signals, visible=visible, settings=settings)
     if verdict.label not in ("none", "indeterminate"):
         return verdict
-    closures = closure_test(events, signals, settings=settings, segments=segments)
+    closures = closures or closure_test(events, signals, settings=settings, segments=segments)
     if closures.decisive:
         return Verdict("blepharospasm", "both", min(closures.confidence, settings.blepharospasm_confidence),
                        float("nan"), closures.reason(settings) + BLEPHAROSPASM_CAUTION,
@@ -484,12 +504,21 @@ def _one_sided_verdict(events: Events, signals, *, visible: float, settings: Ana
         chance_p = poisson_sf(test.rest_detections, settings.false_alarm_per_min * tracked_s / 60.0)
         twitches = f"{test.rest_detections} twitch{'es' if test.rest_detections != 1 else ''}"
         episodes = f"{counts[side]} one-sided {side} episode{'s' if counts[side] != 1 else ''}"
+        # Large detections are rarer still in noise: they count against the rate of false ones that large.
+        large_p = poisson_sf(test.rest_large, settings.large_false_alarm_per_min * tracked_s / 60.0)
         if one_sided and test.rest_detections >= settings.min_episodes and chance_p <= settings.strong_alpha:
             return Verdict("primary_hfs", side,
                            round(min(settings.few_episodes_confidence, (1.0 - side_p) * (1.0 - chance_p)), 3),
                            test.p_value, f"{episodes} ({twitches}) at rest {where}, far more than false detections "
                            f"give (p = {chance_p:.2g}); a longer recording at rest (2-3 minutes) would confirm it",
                            evidence)
+        if one_sided and test.rest_large >= settings.min_large_detections and large_p <= settings.strong_alpha:
+            return Verdict("primary_hfs", side,
+                           round(min(settings.few_episodes_confidence, (1.0 - side_p) * (1.0 - large_p)), 3),
+                           test.p_value, f"{episodes} ({twitches}) at rest {where}, {test.rest_large} of them standing at "
+                           f"least {settings.large_event_strength:g} times the detection threshold out of the noise, "
+                           f"which false detections almost never do (p = {large_p:.2g}); a longer recording "
+                           "at rest (2-3 minutes) would confirm it", evidence)
         # A pair of detections is what one tracker glitch, split at a dip, can give: a hint needs a burst
         # rarer than false detections give, or an eye held shut on one side for a second or more at rest
         # (the tonic spasm of primary HFS; false detections last a few tenths of a second).

@@ -19,7 +19,7 @@ one-sided thresholds use the noise at rest, away from voluntary movements.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
@@ -63,6 +63,8 @@ class Events:
     "mouth", "brow" or "eye+mouth". start_s, end_s: seconds. amplitude: peak size in the
     signal's relative units. coupled_to: index (into these same arrays) of the voluntary event
     a one-sided event overlaps (within the settings' lead and lag tolerances), -1 when none.
+    strength: the peak over the threshold it was detected at (1 = just detected; a one-sided event
+    of two regions, the larger of the two); NaN where unknown (the default).
     """
 
     kind: np.ndarray
@@ -72,6 +74,11 @@ class Events:
     end_s: np.ndarray
     amplitude: np.ndarray
     coupled_to: np.ndarray
+    strength: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.strength is None:
+            object.__setattr__(self, "strength", np.full(self.kind.shape, np.nan))
 
     def __len__(self) -> int:
         return int(self.kind.shape[0])
@@ -139,7 +146,7 @@ def detect_events(signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> 
     rest = _rest_frames(times, rows, margin_s=settings.lag_tolerance_s)
     held = np.zeros(times.shape, dtype=bool)  # both eyes held closed: uneven reopening is voluntary too
     smiling = np.zeros(times.shape, dtype=bool)  # both corners pulled: one pulling more is a lopsided smile
-    for kind, _, _, start, end, _ in rows:
+    for kind, _, _, start, end, _, _ in rows:
         if kind == "eye_closure":
             held |= (times >= start) & (times < end)
         if kind == "smile":
@@ -165,7 +172,7 @@ def _blinks(times: np.ndarray, frame_s: float, closure: dict, threshold: float) 
         end = times[last] + frame_s
         if shared[peak] >= BLINK_BALANCE * stronger[peak] and end - times[first] >= MIN_BLINK_S:
             kind = "blink" if end - times[first] <= MAX_BLINK_S else "eye_closure"
-            rows.append((kind, "both", "eye", times[first], end, float(stronger[peak])))
+            rows.append((kind, "both", "eye", times[first], end, float(stronger[peak]), float(shared[peak] / threshold)))
     return rows
 
 
@@ -182,8 +189,8 @@ def _held_bilateral(times: np.ndarray, frame_s: float, kind: str, region: str, p
             start = first
             while start > earliest and together[start - 1] > onset_level:
                 start -= 1
-            rows.append((kind, "both", region, times[start], times[last] + frame_s,
-                         float(together[first:last + 1].max())))
+            peak = float(together[first:last + 1].max())
+            rows.append((kind, "both", region, times[start], times[last] + frame_s, peak, peak / threshold))
     return rows
 
 
@@ -222,8 +229,11 @@ def _one_sided(times: np.ndarray, frame_s: float, closure: dict, pull: dict, *, 
             start, end = times[first], times[last] + frame_s
             region = "+".join(r for r in ("eye", "mouth") if r in regions_in)
             amplitude = float((eye_excess if "eye" in regions_in else mouth_excess)[first:last + 1].max())
+            strength = max(float(excess[first:last + 1].max()) / threshold for name, excess, threshold in
+                           (("eye", eye_excess, eye_threshold), ("mouth", mouth_excess, mouth_threshold))
+                           if name in regions_in)
             kind = "tonic_spasm" if end - start >= tonic_min_s else "twitch"
-            rows.append((kind, side, region, start, end, amplitude))
+            rows.append((kind, side, region, start, end, amplitude, strength))
     return rows
 
 
@@ -233,13 +243,13 @@ def _plausible(row: tuple, voluntary: list[tuple], times: np.ndarray, settings: 
     detection), and not a mouth corner held askew for a tonic spasm's length without the eye (primary
     HFS holds the eye shut, a lopsided expression holds the mouth) unless it comes with a voluntary
     movement, as a synkinetic pull outlasting a brow raise does."""
-    _, _, region, start, end, _ = row
+    _, _, region, start, end, _, _ = row
     if start <= times[0]:
         return False
     if region != "mouth" or end - start < settings.tonic_min_s:
         return True
     return any(v_start - settings.lead_tolerance_s <= end and start <= v_end + settings.lag_tolerance_s
-               for _, _, _, v_start, v_end, _ in voluntary)
+               for _, _, _, v_start, v_end, _, _ in voluntary)
 
 
 def mouth_pull(signals, side: str) -> np.ndarray:
@@ -276,7 +286,7 @@ def _rest_frames(times: np.ndarray, rows: list[tuple], *, margin_s: float) -> np
     """(n,) bool: frames at least ``margin_s`` away from every event in ``rows``; all frames when
     fewer than MIN_REST_SHARE of them are left."""
     rest = np.ones(times.shape, dtype=bool)
-    for _, _, _, start, end, _ in rows:
+    for _, _, _, start, end, _, _ in rows:
         rest &= (times < start - margin_s) | (times > end + margin_s)
     return rest if rest.mean() >= MIN_REST_SHARE else np.ones(times.shape, dtype=bool)
 
@@ -406,11 +416,11 @@ def _to_events(rows: list[tuple]) -> Events:
     if not rows:
         return Events.empty()
     rows = sorted(rows, key=lambda r: (r[3], r[4]))
-    kind, side, region, start, end, amplitude = zip(*rows)
+    kind, side, region, start, end, amplitude, strength = zip(*rows)
     return Events(kind=np.array(kind, dtype="<U16"), side=np.array(side, dtype="<U16"),
                   region=np.array(region, dtype="<U16"), start_s=np.array(start, dtype=np.float64),
                   end_s=np.array(end, dtype=np.float64), amplitude=np.array(amplitude, dtype=np.float64),
-                  coupled_to=np.full(len(rows), -1, dtype=np.int64))
+                  coupled_to=np.full(len(rows), -1, dtype=np.int64), strength=np.array(strength, dtype=np.float64))
 
 
 def coupling_windows(events: Events, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> tuple[np.ndarray, np.ndarray]:
@@ -431,5 +441,4 @@ def couple(events: Events, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> 
         if overlapping.any():
             candidates = voluntary_index[overlapping]
             coupled[i] = candidates[np.argmin(np.abs(events.start_s[candidates] - events.start_s[i]))]
-    return Events(kind=events.kind, side=events.side, region=events.region, start_s=events.start_s,
-                  end_s=events.end_s, amplitude=events.amplitude, coupled_to=coupled)
+    return replace(events, coupled_to=coupled)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .classify import closure_test, episode_starts, window_mask
+from .classify import ClosureTest, closure_test, episode_starts, window_mask
 from .events import Events
 from .kinds import KINDS
 from .regions import SIDES
@@ -15,14 +15,14 @@ from .settings import DEFAULT_SETTINGS, AnalysisSettings
 
 
 def clinical_measures(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS,
-                      segments: tuple = ()) -> dict:
+                      segments: tuple = (), closures: ClosureTest | None = None) -> dict:
     """Per-recording measures: the keys in MEASURE_KEYS plus per-side and per-region rates.
 
     Rates are per minute of tracked face. The affected side is the side with more one-sided
     events. The closures of both eyes (blink_clusters_per_min, prolonged_closures_per_min,
     both_eyes_closed_pct, longest_closure_s; prolonged_closures in closure_minutes) are the
-    involuntary ones of :func:`spasmscan.classify.closure_test` (``settings`` and ``segments`` as
-    there), per minute of tracked face outside prompted steps. jrs_frequency_estimate is an
+    involuntary ones of ``closures`` (default: :func:`spasmscan.classify.closure_test` with these
+    ``settings`` and ``segments``), per minute of tracked face outside prompted steps. jrs_frequency_estimate is an
     ESTIMATE of the Jankovic Rating Scale frequency item (0 none, 1 more blinking, 2 fluttering
     < 1 s, 3 spasms >= 1 s, 4 closed > 50% of the time) from this recording alone, one-sided
     spasms or (when they decide blepharospasm) closures of both eyes, not a clinical rating.
@@ -40,10 +40,8 @@ def clinical_measures(events: Events, signals, *, settings: AnalysisSettings = D
     eye_events = mine & np.char.startswith(events.region.astype(str), "eye")
     spread = int(np.count_nonzero(mine & (events.region == "eye+mouth")))
     spasm_share = spasm_s / (minutes * 60.0) if minutes > 0 else float("nan")
-    closures = closure_test(events, signals, settings=settings, segments=segments)
-    chosen = closures.closures
-    closed_s = _union_seconds(events.start_s[chosen], events.end_s[chosen])
-    closed_share = closed_s / (closures.minutes * 60.0) if closures.minutes > 0 else float("nan")
+    closures = closures or closure_test(events, signals, settings=settings, segments=segments)
+    closed_share = float(closures.closed_s.sum()) / (closures.minutes * 60.0) if closures.minutes > 0 else float("nan")
     measures = {
         "twitches_per_min": per_min(count[side]),
         "twitches_left": count["left"],

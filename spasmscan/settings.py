@@ -55,6 +55,12 @@ class AnalysisSettings:
     # Fewer than min_episodes episodes (one or two bursts), yet false alarms would give that many one-sided
     # twitches at rest this rarely: strong evidence from a short recording, a verdict asking to confirm it.
     strong_alpha: float = 1e-3
+    # One-sided detections peaking at this multiple of their threshold (6 robust SDs at noise_k 4) are large:
+    # noise excursions barely pass a threshold (on the development and real faces 1 of 17 false detections
+    # reached 1.5 times it, against 98 of 135 simulated spasms), so large ones have a false-alarm rate of their own.
+    large_event_strength: float = 1.5
+    large_false_alarm_per_min: float = 0.05  # ... 1 false large detection in 34 minutes (0.03/min), with a margin
+    min_large_detections: int = 2  # one detection, however large, can be one tracker glitch
     few_episodes_confidence: float = 0.6  # the most confidence a verdict from one or two bursts may claim
     suggestive_alpha: float = 0.2  # weaker than that, yet rarer than one time in five: 'indeterminate, record longer'
     # Synkinesis accompanies most voluntary movements of the kinds that drive it (60-100% of them); a train
@@ -92,7 +98,8 @@ class AnalysisSettings:
             if not (isinstance(value, (int, float)) and math.isfinite(value)) or value < 0:
                 raise ParameterError(f"{f.name} must be a finite number >= 0, got {value!r}")
         for name in ("noise_k", "voluntary_noise_k", "tonic_min_s", "episode_gap_s", "false_alarm_per_min",
-                     "prolonged_closure_s", "normal_closures_per_min", "talking_blinks_per_min"):
+                     "prolonged_closure_s", "normal_closures_per_min", "talking_blinks_per_min",
+                     "large_event_strength", "large_false_alarm_per_min"):
             if getattr(self, name) <= 0:
                 raise ParameterError(f"{name} must be > 0, got {getattr(self, name)!r}")
         for name in ("min_face_fraction", "min_side_share", "synkinesis_min_share", "coupling_alpha", "rest_alpha",
@@ -102,6 +109,8 @@ class AnalysisSettings:
                 raise ParameterError(f"{name} must be at most 1, got {getattr(self, name)!r}")
         if self.min_episodes < 1 or int(self.min_episodes) != self.min_episodes:
             raise ParameterError(f"min_episodes must be a whole number >= 1, got {self.min_episodes!r}")
+        if self.min_large_detections < 1 or int(self.min_large_detections) != self.min_large_detections:
+            raise ParameterError(f"min_large_detections must be a whole number >= 1, got {self.min_large_detections!r}")
         if self.cluster_min_blinks < 2 or int(self.cluster_min_blinks) != self.cluster_min_blinks:
             raise ParameterError(f"cluster_min_blinks must be a whole number >= 2, got {self.cluster_min_blinks!r}")
         if self.permutations < 19 or int(self.permutations) != self.permutations:

@@ -1,11 +1,13 @@
 """Classification and clinical measures from hand-made events (no signals processing, no video)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy.stats import binomtest, poisson
 
-from spasmscan.classify import MIN_SHIFT_S, classify, coupling_test, episode_starts, permutation_shifts
+from spasmscan.classify import MIN_SHIFT_S, classify, closed_s, closure_test, coupling_test, episode_starts, permutation_shifts
 from spasmscan.errors import ParameterError
 from spasmscan.events import Events, couple
 from spasmscan.kinds import VERDICT_LABELS
@@ -232,6 +234,25 @@ def test_one_tonic_spasm_at_rest_asks_for_a_longer_recording():
     assert classify(events_from(twitch), recording(30.0)).label == "none"
 
 
+def with_strength(events: Events, strength: float) -> Events:
+    """``events`` with every one-sided event peaking at ``strength`` times its detection threshold."""
+    return replace(events, strength=np.where(events.one_sided, strength, np.nan))
+
+
+def test_two_large_twitches_at_rest_are_a_spasm_to_confirm_two_just_detected_are_not():
+    """Noise barely passes a threshold: two one-sided closures standing twice their threshold out of it in
+    30 s are rarer from false detections (0.05/min that large) than strong_alpha; two at the threshold are not."""
+    rows = blinks(BLINK_TIMES[BLINK_TIMES < 30]) + [("twitch", "left", "eye", t, 0.15) for t in (8.9, 21.3)]
+    events = events_from(rows)
+    large = classify(with_strength(events, 2.0), recording(30.0))
+    assert (large.label, large.side) == ("primary_hfs", "left")
+    assert large.confidence <= DEFAULT_SETTINGS.few_episodes_confidence and "would confirm" in large.reason
+    assert classify(with_strength(events, 1.1), recording(30.0)).label == "none"
+    assert classify(with_strength(events, 2.0), recording(300.0)).label == "none"  # in five minutes: chance
+    one = events_from(rows[:-1])
+    assert classify(with_strength(one, 5.0), recording(30.0)).label == "none"  # one, however large: a glitch
+
+
 def test_two_single_twitches_in_five_minutes_are_none():
     rows = blinks(BLINK_TIMES) + [("twitch", "right", "eye", t, 0.1) for t in (12.6, 40.2)]
     assert classify(events_from(rows), recording(300.0)).label == "none"
@@ -411,6 +432,22 @@ def test_closures_during_smiles_or_prompted_steps_are_voluntary():
     assert clinical_measures(events_from(rows + smiles), recording())["prolonged_closures_per_min"] == 0.0
     prompted = (Segment("rest", 0.0, 2.0), Segment("eye_closures", 2.0, 60.0))
     assert classify(events_from(rows), recording(), segments=prompted).label == "none"
+
+
+def test_a_closure_lasts_as_long_as_the_lids_stay_down():
+    """A slow blink spends its 0.6 s in its ramps (down for about 0.3 s at half depth); a held closure
+    stays down for its plateau: only the held one is prolonged."""
+    times = np.arange(int(30 * FPS)) / FPS
+    closure = np.clip(0.3 - np.abs(times - 5.3), 0.0, None)  # a triangle 0.6 s wide, 0.3 deep
+    closure += np.interp(times, [14.9, 15.0, 15.8, 15.9], [0.0, 0.3, 0.3, 0.0], left=0.0, right=0.0)
+    values = {f"eye_aperture_{side}": 1.0 - closure for side in ("left", "right")}
+    signals = Signals(times_s=times, face_present=np.ones(times.size, bool), values=values, units={}, noise={},
+                      fps=FPS)
+    events = events_from([("blink", "both", "eye", 5.0, 0.6), ("eye_closure", "both", "eye", 14.9, 1.0)])
+    down = closed_s(events, signals, np.arange(2))
+    assert down[0] == pytest.approx(0.3, abs=2 / FPS) and down[1] == pytest.approx(0.9, abs=2 / FPS)
+    test = closure_test(events, signals)
+    assert test.prolonged == 1 and test.longest_s == pytest.approx(down[1])
 
 
 def test_a_crying_face_with_three_long_closures_is_not_blepharospasm():

@@ -303,15 +303,13 @@ class ClosureTest:
     """Involuntary closures of both eyes: blinks and held closures that start in the recording, meet no
     smile (its span widened by the lead and lag tolerances: laughing squints) and fall in no prompted
     step, in ``minutes`` of tracked face outside the prompted steps. ``closures``: their event indices
-    in onset order, and ``closed_s`` how long the lids stayed down in each (:func:`closed_s`); ``prolonged``
-    of them stay down prolonged_closure_s or more, the longest ``longest_s``;
+    in onset order; ``prolonged`` of them last prolonged_closure_s or more, the longest ``longest_s``;
     ``clusters``: runs of cluster_min_blinks or more starting within cluster_gap_s of one another.
     p_value: P(>= prolonged) for Poisson(normal_closures_per_min x minutes); blink_p_value: P(>= blinks)
     for Poisson(talking_blinks_per_min x minutes). ``decisive``: these decide blepharospasm."""
 
     minutes: float
     closures: np.ndarray
-    closed_s: np.ndarray
     blinks: int
     prolonged: int
     clusters: int
@@ -370,7 +368,7 @@ def closure_test(events: Events, signals, *, settings: AnalysisSettings = DEFAUL
             continue
         chosen.append(int(i))
     closures = np.array(sorted(chosen, key=lambda i: events.start_s[i]), dtype=np.int64)
-    durations = closed_s(events, signals, closures)
+    durations = events.duration_s[closures]
     prolonged = int(np.count_nonzero(durations >= settings.prolonged_closure_s))
     blinks = int(np.count_nonzero(events.kind[closures] == "blink"))
     runs = np.split(np.arange(closures.size), np.flatnonzero(np.diff(events.start_s[closures]) > settings.cluster_gap_s) + 1)
@@ -383,25 +381,9 @@ def closure_test(events: Events, signals, *, settings: AnalysisSettings = DEFAUL
               and clusters >= settings.min_episodes)
     confidence = (1.0 - p_value if strong else
                   min(settings.few_episodes_confidence, (1.0 - p_value) * (1.0 - blink_p)) if backed else 0.0)
-    return ClosureTest(minutes=minutes, closures=closures, closed_s=durations, blinks=blinks, prolonged=prolonged,
-                       clusters=clusters, longest_s=float(durations.max()) if durations.size else 0.0, p_value=p_value,
+    return ClosureTest(minutes=minutes, closures=closures, blinks=blinks, prolonged=prolonged, clusters=clusters,
+                       longest_s=float(durations.max()) if durations.size else 0.0, p_value=p_value,
                        blink_p_value=blink_p, decisive=strong or backed, confidence=round(confidence, 3))
-
-
-def closed_s(events: Events, signals, indices: np.ndarray) -> np.ndarray:
-    """(k,) seconds both eyes stayed at least half as closed as at their deepest in each closure event of
-    ``indices``: a held closure keeps the lids down, a slow blink spends most of its length in its ramps.
-    Without the eye openings in ``signals``, the events' own lengths."""
-    times = signals.times_s
-    if not {"eye_aperture_left", "eye_aperture_right"} <= set(signals.values):
-        return events.duration_s[indices]
-    shared = 1.0 - np.fmax(signals["eye_aperture_left"], signals["eye_aperture_right"])
-    out = np.zeros(indices.size)
-    for n, i in enumerate(indices):
-        first, last = np.searchsorted(times, [events.start_s[i], events.end_s[i]])
-        depth = np.nan_to_num(shared[first:max(last, first + 1)])
-        out[n] = np.count_nonzero(depth >= 0.5 * depth.max()) / signals.fps if depth.size and depth.max() > 0 else 0.0
-    return out
 
 
 def onset_synchrony(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> tuple[int, float]:

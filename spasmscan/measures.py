@@ -41,7 +41,9 @@ def clinical_measures(events: Events, signals, *, settings: AnalysisSettings = D
     spread = int(np.count_nonzero(mine & (events.region == "eye+mouth")))
     spasm_share = spasm_s / (minutes * 60.0) if minutes > 0 else float("nan")
     closures = closures or closure_test(events, signals, settings=settings, segments=segments)
-    closed_share = float(closures.closed_s.sum()) / (closures.minutes * 60.0) if closures.minutes > 0 else float("nan")
+    chosen = closures.closures
+    closed_s = _union_seconds(events.start_s[chosen], events.end_s[chosen])
+    closed_share = closed_s / (closures.minutes * 60.0) if closures.minutes > 0 else float("nan")
     measures = {
         "twitches_per_min": per_min(count[side]),
         "twitches_left": count["left"],

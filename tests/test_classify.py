@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest, poisson
 
-from spasmscan.classify import MIN_SHIFT_S, classify, closed_s, closure_test, coupling_test, episode_starts, permutation_shifts
+from spasmscan.classify import MIN_SHIFT_S, classify, coupling_test, episode_starts, permutation_shifts
 from spasmscan.errors import ParameterError
 from spasmscan.events import Events, couple
 from spasmscan.kinds import VERDICT_LABELS
@@ -432,22 +432,6 @@ def test_closures_during_smiles_or_prompted_steps_are_voluntary():
     assert clinical_measures(events_from(rows + smiles), recording())["prolonged_closures_per_min"] == 0.0
     prompted = (Segment("rest", 0.0, 2.0), Segment("eye_closures", 2.0, 60.0))
     assert classify(events_from(rows), recording(), segments=prompted).label == "none"
-
-
-def test_a_closure_lasts_as_long_as_the_lids_stay_down():
-    """A slow blink spends its 0.6 s in its ramps (down for about 0.3 s at half depth); a held closure
-    stays down for its plateau: only the held one is prolonged."""
-    times = np.arange(int(30 * FPS)) / FPS
-    closure = np.clip(0.3 - np.abs(times - 5.3), 0.0, None)  # a triangle 0.6 s wide, 0.3 deep
-    closure += np.interp(times, [14.9, 15.0, 15.8, 15.9], [0.0, 0.3, 0.3, 0.0], left=0.0, right=0.0)
-    values = {f"eye_aperture_{side}": 1.0 - closure for side in ("left", "right")}
-    signals = Signals(times_s=times, face_present=np.ones(times.size, bool), values=values, units={}, noise={},
-                      fps=FPS)
-    events = events_from([("blink", "both", "eye", 5.0, 0.6), ("eye_closure", "both", "eye", 14.9, 1.0)])
-    down = closed_s(events, signals, np.arange(2))
-    assert down[0] == pytest.approx(0.3, abs=2 / FPS) and down[1] == pytest.approx(0.9, abs=2 / FPS)
-    test = closure_test(events, signals)
-    assert test.prolonged == 1 and test.longest_s == pytest.approx(down[1])
 
 
 def test_a_crying_face_with_three_long_closures_is_not_blepharospasm():

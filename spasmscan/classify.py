@@ -174,18 +174,20 @@ def permutation_shifts(n_frames: int, fps: float, *, count: int) -> np.ndarray:
 
 # Movement-locked averaging: the left-right difference of a region, read during every voluntary movement
 # of the kinds that do not drive it, against the second before each. Small co-contractions that drown
-# in a talking face's noise one by one add up over a dozen blinks.
+# in a talking face's noise one by one add up over a dozen blinks. The median over the movements, not the
+# mean: synkinesis comes with most of them, and one large one-sided event that happens to meet one of a
+# few movements (a spasm during a smile) would carry a mean alone.
 TRIGGER_KINDS = {region: tuple(kind for kind, driven in DRIVEN_REGION.items() if driven != region)
                  for region in ("eye", "mouth")}
 TRIGGER_PRE_S = 1.0  # the patient's own level just before the movement: long enough to average, short of the last one
-RESPONSE_FLOOR = {"eye": EYE_ONE_SIDED_FLOOR, "mouth": MOUTH_FLOOR}  # a mean response smaller is no visible synkinesis
+RESPONSE_FLOOR = {"eye": EYE_ONE_SIDED_FLOOR, "mouth": MOUTH_FLOOR}  # a smaller response is no visible synkinesis
 
 
 @dataclass(frozen=True)
 class TriggeredTest:
-    """Movement-locked average of one region's left-right difference: ``response`` is its mean over
+    """Movement-locked response of one region's left-right difference: ``response`` is its median over
     the ``triggers`` voluntary movements (signal units; positive = the patient's left more closed or
-    pulled), p_value the share of circular shifts of those movements giving a mean as far from 0."""
+    pulled), p_value the share of circular shifts of those movements giving a median as far from 0."""
 
     region: str
     side: str
@@ -220,7 +222,8 @@ def triggered_tests(events: Events, signals, *, settings: AnalysisSettings = DEF
         onset = np.searchsorted(times, events.start_s[chosen] - settings.lead_tolerance_s)
         end = np.searchsorted(times, events.end_s[chosen] + settings.lag_tolerance_s, "right")
         before = np.searchsorted(times, events.start_s[chosen] - settings.lead_tolerance_s - TRIGGER_PRE_S)
-        responses = (_window_means(values, onset, end, shifts) - _window_means(values, before, onset, shifts)).mean(axis=1)
+        responses = np.median(_window_means(values, onset, end, shifts) - _window_means(values, before, onset, shifts),
+                              axis=1)
         observed = float(responses[0])
         p_value = float((1 + np.count_nonzero(np.abs(responses[1:]) >= abs(observed))) / shifts.size)
         tests.append(TriggeredTest(region=region, side="left" if observed > 0 else "right", response=observed,
@@ -467,7 +470,7 @@ def _one_sided_verdict(events: Events, signals, *, visible: float, settings: Ana
     if locked and len({t.side for t in locked}) == 1:
         best = min(locked, key=lambda t: t.p_value)
         return Verdict("synkinesis", best.side, round(1.0 - best.p_value * len(TRIGGER_KINDS), 3), best.p_value,
-                       f"averaged over {best.triggers} voluntary movements that do not move it, the {best.region} "
+                       f"with the median of {best.triggers} voluntary movements that do not move it, the {best.region} "
                        f"{'closes' if best.region == 'eye' else 'pulls'} more on the {best.side} by "
                        f"{abs(best.response):.3f} (circular-shift p = {best.p_value:.2g}): a co-contraction "
                        "time-locked to them, though too small to stand out one by one",

@@ -382,6 +382,23 @@ def test_small_co_contractions_add_up_over_many_blinks():
     assert classify(detect_events(blinks_only), blinks_only).label == "none"
 
 
+def test_one_spasm_meeting_one_of_three_smiles_is_no_co_contraction():
+    """A co-contraction comes with most of the movements: a single held one-sided closure that happens to
+    fall in one of three smiles moves the eye's mean response over them, not its median."""
+    from spasmscan.events import detect_events
+    from spasmscan.classify import triggered_tests
+    from test_events import FULL_BLINK, blinks_at, make_signals
+
+    smiles = [("both", t, 1.6, 0.08) for t in (8.0, 24.0, 40.0)]
+    signals = make_signals(50.0, noise=0.01, seed=5, mouth=smiles,
+                           eye=blinks_at([3.0, 15.5, 31.0, 46.0], depth=FULL_BLINK) + [("left", 24.3, 1.2, 0.3)])
+    events = detect_events(signals)
+    assert np.count_nonzero(events.kind == "smile") == 3
+    eye = [t for t in triggered_tests(events, signals) if t.region == "eye"][0]
+    assert abs(eye.response) < 0.02
+    assert classify(events, signals).label != "synkinesis"
+
+
 # -- both eyes: blepharospasm and bilateral hemifacial spasm -------------------------------------------
 
 def closures(starts, length_s=1.5):

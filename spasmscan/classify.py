@@ -489,7 +489,8 @@ def _one_sided_verdict(events: Events, signals, *, visible: float, settings: Ana
         chance_p = poisson_sf(test.rest_detections, settings.false_alarm_per_min * tracked_s / 60.0)
         twitches = f"{test.rest_detections} twitch{'es' if test.rest_detections != 1 else ''}"
         episodes = f"{counts[side]} one-sided {side} episode{'s' if counts[side] != 1 else ''}"
-        # Large detections are rarer still in noise: they count against the rate of false ones that large.
+        # Noise barely passes a threshold: large detections count against the far lower rate of false ones
+        # that large (one glitch split at a dip is rarely large twice).
         large_p = poisson_sf(test.rest_large, settings.large_false_alarm_per_min * tracked_s / 60.0)
         if one_sided and test.rest_detections >= settings.min_episodes and chance_p <= settings.strong_alpha:
             return Verdict("primary_hfs", side,
@@ -500,10 +501,10 @@ def _one_sided_verdict(events: Events, signals, *, visible: float, settings: Ana
         if one_sided and test.rest_large >= settings.min_large_detections and large_p <= settings.strong_alpha:
             return Verdict("primary_hfs", side,
                            round(min(settings.few_episodes_confidence, (1.0 - side_p) * (1.0 - large_p)), 3),
-                           test.p_value, f"{episodes} ({twitches}) at rest {where}, {test.rest_large} of them standing at "
-                           f"least {settings.large_event_strength:g} times the detection threshold out of the noise, "
-                           f"which false detections almost never do (p = {large_p:.2g}); a longer recording "
-                           "at rest (2-3 minutes) would confirm it", evidence)
+                           test.p_value, f"{episodes} ({twitches}) at rest {where}, {test.rest_large} of them "
+                           f"standing at least {settings.large_event_strength:g} times the detection threshold out "
+                           f"of the noise, which false detections almost never do (p = {large_p:.2g}); a longer "
+                           "recording at rest (2-3 minutes) would confirm it", evidence)
         # A pair of detections is what one tracker glitch, split at a dip, can give: a hint needs a burst
         # rarer than false detections give, or an eye held shut on one side for a second or more at rest
         # (the tonic spasm of primary HFS; false detections last a few tenths of a second).

@@ -22,10 +22,11 @@ def clinical_measures(events: Events, signals, *, settings: AnalysisSettings = D
     events. The closures of both eyes (blink_clusters_per_min, prolonged_closures_per_min,
     both_eyes_closed_pct, longest_closure_s; prolonged_closures in closure_minutes) are the
     involuntary ones of ``closures`` (default: :func:`spasmscan.classify.closure_test` with these
-    ``settings`` and ``segments``), per minute of tracked face outside prompted steps. jrs_frequency_estimate is an
-    ESTIMATE of the Jankovic Rating Scale frequency item (0 none, 1 more blinking, 2 fluttering
-    < 1 s, 3 spasms >= 1 s, 4 closed > 50% of the time) from this recording alone, one-sided
-    spasms or (when they decide blepharospasm) closures of both eyes, not a clinical rating.
+    ``settings`` and ``segments``), per minute of tracked face outside prompted steps.
+    jrs_frequency_estimate is an ESTIMATE of the Jankovic Rating Scale frequency item (0 none, 1 more
+    blinking, 2 fluttering < 1 s, 3 spasms >= 1 s, 4 closed > 50% of the time) from this recording
+    alone, one-sided spasms or (when they decide blepharospasm) closures of both eyes, not a clinical
+    rating.
     """
     minutes = signals.tracked_s / 60.0
     per_min = (lambda count: count / minutes if minutes > 0 else float("nan"))

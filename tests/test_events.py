@@ -96,6 +96,20 @@ def test_one_sided_twitches_at_rest(side):
     assert len(kinds(events, "blink")) == 3
 
 
+def test_strength_is_the_peak_over_the_detection_threshold():
+    """Twice as deep a closure on the same noise stands twice as far over the same threshold."""
+    eye = [("left", 6.0, 0.2, 0.15), ("left", 16.0, 0.2, 0.3)] + blinks_at([10.0, 22.0])
+    events = detect_events(make_signals(30.0, eye=eye))
+    twitches = kinds(events, "twitch")
+    assert len(twitches) == 2 and np.all(events.strength[twitches] > 1.0)
+    assert events.strength[twitches[1]] == pytest.approx(2 * events.strength[twitches[0]], rel=0.2)
+    assert np.all(events.strength[kinds(events, "blink")] > 1.0)
+    made = Events(kind=events.kind, side=events.side, region=events.region, start_s=events.start_s,
+                  end_s=events.end_s, amplitude=events.amplitude, coupled_to=events.coupled_to)
+    assert np.isnan(made.strength).all() and made.strength.shape == events.kind.shape  # unknown unless given
+    assert Events.empty().strength.shape == (0,)
+
+
 def test_long_one_sided_closure_is_a_tonic_spasm():
     events = detect_events(make_signals(20.0, eye=[("right", 8.0, 1.6, 0.25)]))
     assert kinds(events, "tonic_spasm", "right").size == 1

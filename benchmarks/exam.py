@@ -27,7 +27,7 @@ import math
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-REAL_FACES = Path("/work/shared/real-faces")
+REAL_FACES = Path(__file__).resolve().parents[2] / "shared" / "real-faces"  # ../shared beside the checkout
 SHORT_PROTOCOL = {"steps": [{"segment": "rest", "duration_s": 5.0}] + [
     {"segment": name, "duration_s": 4.5} for name in ("eye_closure", "brow_raises", "smiles", "snarl", "pucker",
                                                        "cheek_puff")]}

@@ -5,7 +5,7 @@ The unit is the one-sided episode: a one-sided event, or a burst of them less th
 ``episode_gap_s`` apart. Every threshold comes from one :class:`~spasmscan.settings.AnalysisSettings`,
 the same the events were detected with. The decision rests on stated statistics per side:
 
-- time-locking: k of n episodes overlap a voluntary movement (blink, brow raise, smile, held eye
+- time-locking: k of n episodes start during a voluntary movement (blink, brow raise, smile, held eye
   closure; its span widened by the lead and lag tolerances, since co-contraction varies in lag and
   outlasts the movement) that drives another region than the episode moves (synkinesis is one
   muscle group carried along by the voluntary movement of another: the mouth corner with a blink,
@@ -29,7 +29,8 @@ this lopsided if they fell on either side alike, p_class the p-value of the deci
 Both sides:
 
 - bilateral hemifacial spasm: episodes on both sides alike, each side's at rest beyond false alarms
-  at ``bilateral_alpha`` on its own, and starting independently of the other side's (few onsets
+  at ``bilateral_alpha`` on its own (or with large detections beyond their own false rate at
+  ``strong_alpha``), and starting independently of the other side's (few onsets
   within ``sync_window_s`` of each other, against circular shifts of one train): primary HFS, side
   "both". Onsets that coincide are one bilateral movement: 'none' says so;
 - blepharospasm: when the one-sided episodes leave 'none' or 'indeterminate', involuntary closures of
@@ -84,10 +85,11 @@ class Verdict:
 
 @dataclass(frozen=True)
 class CouplingTest:
-    """The statistics of one side: k of n one-sided episodes overlap voluntary movements (widened by
-    the lead and lag tolerances; their windows cover a share q of the tracked time) that drive another
-    region than the episode moves; p_value is the share of circular shifts of the episode train that
-    meet such movements as often. The other n - k (rest_episodes) are tested against false alarms in
+    """The statistics of one side: k of n one-sided episodes start during voluntary movements (widened
+    by the lead and lag tolerances; their windows cover a share q of the tracked time) that drive another
+    region than the episode moves (a co-contraction starts with the movement that carries it: a burst
+    already under way when a movement begins is not carried by it); p_value is the share of circular
+    shifts of the episode train whose onsets meet such movements as often. The other n - k (rest_episodes) are tested against false alarms in
     rest_minutes (the time at rest, plus the windows' time when some of them fell inside a window:
     false alarms can fall there too). The k meet ``accompanied`` of the ``of_kinds`` voluntary
     movements of their kinds; ``rest_detections`` counts the one-sided events of the rest episodes."""
@@ -249,7 +251,7 @@ def coupling_test(events: Events, signals, side: str, *, settings: AnalysisSetti
     carried = np.zeros(n, dtype=bool)
     near = np.zeros(n, dtype=bool)  # overlaps some voluntary movement, carrying it or not
     for k in range(n):
-        carried[k] = bool(masks.get(regions[k], np.zeros(0, bool))[first[k]:last[k] + 1].any()) if regions[k] else False
+        carried[k] = bool(masks[regions[k]][first[k]]) if regions[k] in masks else False
         near[k] = bool(in_window[first[k]:last[k] + 1].any())
     observed = int(np.count_nonzero(carried))
     if n == 0:
@@ -262,8 +264,7 @@ def coupling_test(events: Events, signals, side: str, *, settings: AnalysisSetti
         for group in set(regions):
             if group in masks:
                 columns = np.array([r == group for r in regions])
-                span = np.minimum(last[columns] - first[columns], times.size - 1) + 1  # frames [first, last]
-                hits[:, columns] = _circular_sums(masks[group], first[columns], span, shifts) > 0
+                hits[:, columns] = masks[group][(first[columns][None, :] + shifts[:, None]) % times.size]
         p_value = float((1 + np.count_nonzero(hits.sum(axis=1) >= observed)) / (shifts.size + 1))
     same_region = int(np.count_nonzero(near & ~carried))  # in a window, but only prolonging its own region
     exposed = tracked if same_region else tracked & ~in_window
@@ -465,8 +466,11 @@ def _one_sided_verdict(events: Events, signals, *, visible: float, settings: Ana
                        f"of another region, whose spans cover {100 * test.window_share:.0f}% of the time "
                        f"(circular-shift p = {test.p_value:.2g}): time-locked",
                        tuple(_evidence(events, signals, tests, side)))
+    # Synkinesis is quiet at rest: a side whose episodes at rest already beat false detections meets
+    # the voluntary movements with its spasms, and its movement-locked response says nothing more.
     locked = [t for t in triggered_tests(events, signals, settings=settings)
-              if t.p_value <= settings.coupling_alpha / len(TRIGGER_KINDS) and abs(t.response) >= RESPONSE_FLOOR[t.region]]
+              if t.p_value <= settings.coupling_alpha / len(TRIGGER_KINDS) and abs(t.response) >= RESPONSE_FLOOR[t.region]
+              and tests[t.side].rest_p_value > settings.rest_alpha]
     if locked and len({t.side for t in locked}) == 1:
         best = min(locked, key=lambda t: t.p_value)
         return Verdict("synkinesis", best.side, round(1.0 - best.p_value * len(TRIGGER_KINDS), 3), best.p_value,
@@ -484,6 +488,20 @@ def _one_sided_verdict(events: Events, signals, *, visible: float, settings: Ana
     where = f"({counts['left']} left, {counts['right']} right) in {tracked_s:.0f} s"
     one_sided = counts[side] >= settings.min_side_share * total
 
+    # Bilateral hemifacial spasm: each side's episodes at rest a spasm of their own, starting independently.
+    at_rest_p = {s: _own_spasm_p(tests[s], tracked_s, settings) for s in SIDES} if not one_sided else {}
+    strong = bool(at_rest_p) and all(p is not None for p in at_rest_p.values())
+    coincident, sync_p = onset_synchrony(events, signals, settings=settings) if strong else (0, 1.0)
+    if strong and sync_p > settings.coupling_alpha:
+        left, right = tests["left"], tests["right"]
+        return Verdict("primary_hfs", "both", round((1.0 - at_rest_p["left"]) * (1.0 - at_rest_p["right"]), 3),
+                       min(left.p_value, right.p_value),
+                       f"one-sided episodes at rest on both sides, each far more than false detections give "
+                       f"({left.rest_episodes} left, {left.rest_large} large, p = {at_rest_p['left']:.2g}; "
+                       f"{right.rest_episodes} right, {right.rest_large} large, p = {at_rest_p['right']:.2g}) in "
+                       f"{tracked_s:.0f} s, starting independently of each other ({coincident} within "
+                       f"{settings.sync_window_s:g} s of the other side's, circular-shift p = {sync_p:.2g}): "
+                       "bilateral hemifacial spasm", evidence)
     if counts[side] < settings.min_episodes:
         # False alarms are single detections: one or two bursts at rest count by their twitches.
         chance_p = poisson_sf(test.rest_detections, settings.false_alarm_per_min * tracked_s / 60.0)
@@ -521,17 +539,6 @@ def _one_sided_verdict(events: Events, signals, *, visible: float, settings: Ana
                        test.p_value, f"fewer than {settings.min_episodes} one-sided episodes on either side {where}"
                        + hidden, evidence)
     if not one_sided:
-        strong = all(tests[s].rest_p_value <= settings.bilateral_alpha for s in SIDES)
-        coincident, sync_p = onset_synchrony(events, signals, settings=settings) if strong else (0, 1.0)
-        if strong and sync_p > settings.coupling_alpha:
-            left, right = tests["left"], tests["right"]
-            return Verdict("primary_hfs", "both", round((1.0 - left.rest_p_value) * (1.0 - right.rest_p_value), 3),
-                           min(left.p_value, right.p_value),
-                           f"one-sided episodes at rest on both sides, each far more than false detections give "
-                           f"({left.rest_episodes} left, p = {left.rest_p_value:.2g}; {right.rest_episodes} right, "
-                           f"p = {right.rest_p_value:.2g}) in {tracked_s:.0f} s, starting independently of each other "
-                           f"({coincident} within {settings.sync_window_s:g} s of the other side's, circular-shift "
-                           f"p = {sync_p:.2g}): bilateral hemifacial spasm", evidence)
         together = (f"; they start together ({coincident} within {settings.sync_window_s:g} s, circular-shift "
                     f"p = {sync_p:.2g}): one movement of both sides, not two spasms" if strong else "")
         return Verdict("none", "none", round(1.0 - counts[side] / total, 3), test.p_value,
@@ -559,6 +566,19 @@ def _one_sided_verdict(events: Events, signals, *, visible: float, settings: Ana
 
 REST_MARGIN_S = 0.1  # the asymmetry at rest is read this far from every detected event (their ramps)
 MIN_REST_SHARE = 0.2  # ... when at least this share of the frames is left; else over all frames
+
+
+def _own_spasm_p(test: CouplingTest, tracked_s: float, settings: AnalysisSettings) -> float | None:
+    """The p-value by which one side's episodes at rest are a spasm of their own, as each side of
+    bilateral hemifacial spasm must be: far more episodes than false detections give (at
+    ``bilateral_alpha``), or enough large detections, which false ones almost never are (at
+    ``strong_alpha``); None when neither holds."""
+    if test.rest_p_value <= settings.bilateral_alpha:
+        return test.rest_p_value
+    large_p = poisson_sf(test.rest_large, settings.large_false_alarm_per_min * tracked_s / 60.0)
+    if test.rest_large >= settings.min_large_detections and large_p <= settings.strong_alpha:
+        return large_p
+    return None
 
 
 def asymmetry_noise(signals, events: Events) -> float:

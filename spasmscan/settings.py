@@ -89,7 +89,8 @@ class AnalysisSettings:
     blepharospasm_confidence: float = 0.6
     sync_window_s: float = 0.2  # the two sides' episodes starting this close start together: one bilateral movement
     # Bilateral HFS is rare (a few % of HFS): each side's episodes at rest must exceed false alarms at this
-    # level on its own, so that noise detections on both sides (a 'none' face) never pass for it.
+    # level on its own (or its large detections theirs at strong_alpha), so that noise detections on both
+    # sides (a 'none' face) never pass for it.
     bilateral_alpha: float = 1e-6
 
     def __post_init__(self):

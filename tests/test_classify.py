@@ -253,6 +253,19 @@ def test_two_large_twitches_at_rest_are_a_spasm_to_confirm_two_just_detected_are
     assert classify(with_strength(one, 5.0), recording(30.0)).label == "none"  # one, however large: a glitch
 
 
+def test_a_burst_under_way_when_a_movement_begins_is_not_carried_by_it():
+    """Five large eye twitches from 9.2 s, a brow raise from 10.4 s: a co-contraction starts with the movement
+    that carries it, so the burst started at rest. Started with the raise, the same burst is carried."""
+    burst = [("twitch", "right", "eye", 9.2 + 0.45 * k, 0.15) for k in range(5)]
+    early = with_strength(events_from(burst + [("brow_raise", "both", "brow", 10.4, 0.8)]), 2.5)
+    verdict = classify(early, recording(15.0))
+    assert (verdict.label, verdict.side) == ("primary_hfs", "right") and "would confirm" in verdict.reason
+    test = coupling_test(early, recording(15.0), "right")
+    assert (test.n_inside, test.rest_detections) == (0, 5)
+    carried = with_strength(events_from(burst + [("brow_raise", "both", "brow", 9.15, 2.4)]), 2.5)
+    assert coupling_test(carried, recording(15.0), "right").n_inside == 1
+
+
 def test_two_single_twitches_in_five_minutes_are_none():
     rows = blinks(BLINK_TIMES) + [("twitch", "right", "eye", t, 0.1) for t in (12.6, 40.2)]
     assert classify(events_from(rows), recording(300.0)).label == "none"
@@ -477,6 +490,35 @@ def test_synchronous_one_sided_events_of_both_sides_are_not_bilateral_hfs():
     verdict = classify(events_from(rows), recording())
     assert verdict.label == "none"
     assert "start together" in verdict.reason
+
+
+def test_large_independent_bursts_on_both_sides_are_bilateral_hfs():
+    """One burst of large twitches a side in 35 s, each side beyond the rate of large false detections on
+    its own, starting apart: bilateral. Just-detected twitches in the same place are noise of both sides."""
+    rows = [("twitch", "left", "eye", 6.0 + 0.4 * k, 0.12) for k in range(5)]
+    rows += [("twitch", "right", "eye", 21.0 + 0.4 * k, 0.12) for k in range(4)]
+    events = events_from(blinks(BLINK_TIMES[BLINK_TIMES < 35]) + rows)
+    verdict = classify(with_strength(events, 2.5), recording(35.0))
+    assert (verdict.label, verdict.side) == ("primary_hfs", "both") and "bilateral hemifacial spasm" in verdict.reason
+    assert classify(with_strength(events, 1.1), recording(35.0)).label == "none"
+
+
+def test_a_spasm_at_rest_meeting_the_movements_is_not_synkinesis_by_their_average():
+    """The right eye narrows a little with each of twelve brow raises, too little to stand out one by one,
+    and twitches at rest between every other pair: the movement-locked response alone says synkinesis, the
+    twitches at rest say a spasm (synkinesis is quiet at rest). Without them, the raises give synkinesis."""
+    from spasmscan.events import detect_events
+    from test_events import FULL_BLINK, blinks_at, make_signals
+
+    raises = list(np.arange(3.0, 57.0, 4.5) + np.random.default_rng(11).uniform(-1.0, 1.0, 12))
+    narrowing = [("right", t + 0.05, 1.0, 0.15) for t in raises]
+    twitches = [("right", t + 2.4, 0.2, 0.6) for t in raises[::2]]
+    base = dict(noise=0.04, seed=2, brow=[("both", t, 1.1, 0.1) for t in raises])
+    spasm = make_signals(60.0, eye=blinks_at([1.0, 30.5, 56.5], depth=FULL_BLINK) + narrowing + twitches, **base)
+    verdict = classify(detect_events(spasm), spasm)
+    assert (verdict.label, verdict.side) == ("primary_hfs", "right")
+    quiet = make_signals(60.0, eye=blinks_at([1.0, 30.5, 56.5], depth=FULL_BLINK) + narrowing, **base)
+    assert classify(detect_events(quiet), quiet).label == "synkinesis"
 
 
 def test_scattered_noise_on_both_sides_stays_none_not_bilateral():

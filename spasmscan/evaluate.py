@@ -111,6 +111,12 @@ class ClipScore:
         expected = VERDICT_OF_LABEL.get(self.truth.label)
         return self.predicted == self.truth.label if expected is None else (self.predicted, self.predicted_side) == expected
 
+    @property
+    def verdict_correct(self) -> bool:
+        """Whether the verdict is right as a clinician reads it: the label and, where the truth has an
+        affected side, that side (a right-sided spasm called left is wrong)."""
+        return self.label_correct and (not has_side(self.truth) or self.predicted_side == self.truth.side)
+
 
 def match_onsets(true_onsets, found_onsets, *, tolerance_s: float = ONSET_TOLERANCE_S) -> list[tuple[int, int]]:
     """(true index, found index) pairs of onsets (seconds) within ``tolerance_s``, one-to-one,
@@ -244,6 +250,12 @@ class Evaluation:
         judged = self.judged
         return sum(c.label_correct for c in judged) / len(judged) if judged else float("nan")
 
+    @property
+    def verdict_accuracy(self) -> float:
+        """Share of the judged clips whose label and affected side are both right (ClipScore.verdict_correct)."""
+        judged = self.judged
+        return sum(c.verdict_correct for c in judged) / len(judged) if judged else float("nan")
+
     def _positive(self) -> list:
         """The judged clips with an affected side to find."""
         return [c for c in self.judged if has_side(c.truth)]
@@ -285,7 +297,9 @@ class Evaluation:
                          f"{np.nanmean([c.face_pct for c in self.clips]):.1f}%; accuracy needs the analysis stages")
             return "\n".join(lines)
         correct = sum(c.label_correct for c in judged)
-        lines.append(f"classification accuracy: {correct}/{len(judged)} ({100 * self.accuracy:.0f}%)")
+        lines.append(f"classification accuracy: {correct}/{len(judged)} ({100 * self.accuracy:.0f}%); label and "
+                     f"side right: {sum(c.verdict_correct for c in judged)}/{len(judged)} "
+                     f"({100 * self.verdict_accuracy:.0f}%)")
         lines.append("confusion matrix (rows: truth, columns: predicted):")
         lines.append(f"  {'':14s}" + "".join(f"{p:>15s}" for p in PREDICTED_LABELS))
         for label, row in self.confusion().items():
@@ -428,19 +442,21 @@ def grouped(evaluation: Evaluation, by: str) -> dict:
 
 
 def summary_row(evaluation: Evaluation) -> dict:
-    """The headline figures of an evaluation: clips, accuracy, side, twitch and blink F1, false
-    twitches per minute on 'none' clips (NaN where a figure has no clips)."""
-    return {"clips": len(evaluation.judged), "accuracy": evaluation.accuracy, "side": evaluation.side_accuracy,
+    """The headline figures of an evaluation: clips, accuracy (label), verdict (label and side), side,
+    twitch and blink F1, false twitches per minute on 'none' clips (NaN where a figure has no clips)."""
+    return {"clips": len(evaluation.judged), "accuracy": evaluation.accuracy, "verdict": evaluation.verdict_accuracy,
+            "side": evaluation.side_accuracy,
             "twitch_f1": evaluation.family("twitch").f1, "blink_f1": evaluation.family("blink").f1,
             "false_per_min": evaluation.false_twitches_per_min_at_none}
 
 
 def calibration(evaluation: Evaluation) -> list[tuple[float, float, int, float]]:
-    """(low, high, verdicts, share right) of the verdicts whose confidence falls in each CONFIDENCE_BINS band."""
+    """(low, high, verdicts, share right: label and side) of the verdicts whose confidence falls in each
+    CONFIDENCE_BINS band."""
     rows = []
     for low, high in zip(CONFIDENCE_BINS[:-1], CONFIDENCE_BINS[1:]):
         band = [c for c in evaluation.judged if low <= c.confidence < high]
-        right = sum(c.label_correct for c in band)
+        right = sum(c.verdict_correct for c in band)
         rows.append((low, min(high, 1.0), len(band), right / len(band) if band else float("nan")))
     return rows
 
@@ -449,7 +465,7 @@ def comparison_table(evaluations: dict, by: str) -> str:
     """A text table: one row per group of ``by``; each cell gives every method's figure, in the
     order of ``evaluations`` (method name -> Evaluation of the same clips), separated by "/"."""
     methods = list(evaluations)
-    columns = ("accuracy", "side", "twitch_f1", "blink_f1", "false_per_min")
+    columns = ("accuracy", "verdict", "side", "twitch_f1", "blink_f1", "false_per_min")
     tables = {m: grouped(e, by) for m, e in evaluations.items()}
     width = 5 * len(methods) + 1
     lines = [f"{by + ' (' + ' / '.join(methods) + ')':34s} {'clips':>5s}" + "".join(f" {c:>{width}s}" for c in columns)]

@@ -185,6 +185,16 @@ def test_onset_errors_are_absolute_values():
     assert score.max_onset_error_s == pytest.approx(0.1)
 
 
+def test_a_spasm_on_the_wrong_side_has_the_right_label_but_not_the_right_verdict():
+    wrong_side = score_clip("r.mp4", truth_of("primary_hfs", "right", [("twitch", "right", "eye", 5.0, 5.1, -1)]),
+                            analysis_of("primary_hfs", "left", [("twitch", "left", "eye", 5.0, 5.1, -1)]))
+    assert wrong_side.label_correct and not wrong_side.verdict_correct
+    result = Evaluation(clips=[wrong_side])
+    assert (result.accuracy, result.verdict_accuracy) == (1.0, 0.0)
+    quiet = score_clip("c.mp4", truth_of("none", "none", [], duration_s=30.0), analysis_of("none", "none", []))
+    assert quiet.verdict_correct  # no side to find
+
+
 def test_grouped_tables_split_by_face_renderer_and_length():
     from spasmscan.evaluate import calibration, comparison_table, grouped, summary_row
 
@@ -202,6 +212,7 @@ def test_grouped_tables_split_by_face_renderer_and_length():
     faces = grouped(evaluation, "face")
     assert list(faces) == ["a", "portrait"]
     assert summary_row(faces["a"])["accuracy"] == 0.5 and summary_row(faces["portrait"])["accuracy"] == 1.0
+    assert summary_row(faces["a"])["verdict"] == 0.5
     assert list(grouped(evaluation, "length")) == ["20-45 s", "< 20 s", ">= 45 s"]
     assert list(grouped(evaluation, "renderer")) == ["mesh"]
     bands = {(low, high): (n, share) for low, high, n, share in calibration(evaluation)}

@@ -27,17 +27,17 @@ from spasmscan.analysis import analyze_series  # noqa: E402
 from spasmscan.baseline import baseline_analysis  # noqa: E402
 from spasmscan.errors import SpasmscanError  # noqa: E402
 from spasmscan.evaluate import (ClipScore, Evaluation, calibration, clip_group, comparison_table,  # noqa: E402
-                                find_clips, has_side, score_clip, summary_row)
+                                find_clips, score_clip, summary_row)
 from spasmscan.landmarks import TrackerSettings  # noqa: E402
 from spasmscan.pipeline import video_landmarks  # noqa: E402
 from spasmscan.selection import WHOLE_VIDEO, Selection  # noqa: E402
 from spasmscan.settings import AnalysisSettings  # noqa: E402
 from spasmscan.video import is_video_path  # noqa: E402
 
-EYE_PIXELS = AnalysisSettings(fuse_eye_pixels=True)
-# The analysis, the simple baseline it must beat, and the analysis with the visible iris fused in (off by default).
+LIDS_ONLY = AnalysisSettings(fuse_eye_pixels=False)
+# The analysis, the simple baseline it must beat, and the analysis reading the eyes by their lid landmarks alone.
 METHODS = {"analysis": analyze_series, "baseline": baseline_analysis,
-           "eyepix": lambda series: analyze_series(series, settings=EYE_PIXELS)}
+           "lids": lambda series: analyze_series(series, settings=LIDS_ONLY)}
 logger = logging.getLogger("grouped")
 
 
@@ -121,22 +121,22 @@ def main() -> None:
                                               and clip_group(c, "renderer") not in renderers),
         "tuned face and renderer (not held out)": subset(evaluations, tuned),
     }
-    print(f"{'totals (' + ' / '.join(METHODS) + ')':40s} {'clips':>5s} {'accuracy':>16s} {'side':>16s} "
-          f"{'twitch F1':>16s} {'blink F1':>16s} {'false/min':>16s}")
+    print(f"{'totals (' + ' / '.join(METHODS) + ')':40s} {'clips':>5s} {'accuracy':>16s} {'verdict':>16s} "
+          f"{'side':>16s} {'twitch F1':>16s} {'blink F1':>16s} {'false/min':>16s}")
     result["totals"] = {}
     for name, evals in totals.items():
         rows = {m: summary_row(e) for m, e in evals.items()}
         result["totals"][name] = rows
         cells = ["/".join("n/a" if not np.isfinite(rows[m][c]) else f"{rows[m][c]:.2f}" for m in METHODS)
-                 for c in ("accuracy", "side", "twitch_f1", "blink_f1", "false_per_min")]
+                 for c in ("accuracy", "verdict", "side", "twitch_f1", "blink_f1", "false_per_min")]
         print(f"{name:40s} {rows['analysis']['clips']:5d} " + " ".join(f"{c:>16s}" for c in cells))
-    print("\ncalibration of the analysis on the held-out clips (confidence band: verdicts, share right)")
+    print("\ncalibration of the analysis on the held-out clips (confidence band: verdicts, share with label and side right)")
     result["calibration"] = calibration(held["analysis"])
     for low, high, n, share in result["calibration"]:
         print(f"  {low:.1f}-{high:.1f}: {n:3d} verdicts, {'n/a' if not n else f'{share:.0%}'} right")
     print("\nmisses of the analysis on the held-out clips:")
     for clip in held["analysis"].judged:
-        if not clip.label_correct or (has_side(clip.truth) and clip.predicted_side != clip.truth.side):
+        if not clip.verdict_correct:
             print(f"  {os.path.relpath(clip.video, args.corpus)}: {clip.truth.label}/{clip.truth.side} -> "
                   f"{clip.predicted}/{clip.predicted_side} ({clip.confidence:.2f})")
     if os.path.isdir(args.real_faces):

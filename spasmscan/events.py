@@ -50,6 +50,14 @@ ONSET_NOISE_SHARE = 0.5  # a one-sided movement starts where its lead first rise
 MAX_RISE_S = 0.5  # a one-sided contraction reaches its peak within this long (ramps: 0.1-0.3 s)
 RAMP_LOW, RAMP_HIGH = 0.25, 0.75  # a rise's steep part, in shares of its peak: clear of the noise and the top
 OUTLAST_S = 0.1  # a one-sided closure during a blink must hold this long after the other eye reopened
+# Blinks this close after one another (a flurry) leave the lids no time to settle at their open level between
+# them: a one-sided lead inside such a pair is the pair's unevenness, as it is inside one blink.
+BLINK_PAIR_GAP_S = 0.5
+# With the visible iris fused into the eye opening, a one-sided closure must show in both measures on their
+# own, each leading on that side by this many of its own robust SDs over the closure's middle half: a real
+# closure moves the lids and covers the iris, while the two measures' noises are nearly independent
+# (squeezes fool the iris, talking the lids).
+CONFIRM_SD = 1.0
 LAG_TOLERANCE_S = 0.04  # one blink's eyes may be tracked a frame apart: compare with the other's peak this near
 MERGE_GAP_S = 0.1  # one-sided eye and mouth movements of a side this close together are one event
 MIN_REST_SHARE = 0.2  # noise is read at rest when at least this share of the frames is at rest
@@ -153,7 +161,8 @@ def detect_events(signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> 
             smiling |= (times >= start - settings.lead_tolerance_s) & (times < end)
     lopsided = {s: _zero_gaps(v) for s, v in one_sided_pull(signals, rest).items()}
     one_sided = _one_sided(times, frame_s, closure, lopsided, rest=rest, held=held, smiling=smiling, noise_k=noise_k,
-                           blink_threshold=blink_threshold, tonic_min_s=tonic_min_s, fps=signals.fps)
+                           blink_threshold=blink_threshold, tonic_min_s=tonic_min_s, fps=signals.fps,
+                           flurry=_between_close_blinks(times, rows), confirmations=_confirmations(signals))
     rows += [row for row in one_sided if _plausible(row, rows, times, settings)]
     events = _to_events(rows)
     events = couple(events, settings=settings)
@@ -196,11 +205,13 @@ def _held_bilateral(times: np.ndarray, frame_s: float, kind: str, region: str, p
 
 def _one_sided(times: np.ndarray, frame_s: float, closure: dict, pull: dict, *, rest: np.ndarray, held: np.ndarray,
                smiling: np.ndarray, noise_k: float, blink_threshold: float, tonic_min_s: float,
-               fps: float) -> list[tuple]:
+               fps: float, flurry: np.ndarray, confirmations: tuple = ()) -> list[tuple]:
     """One side's eye and/or mouth corner moving while the other does not (or much less). An eye
-    that starts inside a held bilateral closure (``held``) is the eyes reopening unevenly, a mouth
+    that starts inside a held bilateral closure (``held``) is the eyes reopening unevenly, one wholly
+    between two close blinks (``flurry``) their unevenness, and one not leading on its side in every
+    measure of ``confirmations`` (:func:`_confirmations`, :func:`_confirmed`) is one measure's noise; a mouth
     corner moving on its own during a smile (``smiling``, its onset jitter included) is a lopsided
-    smile: both skipped."""
+    smile: all skipped."""
     eye_noise = robust_sd((closure["left"] - closure["right"])[rest])
     eye_threshold = max(noise_k * eye_noise, EYE_ONE_SIDED_FLOOR)
     mouth_noise = robust_sd((pull["left"] - pull["right"])[rest])
@@ -215,9 +226,12 @@ def _one_sided(times: np.ndarray, frame_s: float, closure: dict, pull: dict, *, 
         # No lag tolerance for the corners: a blink lifts both tracked corners together, and the other
         # corner's nearby peak would eat most of a synkinetic pull riding on it.
         other_mouth = pull[other]
+        lead = 1.0 if side == "left" else -1.0  # the confirmations are left minus right
         eye_runs = [(a, b) for a, b in _one_sided_runs(closure[side], other_eye, eye_threshold,
                                                         onset_level=ONSET_NOISE_SHARE * eye_noise,
-                                                        other_active=blink_threshold, **frames) if not held[a]]
+                                                        other_active=blink_threshold, **frames)
+                    if not held[a] and not flurry[a:b + 1].all()
+                    and _confirmed(confirmations, a, b, lead)]
         mouth_runs = [(a, b) for a, b in _one_sided_runs(pull[side], other_mouth, mouth_threshold,
                                                           onset_level=ONSET_NOISE_SHARE * mouth_noise,
                                                           other_active=np.inf, share=MOUTH_ONE_SIDED_SHARE,
@@ -235,6 +249,47 @@ def _one_sided(times: np.ndarray, frame_s: float, closure: dict, pull: dict, *, 
             kind = "tonic_spasm" if end - start >= tonic_min_s else "twitch"
             rows.append((kind, side, region, start, end, amplitude, strength))
     return rows
+
+
+def _between_close_blinks(times: np.ndarray, rows: list[tuple]) -> np.ndarray:
+    """(n,) bool: frames from a blink's (or held closure's) start to the end of the next one, when that
+    starts within BLINK_PAIR_GAP_S of the first one's end."""
+    closing = sorted((start, end) for kind, _, _, start, end, _, _ in rows if kind in ("blink", "eye_closure"))
+    mask = np.zeros(times.shape, dtype=bool)
+    for (start, end), (next_start, next_end) in zip(closing, closing[1:]):
+        if next_start - end <= BLINK_PAIR_GAP_S:
+            mask |= (times >= start) & (times < next_end)
+    return mask
+
+
+def _confirmed(confirmations: tuple, first: int, last: int, lead: float) -> bool:
+    """Whether frames first..last lead on the side of sign ``lead`` (+1 left, -1 right) by CONFIRM_SD or
+    more in every measure of ``confirmations``, averaged over their middle half (a closure holds there;
+    a noise peak of one measure is brief). A measure unknown on all those frames does not judge."""
+    quarter = (last - first + 1) // 4
+    for z in confirmations:
+        middle = lead * z[first + quarter:last + 1 - quarter]
+        known = middle[np.isfinite(middle)]
+        if known.size and known.mean() < CONFIRM_SD:
+            return False
+    return True
+
+
+def _confirmations(signals) -> tuple:
+    """The left-minus-right closure of each measure fused into the eye opening (the lid landmarks and the
+    visible iris), (n,) each in its own robust SDs from its median over the recording (robust: the events
+    are few); () when the opening is one measure."""
+    if "eye_lid_aperture_left" not in signals.values:
+        return ()
+    out = []
+    for base in ("eye_lid_aperture", "eye_openness"):
+        difference = signals[f"{base}_right"] - signals[f"{base}_left"]  # closure: 1 - opening
+        known = np.isfinite(difference)
+        noise = robust_sd(difference[known])
+        if not noise > 0:
+            return ()
+        out.append((difference - np.median(difference[known])) / noise)
+    return tuple(out)
 
 
 def _plausible(row: tuple, voluntary: list[tuple], times: np.ndarray, settings: AnalysisSettings) -> bool:

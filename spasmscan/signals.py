@@ -77,6 +77,8 @@ UNITS = {
     "eye_aperture": ("eye opening, fraction of the side's own open eye (1 = usual open eye, lower = closing): the lid "
                      "landmarks' aperture (fused with the visible iris when the settings ask for it)"),
     "eye_openness": "visible iris against the skin below the eye, fraction of the side's own open eye",
+    "eye_lid_aperture": ("the lid landmarks' aperture alone, fraction of the side's own open eye (present when the "
+                         "visible iris is fused into eye_aperture)"),
     "brow_height": "brow rise above its own baseline, inter-ocular distances (positive = up)",
     "mouth_corner_lateral": ("mouth-corner shift from its own baseline, against the lip centre, inter-ocular "
                              "distances (positive = outward)"),
@@ -235,6 +237,7 @@ def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=Non
         fused = fused_opening({s: values[f"eye_aperture_{s}"] for s in regions.SIDES},
                               {s: values[f"eye_openness_{s}"] for s in regions.SIDES})
         for side in regions.SIDES:
+            values[f"eye_lid_aperture_{side}"] = values[f"eye_aperture_{side}"]
             values[f"eye_aperture_{side}"] = fused[side]
             noise[f"eye_aperture_{side}"] = robust_noise(fused[side] - 1.0)
     values["eye_asymmetry"] = values["eye_aperture_right"] - values["eye_aperture_left"]

@@ -1,6 +1,8 @@
 """Events from synthetic signals whose events are known (no landmarks, no video)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -392,3 +394,35 @@ def test_a_movement_under_way_in_the_first_frame_is_not_an_event():
     events = detect_events(make_signals(20.0, eye=[("right", 0.0, 0.3, 0.25), ("right", 9.0, 0.3, 0.25)]))
     onsets = events.start_s[events.one_sided]
     assert onsets.round(1).tolist() == [9.0]
+
+
+def fused_signals(duration_s: float, *, lids=(), iris=(), both=(), seed: int = 0) -> Signals:
+    """Signals whose eye opening fuses two measures, as with the visible iris: ``lids`` closures show in the
+    lid landmarks only, ``iris`` ones in the image only, ``both`` in both (make_signals' eye specs)."""
+    lid = make_signals(duration_s, seed=seed, eye=list(lids) + list(both))
+    image = make_signals(duration_s, seed=seed + 1, eye=list(iris) + list(both))
+    values = dict(lid.values)
+    for side in SIDES:
+        values[f"eye_lid_aperture_{side}"] = lid[f"eye_aperture_{side}"]
+        values[f"eye_openness_{side}"] = image[f"eye_aperture_{side}"]
+        values[f"eye_aperture_{side}"] = (lid[f"eye_aperture_{side}"] + image[f"eye_aperture_{side}"]) / 2
+    return replace(lid, values=values, units=dict.fromkeys(values, "test units"))
+
+
+def test_with_the_iris_fused_in_a_one_sided_closure_must_show_in_both_measures():
+    """A closure only the iris measure sees (a squeeze darkening the strip) and one only the lids see are
+    one measure's noise; a closure that moves the lids and covers the iris is a twitch."""
+    both = detect_events(fused_signals(20.0, both=[("left", 8.0, 0.3, 0.4)]))
+    assert np.count_nonzero(both.one_sided & (both.side == "left")) == 1
+    for alone in ({"iris": [("left", 8.0, 0.3, 0.8)]}, {"lids": [("left", 8.0, 0.3, 0.8)]}):
+        assert not detect_events(fused_signals(20.0, **alone)).one_sided.any()
+
+
+def test_a_lead_between_two_close_blinks_is_their_unevenness():
+    """Two blinks 0.3 s apart with the left eye still closing between them: the lids never settled, so the
+    left's lead there is no twitch. The same lead a second after the pair is one."""
+    pair = blinks_at([8.0, 8.5])
+    between = detect_events(make_signals(20.0, eye=pair + [("left", 8.15, 0.4, 0.2)]))
+    assert not between.one_sided.any()
+    after = detect_events(make_signals(20.0, eye=pair + [("left", 9.7, 0.4, 0.2)]))
+    assert np.count_nonzero(after.one_sided & (after.side == "left")) == 1

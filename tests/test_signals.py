@@ -352,3 +352,15 @@ def test_signals_without_the_image_measure_are_the_landmarks_alone():
     np.testing.assert_allclose(plain["eye_aperture_left"], unknown["eye_aperture_left"])
     with pytest.raises(ParameterError, match="eye_openness"):
         compute_signals(points, times, eye_openness=np.zeros((3, 2)))
+
+
+def test_fusing_the_iris_keeps_the_lid_aperture_alone_beside_the_fused_opening():
+    points, times = synthetic_series(20.0, closure={"left": pulse(5.0, 0.3, 0.5)}, noise_px=0.2)
+    openness = np.column_stack([1.0 - 0.8 * pulse(5.0, 0.3, 0.5)(times), np.ones(times.size)]) * 0.3
+    openness += np.random.default_rng(1).normal(0, 0.01, openness.shape)
+    plain = compute_signals(points, times, eye_openness=openness)
+    fused = compute_signals(points, times, eye_openness=openness, fuse_eye_openness=True)
+    assert "eye_lid_aperture_left" not in plain.values
+    np.testing.assert_allclose(fused["eye_lid_aperture_left"], plain["eye_aperture_left"])
+    assert not np.allclose(fused["eye_aperture_left"], plain["eye_aperture_left"])
+    assert fused.units["eye_lid_aperture_left"].startswith("the lid landmarks' aperture alone")

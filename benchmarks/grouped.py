@@ -26,8 +26,8 @@ sys.path.insert(0, str(HERE.parent))
 from spasmscan.analysis import analyze_series  # noqa: E402
 from spasmscan.baseline import baseline_analysis  # noqa: E402
 from spasmscan.errors import SpasmscanError  # noqa: E402
-from spasmscan.evaluate import (ClipScore, Evaluation, calibration, clip_group, comparison_table,  # noqa: E402
-                                find_clips, score_clip, summary_row)
+from spasmscan.evaluate import (SUMMARY_FIGURES, ClipScore, Evaluation, calibration, clip_group,  # noqa: E402
+                                comparison_table, find_clips, score_clip, summary_row)
 from spasmscan.landmarks import TrackerSettings  # noqa: E402
 from spasmscan.pipeline import video_landmarks  # noqa: E402
 from spasmscan.selection import WHOLE_VIDEO, Selection  # noqa: E402
@@ -121,14 +121,13 @@ def main() -> None:
                                               and clip_group(c, "renderer") not in renderers),
         "tuned face and renderer (not held out)": subset(evaluations, tuned),
     }
-    print(f"{'totals (' + ' / '.join(METHODS) + ')':40s} {'clips':>5s} {'accuracy':>16s} {'verdict':>16s} "
-          f"{'side':>16s} {'twitch F1':>16s} {'blink F1':>16s} {'false/min':>16s}")
+    print(f"{'totals (' + ' / '.join(METHODS) + ')':40s} {'clips':>5s} " + " ".join(f"{c:>16s}" for c in SUMMARY_FIGURES))
     result["totals"] = {}
     for name, evals in totals.items():
         rows = {m: summary_row(e) for m, e in evals.items()}
         result["totals"][name] = rows
         cells = ["/".join("n/a" if not np.isfinite(rows[m][c]) else f"{rows[m][c]:.2f}" for m in METHODS)
-                 for c in ("accuracy", "verdict", "side", "twitch_f1", "blink_f1", "false_per_min")]
+                 for c in SUMMARY_FIGURES]
         print(f"{name:40s} {rows['analysis']['clips']:5d} " + " ".join(f"{c:>16s}" for c in cells))
     print("\ncalibration of the analysis on the held-out clips (confidence band: verdicts, share with label and side right)")
     result["calibration"] = calibration(held["analysis"])

@@ -322,7 +322,7 @@ class Evaluation:
     def write_csv(self, path: str | os.PathLike) -> None:
         """One row per clip, then a row "ALL" with the totals (accuracies as shares)."""
         columns = ["video", "label", "side", "predicted", "predicted_side", "confidence", "face_pct",
-                   "label_correct", "side_correct"]
+                   "label_correct", "side_correct", "verdict_correct"]
         for name in FAMILIES:
             columns += [f"{name}_{k}" for k in ("tp", "fp", "fn", "precision", "recall", "f1",
                                                "onset_error_mean_s", "onset_error_max_s")]
@@ -334,6 +334,7 @@ class Evaluation:
                    "label_correct": int(c.label_correct) if c.has_verdict else "",
                    "side_correct": (int(c.predicted_side == c.truth.side)
                                     if c.has_verdict and has_side(c.truth) else ""),
+                   "verdict_correct": int(c.verdict_correct) if c.has_verdict else "",
                    "status": c.status}
             for name in FAMILIES:
                 row.update(_family_columns(name, c.families.get(name)))
@@ -341,6 +342,7 @@ class Evaluation:
         total = {"video": "ALL", "label": "", "side": "", "predicted": "", "predicted_side": "", "confidence": "",
                  "face_pct": float(np.nanmean([c.face_pct for c in self.clips])) if self.clips else "",
                  "label_correct": self.accuracy, "side_correct": self.side_accuracy,
+                 "verdict_correct": self.verdict_accuracy,
                  "status": f"{len(self.judged)} of {len(self.clips)} clips with a verdict"}
         for name in FAMILIES:
             total.update(_family_columns(name, self.family(name)))
@@ -441,6 +443,9 @@ def grouped(evaluation: Evaluation, by: str) -> dict:
     return {name: Evaluation(clips=groups[name]) for name in sorted(groups)}
 
 
+SUMMARY_FIGURES = ("accuracy", "verdict", "side", "twitch_f1", "blink_f1", "false_per_min")  # summary_row's, in table order
+
+
 def summary_row(evaluation: Evaluation) -> dict:
     """The headline figures of an evaluation: clips, accuracy (label), verdict (label and side), side,
     twitch and blink F1, false twitches per minute on 'none' clips (NaN where a figure has no clips)."""
@@ -465,7 +470,7 @@ def comparison_table(evaluations: dict, by: str) -> str:
     """A text table: one row per group of ``by``; each cell gives every method's figure, in the
     order of ``evaluations`` (method name -> Evaluation of the same clips), separated by "/"."""
     methods = list(evaluations)
-    columns = ("accuracy", "verdict", "side", "twitch_f1", "blink_f1", "false_per_min")
+    columns = SUMMARY_FIGURES
     tables = {m: grouped(e, by) for m, e in evaluations.items()}
     width = 5 * len(methods) + 1
     lines = [f"{by + ' (' + ' / '.join(methods) + ')':34s} {'clips':>5s}" + "".join(f" {c:>{width}s}" for c in columns)]

@@ -112,6 +112,7 @@ def test_csv_has_one_row_per_clip_and_a_total_row(tmp_path):
     assert rows[0]["label_correct"] == "1" and rows[1]["label_correct"] == "0"
     assert float(rows[-1]["label_correct"]) == pytest.approx(0.5)
     assert rows[-1]["twitch_tp"] == "1" and rows[2]["side_correct"] == ""
+    assert [r["verdict_correct"] for r in rows[:4]] == ["1", "0", "1", "0"]
     result.write_confusion_csv(tmp_path / "eval.confusion.csv")
     confusion = list(csv.reader((tmp_path / "eval.confusion.csv").open()))
     assert confusion[0] == ["truth", "none", "primary_hfs", "synkinesis", "blepharospasm", "indeterminate"]

@@ -307,6 +307,9 @@ def _read_ahead(items: Iterator, depth: int) -> Iterator:
     """
     buffer: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
+    # The thread touches ``items`` only once it has started and the consumer is past the start: an
+    # interruption (Ctrl-C, SIGTERM) while it starts must not leave it reading a capture its owner releases.
+    go = threading.Event()
 
     def hand_over(item) -> bool:
         while not stop.is_set():
@@ -318,7 +321,10 @@ def _read_ahead(items: Iterator, depth: int) -> Iterator:
         return False
 
     def produce():
+        go.wait()
         try:
+            if stop.is_set():
+                return
             for item in items:
                 if not hand_over(item):
                     return
@@ -331,8 +337,9 @@ def _read_ahead(items: Iterator, depth: int) -> Iterator:
                 close()
 
     worker = threading.Thread(target=produce, name="spasmscan-decoder", daemon=True)
-    worker.start()
     try:
+        worker.start()
+        go.set()
         while True:
             item = buffer.get()
             if item is _END:
@@ -342,7 +349,9 @@ def _read_ahead(items: Iterator, depth: int) -> Iterator:
             yield item
     finally:
         stop.set()
-        worker.join()  # the decoder must be idle before the caller may release the capture
+        go.set()  # a thread still waiting for it sees ``stop`` and ends without reading
+        with contextlib.suppress(RuntimeError):  # a start interrupted before the thread was running
+            worker.join()  # the decoder must be idle before the caller may release the capture
 
 
 def rgb_box(frame: np.ndarray | PlanarFrame, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:

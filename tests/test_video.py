@@ -312,6 +312,32 @@ def test_read_ahead_hands_errors_to_the_consumer():
     assert not decoder_threads()
 
 
+def test_an_interruption_while_the_read_ahead_starts_leaves_its_source_untouched(monkeypatch):
+    """Ctrl-C or SIGTERM can land while the decoder thread starts, before the consumer's clean-up is in
+    place: the owner then releases the capture at once, so the thread must never read it."""
+    import threading
+    import types
+
+    from spasmscan import video
+
+    class InterruptedStart(threading.Thread):
+        def start(self):
+            super().start()
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(video, "threading", types.SimpleNamespace(Thread=InterruptedStart, Event=threading.Event))
+    read = []
+
+    def source():
+        read.append(1)
+        yield 1
+
+    with pytest.raises(KeyboardInterrupt):
+        next(_read_ahead(source(), 2))
+    time.sleep(0.3)
+    assert read == [] and not decoder_threads()
+
+
 # -- fuzzing -------------------------------------------------------------------------------------
 def check_reads_or_refuses(data: bytes, suffix: str, planar: bool = False) -> None:
     """Either a SpasmscanError, or frames with finite increasing times."""

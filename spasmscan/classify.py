@@ -507,9 +507,7 @@ def _one_sided_verdict(events: Events, signals, *, visible: float, settings: Ana
         chance_p = poisson_sf(test.rest_detections, settings.false_alarm_per_min * tracked_s / 60.0)
         twitches = f"{test.rest_detections} twitch{'es' if test.rest_detections != 1 else ''}"
         episodes = f"{counts[side]} one-sided {side} episode{'s' if counts[side] != 1 else ''}"
-        # Noise barely passes a threshold: large detections count against the far lower rate of false ones
-        # that large (one glitch split at a dip is rarely large twice).
-        large_p = poisson_sf(test.rest_large, settings.large_false_alarm_per_min * tracked_s / 60.0)
+        large_p = _large_detections_p(test, tracked_s, settings)
         if one_sided and test.rest_detections >= settings.min_episodes and chance_p <= settings.strong_alpha:
             return Verdict("primary_hfs", side,
                            round(min(settings.few_episodes_confidence, (1.0 - side_p) * (1.0 - chance_p)), 3),
@@ -568,6 +566,13 @@ REST_MARGIN_S = 0.1  # the asymmetry at rest is read this far from every detecte
 MIN_REST_SHARE = 0.2  # ... when at least this share of the frames is left; else over all frames
 
 
+def _large_detections_p(test: CouplingTest, tracked_s: float, settings: AnalysisSettings) -> float:
+    """P(>= the side's large detections at rest) for false ones in ``tracked_s``: noise barely passes a
+    threshold, so large detections count against the far lower rate of false ones that large (one
+    glitch split at a dip is rarely large twice)."""
+    return poisson_sf(test.rest_large, settings.large_false_alarm_per_min * tracked_s / 60.0)
+
+
 def _own_spasm_p(test: CouplingTest, tracked_s: float, settings: AnalysisSettings) -> float | None:
     """The p-value by which one side's episodes at rest are a spasm of their own, as each side of
     bilateral hemifacial spasm must be: far more episodes than false detections give (at
@@ -575,7 +580,7 @@ def _own_spasm_p(test: CouplingTest, tracked_s: float, settings: AnalysisSetting
     ``strong_alpha``); None when neither holds."""
     if test.rest_p_value <= settings.bilateral_alpha:
         return test.rest_p_value
-    large_p = poisson_sf(test.rest_large, settings.large_false_alarm_per_min * tracked_s / 60.0)
+    large_p = _large_detections_p(test, tracked_s, settings)
     if test.rest_large >= settings.min_large_detections and large_p <= settings.strong_alpha:
         return large_p
     return None

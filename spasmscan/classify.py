@@ -89,9 +89,9 @@ class CouplingTest:
     by the lead and lag tolerances; their windows cover a share q of the tracked time) that drive another
     region than the episode moves (a co-contraction starts with the movement that carries it: a burst
     already under way when a movement begins is not carried by it); p_value is the share of circular
-    shifts of the episode train whose onsets meet such movements as often. The other n - k (rest_episodes) are tested against false alarms in
-    rest_minutes (the time at rest, plus the windows' time when some of them fell inside a window:
-    false alarms can fall there too). The k meet ``accompanied`` of the ``of_kinds`` voluntary
+    shifts of the episode train whose onsets meet such movements as often. The other n - k
+    (rest_episodes) are tested against false alarms in rest_minutes (the time at rest, plus the
+    windows' time when some of them fell inside a window: false alarms can fall there too). The k meet ``accompanied`` of the ``of_kinds`` voluntary
     movements of their kinds; ``rest_detections`` counts the one-sided events of the rest episodes."""
 
     side: str
@@ -507,14 +507,14 @@ def _one_sided_verdict(events: Events, signals, *, visible: float, settings: Ana
         chance_p = poisson_sf(test.rest_detections, settings.false_alarm_per_min * tracked_s / 60.0)
         twitches = f"{test.rest_detections} twitch{'es' if test.rest_detections != 1 else ''}"
         episodes = f"{counts[side]} one-sided {side} episode{'s' if counts[side] != 1 else ''}"
-        large_p = _large_detections_p(test, tracked_s, settings)
+        large_p = _decisive_large_p(test, tracked_s, settings)
         if one_sided and test.rest_detections >= settings.min_episodes and chance_p <= settings.strong_alpha:
             return Verdict("primary_hfs", side,
                            round(min(settings.few_episodes_confidence, (1.0 - side_p) * (1.0 - chance_p)), 3),
                            test.p_value, f"{episodes} ({twitches}) at rest {where}, far more than false detections "
                            f"give (p = {chance_p:.2g}); a longer recording at rest (2-3 minutes) would confirm it",
                            evidence)
-        if one_sided and test.rest_large >= settings.min_large_detections and large_p <= settings.strong_alpha:
+        if one_sided and large_p is not None:
             return Verdict("primary_hfs", side,
                            round(min(settings.few_episodes_confidence, (1.0 - side_p) * (1.0 - large_p)), 3),
                            test.p_value, f"{episodes} ({twitches}) at rest {where}, {test.rest_large} of them "
@@ -566,24 +566,22 @@ REST_MARGIN_S = 0.1  # the asymmetry at rest is read this far from every detecte
 MIN_REST_SHARE = 0.2  # ... when at least this share of the frames is left; else over all frames
 
 
-def _large_detections_p(test: CouplingTest, tracked_s: float, settings: AnalysisSettings) -> float:
-    """P(>= the side's large detections at rest) for false ones in ``tracked_s``: noise barely passes a
+def _decisive_large_p(test: CouplingTest, tracked_s: float, settings: AnalysisSettings) -> float | None:
+    """P(>= the side's large detections at rest) for false ones in ``tracked_s`` when it decides (at least
+    ``min_large_detections`` of them, p at most ``strong_alpha``), else None: noise barely passes a
     threshold, so large detections count against the far lower rate of false ones that large (one
     glitch split at a dip is rarely large twice)."""
-    return poisson_sf(test.rest_large, settings.large_false_alarm_per_min * tracked_s / 60.0)
+    large_p = poisson_sf(test.rest_large, settings.large_false_alarm_per_min * tracked_s / 60.0)
+    return large_p if test.rest_large >= settings.min_large_detections and large_p <= settings.strong_alpha else None
 
 
 def _own_spasm_p(test: CouplingTest, tracked_s: float, settings: AnalysisSettings) -> float | None:
     """The p-value by which one side's episodes at rest are a spasm of their own, as each side of
     bilateral hemifacial spasm must be: far more episodes than false detections give (at
-    ``bilateral_alpha``), or enough large detections, which false ones almost never are (at
-    ``strong_alpha``); None when neither holds."""
+    ``bilateral_alpha``), or enough large detections (:func:`_decisive_large_p`); None when neither holds."""
     if test.rest_p_value <= settings.bilateral_alpha:
         return test.rest_p_value
-    large_p = _large_detections_p(test, tracked_s, settings)
-    if test.rest_large >= settings.min_large_detections and large_p <= settings.strong_alpha:
-        return large_p
-    return None
+    return _decisive_large_p(test, tracked_s, settings)
 
 
 def asymmetry_noise(signals, events: Events) -> float:

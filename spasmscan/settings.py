@@ -107,14 +107,11 @@ class AnalysisSettings:
                      "blepharospasm_confidence", "closure_alpha", "bilateral_alpha"):
             if getattr(self, name) > 1:
                 raise ParameterError(f"{name} must be at most 1, got {getattr(self, name)!r}")
-        if self.min_episodes < 1 or int(self.min_episodes) != self.min_episodes:
-            raise ParameterError(f"min_episodes must be a whole number >= 1, got {self.min_episodes!r}")
-        if self.min_large_detections < 1 or int(self.min_large_detections) != self.min_large_detections:
-            raise ParameterError(f"min_large_detections must be a whole number >= 1, got {self.min_large_detections!r}")
-        if self.cluster_min_blinks < 2 or int(self.cluster_min_blinks) != self.cluster_min_blinks:
-            raise ParameterError(f"cluster_min_blinks must be a whole number >= 2, got {self.cluster_min_blinks!r}")
-        if self.permutations < 19 or int(self.permutations) != self.permutations:
-            raise ParameterError(f"permutations must be a whole number >= 19, got {self.permutations!r}")
+        for name, least in (("min_episodes", 1), ("min_large_detections", 1), ("cluster_min_blinks", 2),
+                            ("permutations", 19)):
+            value = getattr(self, name)
+            if value < least or int(value) != value:
+                raise ParameterError(f"{name} must be a whole number >= {least}, got {value!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -307,7 +307,8 @@ class ClosureTest:
     """Involuntary closures of both eyes: blinks and held closures that start in the recording, meet no
     smile (its span widened by the lead and lag tolerances: laughing squints) and fall in no prompted
     step, in ``minutes`` of tracked face outside the prompted steps. ``closures``: their event indices
-    in onset order; ``prolonged`` of them last prolonged_closure_s or more, the longest ``longest_s``;
+    in onset order; ``prolonged`` of them last prolonged_closure_s or more and shut the eyes (closed_share
+    of the recording's median blink: squints do not count), the longest ``longest_s``;
     ``clusters``: runs of cluster_min_blinks or more starting within cluster_gap_s of one another.
     p_value: P(>= prolonged) for Poisson(normal_closures_per_min x minutes); blink_p_value: P(>= blinks)
     for Poisson(talking_blinks_per_min x minutes). ``decisive``: these decide blepharospasm."""
@@ -329,21 +330,22 @@ class ClosureTest:
     def sentence(self, settings: AnalysisSettings) -> str:
         """The closures in plain words, against the normal values."""
         return (f"Both eyes: {self.prolonged} prolonged closure{'s' if self.prolonged != 1 else ''} "
-                f"(>= {settings.prolonged_closure_s:g} s, without a smile or a prompt) in {60 * self.minutes:.0f} s, "
-                f"{self.per_min(self.prolonged):.1f}/min against under {settings.normal_closures_per_min:g}/min in "
-                f"healthy adults (p = {self.p_value:.2g}), the longest {self.longest_s:.1f} s; "
-                f"{self.per_min(self.blinks):.0f} blinks/min (normal {settings.talking_blinks_per_min:g} talking, "
-                f"p = {self.blink_p_value:.2g}) in {self.clusters} cluster{'s' if self.clusters != 1 else ''} "
-                f"of {settings.cluster_min_blinks} or more.")
+                f"(>= {settings.prolonged_closure_s:g} s, as deep as the blinks, without a smile or a prompt) in "
+                f"{60 * self.minutes:.0f} s, {self.per_min(self.prolonged):.1f}/min against under "
+                f"{settings.normal_closures_per_min:g}/min in healthy adults (p = {self.p_value:.2g}), the longest "
+                f"{self.longest_s:.1f} s; {self.per_min(self.blinks):.0f} blinks/min (normal "
+                f"{settings.talking_blinks_per_min:g} talking, p = {self.blink_p_value:.2g}) in {self.clusters} "
+                f"cluster{'s' if self.clusters != 1 else ''} of {settings.cluster_min_blinks} or more.")
 
     def reason(self, settings: AnalysisSettings) -> str:
         blinking = (f", with blinking above the talking normal ({self.per_min(self.blinks):.0f}/min against "
                     f"{settings.talking_blinks_per_min:g}, p = {self.blink_p_value:.2g}) in {self.clusters} clusters"
                     if self.p_value > settings.closure_alpha else "")
-        return (f"{self.prolonged} prolonged closures of both eyes (>= {settings.prolonged_closure_s:g} s, none with a "
-                f"smile or a prompt) in {60 * self.minutes:.0f} s ({self.per_min(self.prolonged):.1f}/min), more than "
-                f"healthy adults' under {settings.normal_closures_per_min:g}/min give (Poisson p = {self.p_value:.2g})"
-                f"{blinking}; the longest {self.longest_s:.1f} s: bilateral involuntary closure")
+        return (f"{self.prolonged} prolonged closures of both eyes (>= {settings.prolonged_closure_s:g} s, as deep as "
+                f"the blinks, none with a smile or a prompt) in {60 * self.minutes:.0f} s "
+                f"({self.per_min(self.prolonged):.1f}/min), more than healthy adults' under "
+                f"{settings.normal_closures_per_min:g}/min give (Poisson p = {self.p_value:.2g}){blinking}; the "
+                f"longest {self.longest_s:.1f} s: bilateral involuntary closure")
 
 
 # Said with every blepharospasm verdict: what the closures alone cannot tell (AnalysisSettings.blepharospasm_confidence).
@@ -354,9 +356,10 @@ def closure_test(events: Events, signals, *, settings: AnalysisSettings = DEFAUL
                  segments: tuple = ()) -> ClosureTest:
     """The statistics of the involuntary closures of both eyes (see :class:`ClosureTest`).
 
-    Blepharospasm is decided by at least ``min_episodes`` prolonged closures beyond the normal rate at
-    ``closure_alpha``, or at ``rest_alpha`` when blinking is also beyond the talking normal at
-    ``closure_alpha`` in at least ``min_episodes`` clusters (then with a capped confidence).
+    Blepharospasm is decided by at least ``min_episodes`` prolonged closures, one of them held
+    ``tonic_min_s`` or more, beyond the normal rate at ``closure_alpha``, or at ``rest_alpha`` when
+    blinking is also beyond the talking normal at ``closure_alpha`` in at least ``min_episodes``
+    clusters (then with a capped confidence).
     """
     times = signals.times_s
     prompted = [(s.start_s, s.end_s) for s in segments if s.name != "rest"]
@@ -372,22 +375,33 @@ def closure_test(events: Events, signals, *, settings: AnalysisSettings = DEFAUL
             continue
         chosen.append(int(i))
     closures = np.array(sorted(chosen, key=lambda i: events.start_s[i]), dtype=np.int64)
-    durations = events.duration_s[closures]
+    durations = np.where(_shut(events, closures, settings), events.duration_s[closures], 0.0)  # squints: none
     prolonged = int(np.count_nonzero(durations >= settings.prolonged_closure_s))
     blinks = int(np.count_nonzero(events.kind[closures] == "blink"))
     runs = np.split(np.arange(closures.size), np.flatnonzero(np.diff(events.start_s[closures]) > settings.cluster_gap_s) + 1)
     clusters = sum(1 for run in runs if run.size >= settings.cluster_min_blinks)
     p_value = poisson_sf(prolonged, settings.normal_closures_per_min * minutes)
     blink_p = poisson_sf(blinks, settings.talking_blinks_per_min * minutes)
-    enough = prolonged >= settings.min_episodes
+    longest = float(durations.max()) if durations.size else 0.0
+    # A spasm of the orbicularis holds the eyes shut: at least one closure lasts as long as a tonic spasm.
+    # A talker's long blinks (0.5-0.8 s, several a minute on two of the real faces) are not held.
+    enough = prolonged >= settings.min_episodes and longest >= settings.tonic_min_s
     strong = enough and p_value <= settings.closure_alpha
     backed = (enough and p_value <= settings.rest_alpha and blink_p <= settings.closure_alpha
               and clusters >= settings.min_episodes)
     confidence = (1.0 - p_value if strong else
                   min(settings.few_episodes_confidence, (1.0 - p_value) * (1.0 - blink_p)) if backed else 0.0)
     return ClosureTest(minutes=minutes, closures=closures, blinks=blinks, prolonged=prolonged, clusters=clusters,
-                       longest_s=float(durations.max()) if durations.size else 0.0, p_value=p_value,
+                       longest_s=longest, p_value=p_value,
                        blink_p_value=blink_p, decisive=strong or backed, confidence=round(confidence, 3))
+
+
+def _shut(events: Events, closures: np.ndarray, settings: AnalysisSettings) -> np.ndarray:
+    """(k,) bool: whether each of the ``closures`` (event indices) shuts the eyes at least
+    ``closed_share`` as far as the recording's median blink does (all True without blinks to compare)."""
+    blinks = events.amplitude[events.kind == "blink"]
+    depth = float(np.median(blinks)) if blinks.size else 0.0
+    return events.amplitude[closures] >= settings.closed_share * depth
 
 
 def onset_synchrony(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SETTINGS) -> tuple[int, float]:

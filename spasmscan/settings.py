@@ -74,6 +74,9 @@ class AnalysisSettings:
     # at rest, talking or reading, where they blink 17, 26 and 4.5 times a minute (Bentivoglio et al. 1997,
     # Mov Disord 12:1028), nearly all blinks short; a generous ceiling, since squints pass for closures.
     normal_closures_per_min: float = 1.0
+    # ... and shut: a prolonged closure closes the eyes at least this share as far as the patient's own blinks
+    # do (the median blink), a squint narrows them (a crying face's 2-s squints reach 0.5-0.75 of its blinks).
+    closed_share: float = 0.8
     # Blepharospasm: more prolonged closures than that normal rate gives, at this level (as strong_alpha; a
     # crying face's three long closures in 20 s give p = 0.005, and must not be called blepharospasm).
     closure_alpha: float = 1e-3
@@ -103,7 +106,7 @@ class AnalysisSettings:
             if getattr(self, name) <= 0:
                 raise ParameterError(f"{name} must be > 0, got {getattr(self, name)!r}")
         for name in ("min_face_fraction", "min_side_share", "synkinesis_min_share", "coupling_alpha", "rest_alpha",
-                     "strong_alpha", "suggestive_alpha", "steady_share", "few_episodes_confidence",
+                     "strong_alpha", "suggestive_alpha", "steady_share", "few_episodes_confidence", "closed_share",
                      "blepharospasm_confidence", "closure_alpha", "bilateral_alpha"):
             if getattr(self, name) > 1:
                 raise ParameterError(f"{name} must be at most 1, got {getattr(self, name)!r}")

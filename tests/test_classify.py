@@ -28,13 +28,15 @@ def recording(duration_s: float = 60.0, *, tracked: float = 1.0) -> Signals:
 
 
 def events_from(rows) -> Events:
-    """Events from (kind, side, region, start_s, length_s) rows, coupled as detect_events does."""
+    """Events from (kind, side, region, start_s, length_s[, amplitude]) rows (amplitude 0.2 unless
+    given), coupled as detect_events does."""
     rows = sorted(rows, key=lambda r: r[3])
-    kind, side, region, start, length = zip(*rows) if rows else ((),) * 5
+    kind, side, region, start, length = zip(*[r[:5] for r in rows]) if rows else ((),) * 5
     start = np.array(start, dtype=float)
     events = Events(kind=np.array(kind, dtype="<U16"), side=np.array(side, dtype="<U16"),
                     region=np.array(region, dtype="<U16"), start_s=start, end_s=start + np.array(length, float),
-                    amplitude=np.full(len(rows), 0.2), coupled_to=np.full(len(rows), -1, dtype=np.int64))
+                    amplitude=np.array([r[5] if len(r) > 5 else 0.2 for r in rows], dtype=float),
+                    coupled_to=np.full(len(rows), -1, dtype=np.int64))
     return couple(events)
 
 
@@ -462,6 +464,28 @@ def test_closures_during_smiles_or_prompted_steps_are_voluntary():
     assert clinical_measures(events_from(rows + smiles), recording())["prolonged_closures_per_min"] == 0.0
     prompted = (Segment("rest", 0.0, 2.0), Segment("eye_closures", 2.0, 60.0))
     assert classify(events_from(rows), recording(), segments=prompted).label == "none"
+
+
+def test_long_blinks_of_a_talker_none_held_a_second_are_not_blepharospasm():
+    """Twelve closures of 0.65 s a minute (a frequent blinker talking, as two real faces do): prolonged,
+    yet none held as long as a tonic spasm; with one of them held 1.5 s, blepharospasm."""
+    rng = np.random.default_rng(4)
+    rows = blinks(np.sort(rng.uniform(0.5, 59.0, 20))) + closures(np.arange(2.0, 59.0, 5.0), 0.65)
+    verdict = classify(events_from(rows), recording())
+    assert verdict.label == "none"
+    assert clinical_measures(events_from(rows), recording())["prolonged_closures_per_min"] == pytest.approx(12.0)
+    held = rows[:-1] + closures([57.0], 1.5)
+    assert classify(events_from(held), recording()).label == "blepharospasm"
+
+
+def test_squints_are_not_prolonged_closures():
+    """The same held closures only half as deep as the face's blinks (a crying or laughing face narrowing
+    its eyes) are squints: no prolonged closure, no blepharospasm; as deep as the blinks, blepharospasm."""
+    rows = blepharospasm()
+    squints = [r + (0.1,) if r[0] == "eye_closure" else r for r in rows]
+    assert classify(events_from(squints), recording()).label == "none"
+    assert clinical_measures(events_from(squints), recording())["prolonged_closures_per_min"] == 0.0
+    assert classify(events_from([r + (0.2,) for r in rows]), recording()).label == "blepharospasm"
 
 
 def test_a_crying_face_with_three_long_closures_is_not_blepharospasm():

@@ -10,13 +10,15 @@ Run from the repository root::
 writes ``OUT/<face>/<renderer>/<label>_<side>_<seed>.mp4`` with its truth ``.json`` beside it and
 ``OUT/manifest.csv`` (clip, face, renderer, label, side, hard_negative, duration_s, fps, nuisance,
 seed). A cell is one face, one renderer and one of the cells of ``--labels`` (default: primary
-HFS left and right, synkinesis left and right, none, and, portrait only, a hard negative; also
+HFS left and right, synkinesis left and right, none, and, on still faces only, a hard negative; also
 offered: blepharospasm and bilateral HFS, side both); it holds ``--per-cell`` clips. Seeds run from
 ``--first-seed`` over the cells in the order faces, renderers, cells, so the same options give the
-same corpus; everything else about a clip (duration, and for the portrait fps, size and nuisance)
-is drawn from its seed. Clips are rendered round by round (one of every face and renderer per
-round, labels rotating), so a run stopped early still covers every group. Clips already rendered
-(video and truth present) are skipped: an interrupted run resumes where it stopped. Faces are grouped by folder, so leave-one-face-out and
+same corpus; everything else about a clip (duration, and on a still face fps, size and nuisance)
+is drawn from its seed. A still face (``still_<video>``) is that real video's most neutral frame
+rendered as a portrait: another subject held still, as an examined patient sits. Clips are rendered
+round by round (one of every face and renderer per round, labels rotating), so a run stopped early
+still covers every group. Clips already rendered (video and truth present) are skipped: an
+interrupted run resumes where it stopped. Faces are grouped by folder, so leave-one-face-out and
 leave-one-renderer-out splits are folder choices; score with ``spasmscan evaluate OUT/<face>``.
 """
 from __future__ import annotations
@@ -45,10 +47,16 @@ PORTRAIT = "portrait"  # the committed public-domain portrait, spasmscan/data/as
 REAL_FACES = ("WolfgangLanger_Pexels", "talking_RD_Radio2_000", "talking_RD_Radio34_000",
               "talking_WDA_BobMenendez_000", "talking_WDA_EdMarkey0_000", "talking_low_res_a", "talking_low_res_b",
               "talking_full_body")  # files <name>.mp4 in ../shared/real-faces/: people without spasm
-FACES = (PORTRAIT,) + REAL_FACES
+# A real face held still: the video's most neutral frame (spasmscan.render.neutral_frame) rendered as a portrait,
+# with a portrait's head motion, frame rates and sizes. Another subject on a still base, as an examined patient
+# sits; written to OUT/.stills/still_<video>.png, not into the project (the footage is third-party). Not the full-body
+# video: its small face falls outside a portrait's crop.
+STILL = "still_"
+STILL_FACES = tuple(STILL + name for name in REAL_FACES if name != "talking_full_body")
+FACES = (PORTRAIT,) + REAL_FACES + STILL_FACES
 CELLS = (("primary_hfs", "left"), ("primary_hfs", "right"), ("synkinesis", "left"), ("synkinesis", "right"),
          ("none", "none"))
-HARD_NEGATIVE_CELL = ("hard_negative", "none")  # portrait only: a real face's own movements are its hard negatives
+HARD_NEGATIVE_CELL = ("hard_negative", "none")  # still faces only: a real video's own movements are its hard negatives
 MORE_CELLS = (("blepharospasm", "both"), ("bilateral_hfs", "both"))  # offered by --labels, after the default cells
 CELL_ORDER = CELLS + (HARD_NEGATIVE_CELL,) + MORE_CELLS  # a face's cells run in this order (the seeds follow it)
 CELL_LABELS = tuple(dict.fromkeys(label for label, _ in CELL_ORDER))  # the names --labels takes
@@ -72,7 +80,7 @@ class Job:
     renderer: str
     cell: tuple
     seed: int
-    base: str | None  # None: the committed portrait
+    base: str | None  # None: the committed portrait; a still face's video
     durations_s: tuple
 
     @property
@@ -81,7 +89,7 @@ class Job:
         return f"{self.face}/{self.renderer}/{label}_{side}_{self.seed}.mp4"
 
     def drawn(self) -> dict:
-        """Duration, and for the portrait fps, size and nuisance, drawn from the seed's own stream."""
+        """Duration, and on a still face fps, size and nuisance, drawn from the seed's own stream."""
         rng = np.random.default_rng([self.seed, 3])
         low, high = self.durations_s
         usual = (max(low, USUAL_DURATION_S[0]), min(high, USUAL_DURATION_S[1]))
@@ -89,8 +97,8 @@ class Job:
         duration = round(float(rng.uniform(*span)), 1)
         fps = float(rng.choice(PORTRAIT_FPS))
         size = PORTRAIT_SIZES[int(rng.integers(len(PORTRAIT_SIZES)))]
-        nuisance = round(float(rng.uniform(*NUISANCE[PORTRAIT if self.base is None else "video"])), 2)
-        if self.base is not None:
+        nuisance = round(float(rng.uniform(*NUISANCE[PORTRAIT if is_still(self.face) else "video"])), 2)
+        if not is_still(self.face):
             fps, size = None, (None, None)
         return {"duration_s": duration, "fps": fps, "width": size[0], "height": size[1], "nuisance": nuisance}
 
@@ -98,17 +106,22 @@ class Job:
 def plan(*, faces, renderers, per_cell: int, first_seed: int, real_faces: Path, durations_s: tuple,
          labels=DEFAULT_LABELS) -> list[Job]:
     """Every clip of the corpus, in seed order: the cells of ``labels`` (names of CELL_LABELS) for
-    each face and renderer (the hard negative on the portrait only)."""
+    each face and renderer (the hard negative on still faces only)."""
     jobs, seed = [], first_seed
     for face in faces:
-        base = None if face == PORTRAIT else str(real_faces / f"{face}.mp4")
-        cells = [cell for cell in CELL_ORDER if cell[0] in labels and (face == PORTRAIT or cell != HARD_NEGATIVE_CELL)]
+        base = None if face == PORTRAIT else str(real_faces / f"{face.removeprefix(STILL)}.mp4")
+        cells = [cell for cell in CELL_ORDER if cell[0] in labels and (is_still(face) or cell != HARD_NEGATIVE_CELL)]
         for renderer in renderers:
             for cell in cells:
                 for _ in range(per_cell):
                     jobs.append(Job(face, renderer, cell, seed, base, durations_s))
                     seed += 1
     return jobs
+
+
+def is_still(face: str) -> bool:
+    """Whether ``face`` is rendered as a still portrait: the committed one or a video's neutral frame."""
+    return face == PORTRAIT or face.startswith(STILL)
 
 
 def interleaved(jobs: list[Job]) -> list[Job]:
@@ -131,7 +144,7 @@ def is_done(out: Path, job: Job) -> bool:
 
 def render_one(out: str, job: Job) -> tuple[str, dict, float]:
     """Render ``job`` under ``out``; returns its relative path, drawn settings and seconds taken."""
-    from spasmscan.render import Nuisance, simulate_video
+    from spasmscan.render import Nuisance, neutral_still, simulate_video
     from spasmscan.simulate import ScheduleOptions
 
     started = time.perf_counter()
@@ -140,8 +153,9 @@ def render_one(out: str, job: Job) -> tuple[str, dict, float]:
     hard = label == HARD_NEGATIVE_CELL[0]
     video = Path(out) / job.relative
     video.parent.mkdir(parents=True, exist_ok=True)
+    base = neutral_still(job.base, Path(out) / ".stills") if job.face.startswith(STILL) else job.base
     truth = simulate_video(video, label="none" if hard else label, side=side, duration_s=drawn["duration_s"],
-                           fps=drawn["fps"] or _base_fps(job.base), seed=job.seed, base=job.base,
+                           fps=drawn["fps"] or _base_fps(job.base), seed=job.seed, base=base,
                            width=drawn["width"], height=drawn["height"], options=ScheduleOptions(hard_negative=hard),
                            nuisance=Nuisance(scale=drawn["nuisance"]), renderer=job.renderer)
     drawn.update(fps=truth.fps, duration_s=round(truth.duration_s, 3))
@@ -208,7 +222,7 @@ def main(argv=None) -> int:
                         help=f"Comma-separated renderers (default: all): {', '.join(RENDERERS)}.")
     parser.add_argument("--labels", type=lambda t: _names(t, CELL_LABELS, "label"), default=list(DEFAULT_LABELS),
                         help=f"Comma-separated cell labels (default: {','.join(DEFAULT_LABELS)}): "
-                             f"{', '.join(CELL_LABELS)}; hard_negative on the portrait only.")
+                             f"{', '.join(CELL_LABELS)}; hard_negative on still faces only.")
     parser.add_argument("--per-cell", type=int, default=1, help="Clips per face, renderer and label (default 1).")
     parser.add_argument("--first-seed", type=int, default=20000, help="Seed of the first clip (default 20000).")
     parser.add_argument("--durations", type=_durations, default=DURATION_S, metavar="MIN:MAX",
@@ -222,13 +236,14 @@ def main(argv=None) -> int:
         parser.error("--per-cell and --jobs must be at least 1")
     real_faces = args.real_faces or Path(os.environ.get("REAL_FACES", Path(__file__).resolve().parents[2] / "shared"
                                                          / "real-faces"))
-    missing = [f for f in args.faces if f != PORTRAIT and not (real_faces / f"{f}.mp4").exists()]
+    missing = [f.removeprefix(STILL) for f in args.faces if f != PORTRAIT
+               and not (real_faces / f"{f.removeprefix(STILL)}.mp4").exists()]
     if missing:
         parser.error(f"{real_faces}: no {', '.join(m + '.mp4' for m in missing)}; give --real-faces DIR")
     jobs = plan(faces=args.faces, renderers=args.renderers, per_cell=args.per_cell, first_seed=args.first_seed,
                 real_faces=real_faces, durations_s=args.durations, labels=args.labels)
     if not jobs:
-        parser.error("no clips: the hard negative is the only label given and it is made on the portrait only")
+        parser.error("no clips: the hard negative is the only label given and it is made on still faces only")
     args.out.mkdir(parents=True, exist_ok=True)
     todo = [job for job in interleaved(jobs) if not is_done(args.out, job)]
     logger.info("%d clips planned (seeds %d-%d), %d already rendered, %d to render with %d job(s)", len(jobs),

@@ -31,7 +31,8 @@ REAL_FACES = Path(__file__).resolve().parents[2] / "shared" / "real-faces"  # ..
 SHORT_PROTOCOL = {"steps": [{"segment": "rest", "duration_s": 5.0}] + [
     {"segment": name, "duration_s": 4.5} for name in ("eye_closure", "brow_raises", "smiles", "snarl", "pucker",
                                                        "cheek_puff")]}
-# (name, renderer, base or None for the portrait, label, weak side, share, seed)
+# (name, renderer, base (None: the portrait; "still_" + a real face video: its neutral frame as a still portrait,
+# spasmscan.render.neutral_still), label, weak side, share, seed)
 CLIPS = (
     ("portrait_mesh_sym", "mesh", None, "palsy", "left", 1.0, 41000),
     ("portrait_field_30", "field", None, "palsy", "left", 0.3, 41001),
@@ -39,7 +40,15 @@ CLIPS = (
     ("radio34_field_sym", "field", "talking_RD_Radio34_000.mp4", "palsy", "right", 1.0, 41003),
     ("edmarkey_mesh_20", "mesh", "talking_WDA_EdMarkey0_000.mp4", "palsy", "right", 0.2, 41004),
     ("radio2_field_80_syn", "field", "talking_RD_Radio2_000.mp4", "palsy_synkinesis", "left", 0.8, 41005),
+    # real faces held still, as an examined patient sits (their own talking hides the movements)
+    ("still_radio34_mesh_sym", "mesh", "still_talking_RD_Radio34_000.mp4", "palsy", "left", 1.0, 41006),
+    ("still_edmarkey_field_40", "field", "still_talking_WDA_EdMarkey0_000.mp4", "palsy", "right", 0.4, 41007),
+    ("still_lowb_mesh_60_syn", "mesh", "still_talking_low_res_b.mp4", "palsy_synkinesis", "left", 0.6, 41008),
+    ("still_edmarkey_mesh_sym", "mesh", "still_talking_WDA_EdMarkey0_000.mp4", "palsy", "right", 1.0, 41009),
+    ("still_radio34_field_20", "field", "still_talking_RD_Radio34_000.mp4", "palsy", "right", 0.2, 41010),
+    ("still_lowb_field_sym", "field", "still_talking_low_res_b.mp4", "palsy", "left", 1.0, 41011),
 )
+STILL = "still_"
 RATIO_TOLERANCE = 0.1  # a step's ratio counts as right within this of the true share
 ASYMMETRIC_SHARE = 0.7  # below this true share the weaker side must be found
 NORMAL_COMPOSITE = 90.0  # a symmetric exam's composite estimate should reach this
@@ -49,15 +58,18 @@ def run_clip(clip: tuple, out: str) -> dict:
     """Render (unless present), track and examine one clip; its steps' measured and true values."""
     from spasmscan.pipeline import analyze_video
     from spasmscan.protocol import load_protocol
-    from spasmscan.render import simulate_exam_video
+    from spasmscan.render import neutral_still, simulate_exam_video
 
     name, renderer, base, label, side, share, seed = clip
     folder = Path(out)
     protocol = folder / "short_protocol.json"
     video = folder / f"{name}.mp4"
+    if base is not None:
+        base = neutral_still(REAL_FACES / base.removeprefix(STILL), folder / ".stills") if base.startswith(STILL) \
+            else REAL_FACES / base
     if not video.exists():
         simulate_exam_video(video, label=label, side=side, share=share, protocol=str(protocol), seed=seed,
-                            renderer=renderer, base=None if base is None else REAL_FACES / base, fps=25.0)
+                            renderer=renderer, base=base, fps=25.0)
     truth = json.loads(video.with_suffix(".json").read_text())
     analysis = analyze_video(video, segments=load_protocol(str(protocol)), cache_dir=folder / "cache", workers=1)
     exam = analysis.exam

@@ -40,6 +40,7 @@ FIELD_STEP_IOD = 1 / 16  # grid spacing of the field before upsampling: about ha
 FIELD_MIN_STEP_PX = 2  # ... but no finer than this
 FIELD_BORDER_POINTS = 6  # zero-displacement points on each side of the field's box
 FIELD_REGULARISATION = 1e-6  # thin-plate smoothing on unit-scaled coordinates: near-exact at the landmarks
+OPEN_EYE_PERCENTILE = 60.0  # a neutral still: both eyes at least at this percentile of their own opening in the video
 TRACKED_BASES_KEPT = 16  # tracked base videos kept per process (landmarks only, ~4 MB each): each is tracked once
 MAX_HELD_BASE_BYTES = 2 << 30  # a base video played backward is held in memory up to this (22 s 576x768: 0.7 GB)
 
@@ -130,6 +131,44 @@ def _video_base(path: str, width: int | None, height: int | None, modified_ns: i
     points = _bridge_gaps(series.points.astype(np.float64), int(MAX_GAP_S * info.fps))
     points.setflags(write=False)  # shared by every clip rendered on this base in the process
     return _Base(name=path, fps=info.fps, frames=fitted_frames, points=points, is_video=True)
+
+
+def neutral_frame(path: str | os.PathLike) -> np.ndarray:
+    """(H, W, 3) uint8 BGR: the frame of the face video ``path`` that shows its face most at rest, to
+    render on as a still portrait (a patient sitting for an examination holds still; a talking video's
+    own movements would hide the simulated ones): both eyes at least OPEN_EYE_PERCENTILE open, and of
+    those frames the one with the lips closest together."""
+    loaded = load_base(path)
+    if not loaded.is_video:
+        raise ParameterError(f"{path}: a neutral frame is taken from a face video, not a still image")
+    points = loaded.points
+    iod = np.linalg.norm(points[:, regions.EYE_OUTER_CORNER["left"]] - points[:, regions.EYE_OUTER_CORNER["right"]],
+                         axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        eyes = np.stack([np.linalg.norm(points[:, regions.UPPER_LID[s][3]] - points[:, regions.LOWER_LID[s][3]],
+                                        axis=1) / iod for s in regions.SIDES])
+        lips = np.linalg.norm(points[:, regions.INNER_UPPER_LIP] - points[:, regions.INNER_LOWER_LIP], axis=1) / iod
+    found = np.isfinite(eyes).all(axis=0) & np.isfinite(lips)
+    if not found.any():
+        raise NoFaceError(f"{path}: no face found in the base video")
+    open_enough = found & np.all(eyes >= np.nanpercentile(eyes[:, found], OPEN_EYE_PERCENTILE, axis=1)[:, None], axis=0)
+    index = int(np.argmin(np.where(open_enough if open_enough.any() else found, lips, np.inf)))
+    return next(_frames_at(loaded, np.array([index])))
+
+
+def neutral_still(video: str | os.PathLike, folder: str | os.PathLike) -> str:
+    """``folder``/still_<video stem>.png: :func:`neutral_frame` of ``video`` as a still portrait to render
+    on (the truth files then name the base still_<video stem>), written once (atomically, so parallel
+    renderers can share it); its path."""
+    stem = os.path.splitext(os.path.basename(os.fspath(video)))[0]
+    path = os.path.join(os.fspath(folder), f"still_{stem}.png")
+    if not os.path.exists(path):
+        os.makedirs(os.fspath(folder), exist_ok=True)
+        partial = f"{os.path.splitext(path)[0]}.{os.getpid()}.partial.png"
+        if not cv2.imwrite(partial, neutral_frame(video)):
+            raise OutputError(f"{partial}: cannot write the still frame here")
+        os.replace(partial, path)
+    return path
 
 
 def _bridge_gaps(points: np.ndarray, max_frames: int) -> np.ndarray:

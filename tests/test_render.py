@@ -280,6 +280,37 @@ def test_corpus_durations_and_settings_come_from_the_seed():
     assert video["fps"] is None and video["width"] is None and 15.0 <= video["duration_s"] <= 60.0
 
 
+def test_a_still_face_is_a_real_video_rendered_as_a_portrait(tmp_path):
+    """still_<video>: that video as the base, a portrait's frame rates and sizes, and the hard negatives."""
+    corpus = _corpus_module()
+    jobs = corpus.plan(faces=["still_talking_low_res_b"], renderers=["field"], per_cell=1, first_seed=60,
+                       real_faces=tmp_path, durations_s=(10.0, 120.0))
+    assert {j.cell for j in jobs} == set(corpus.CELLS + (corpus.HARD_NEGATIVE_CELL,))
+    assert all(corpus.is_still(j.face) and j.base == str(tmp_path / "talking_low_res_b.mp4") for j in jobs)
+    assert {j.drawn()["fps"] for j in jobs} <= set(corpus.PORTRAIT_FPS)
+    assert "talking_full_body" in corpus.REAL_FACES and "still_talking_full_body" not in corpus.FACES
+
+
+@pytest.mark.skipif(not (REAL_FACES / "talking_low_res_b.mp4").exists(), reason="real face clips not present")
+def test_the_neutral_frame_of_a_talking_video_has_its_eyes_open_and_lips_closest(tmp_path):
+    from spasmscan.landmarks import FaceTracker, TrackerSettings
+
+    frame = render.neutral_frame(REAL_FACES / "talking_low_res_b.mp4")
+    assert frame.shape == (256, 256, 3) and frame.dtype == np.uint8
+    with FaceTracker(TrackerSettings()) as tracker:
+        face = tracker.detect(frame)[0]
+    iod = np.linalg.norm(face[263] - face[33])
+    assert np.linalg.norm(face[13] - face[14]) / iod < 0.05  # lips together
+    eyes = min(np.linalg.norm(face[159] - face[145]), np.linalg.norm(face[386] - face[374])) / iod
+    assert eyes > 0.05  # open (shut: about 0.02)
+    with pytest.raises(ParameterError):
+        render.neutral_frame(render.default_portrait_path())
+    still = render.neutral_still(REAL_FACES / "talking_low_res_b.mp4", tmp_path / "stills")
+    assert still == str(tmp_path / "stills" / "still_talking_low_res_b.png")
+    assert np.array_equal(cv2.imread(still), frame) and sorted(p.name for p in (tmp_path / "stills").iterdir()) == [
+        "still_talking_low_res_b.png"]
+
+
 def test_the_corpus_resumes_and_lists_what_is_rendered(tmp_path):
     """Clips already present are not rendered again; the manifest lists them from their truth files."""
     corpus = _corpus_module()

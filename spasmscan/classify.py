@@ -436,7 +436,9 @@ def classify(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SE
     were detected with. segments: the examination steps (:class:`spasmscan.protocol.Segment`) when
     the recording followed a protocol: eye closures in a prompted step are voluntary.
     A recording the one-sided episodes leave 'none' or 'indeterminate' is blepharospasm when its
-    involuntary closures of both eyes decide it (``closures``, default: :func:`closure_test` of these).
+    involuntary closures of both eyes decide it (``closures``, default: :func:`closure_test` of these);
+    so is one they call synkinesis only by episodes that came with closures of both eyes, when those
+    closures decide blepharospasm (they are spasms then, not the voluntary movements synkinesis needs).
     """
     n_frames = signals.times_s.size
     face_fraction = float(np.mean(signals.face_present)) if n_frames else 0.0
@@ -453,9 +455,11 @@ def classify(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SE
     # stands out of it; what they hide lowers the confidence in 'none'.
     visible = float(np.clip(1.0 - asymmetry_noise(signals, events) / settings.max_asymmetry_noise, 0.0, 1.0))
     verdict = _one_sided_verdict(events, signals, visible=visible, settings=settings)
-    if verdict.label not in ("none", "indeterminate"):
+    if verdict.label not in ("none", "indeterminate", "synkinesis"):
         return verdict
     closures = closures or closure_test(events, signals, settings=settings, segments=segments)
+    if verdict.label == "synkinesis" and not (closures.decisive and _carried_by_closures(events, verdict.side)):
+        return verdict
     if closures.decisive:
         return Verdict("blepharospasm", "both", min(closures.confidence, settings.blepharospasm_confidence),
                        float("nan"), closures.reason(settings) + BLEPHAROSPASM_CAUTION,
@@ -463,6 +467,13 @@ def classify(events: Events, signals, *, settings: AnalysisSettings = DEFAULT_SE
     if closures.p_value <= settings.rest_alpha:  # suggestive, not enough: said, not decided on
         return replace(verdict, evidence=verdict.evidence + (closures.sentence(settings),))
     return verdict
+
+
+def _carried_by_closures(events: Events, side: str) -> bool:
+    """Whether ``side``'s one-sided events that came with a voluntary movement all came with closures
+    of both eyes (CLOSURE_KINDS), and some did."""
+    partners = events.coupled_to[events.one_sided & (events.side == side) & (events.coupled_to >= 0)]
+    return bool(partners.size) and bool(np.isin(events.kind[partners], CLOSURE_KINDS).all())
 
 
 def _one_sided_verdict(events: Events, signals, *, visible: float, settings: AnalysisSettings) -> Verdict:

@@ -478,6 +478,19 @@ def test_long_blinks_of_a_talker_none_held_a_second_are_not_blepharospasm():
     assert classify(events_from(held), recording()).label == "blepharospasm"
 
 
+def test_mouth_pulls_that_come_only_with_spasm_closures_are_blepharospasm():
+    """Blepharospasm whose closures drag one mouth corner: the pulls come with closures that are
+    themselves involuntary, not with voluntary movements: blepharospasm, not synkinesis. The same pulls
+    with brow raises and without the held closures are synkinesis."""
+    rows = blepharospasm()
+    pulls = [("twitch", "right", "mouth", r[3] + 0.1, 0.3) for r in rows if r[0] == "eye_closure"]
+    assert classify(events_from(rows + pulls), recording()).label == "blepharospasm"
+    raises = [("brow_raise", "both", "brow", r[3], 1.0) for r in pulls]
+    blinking = [r for r in rows if r[0] == "blink"]
+    verdict = classify(events_from(blinking + raises + pulls), recording())
+    assert (verdict.label, verdict.side) == ("synkinesis", "right")
+
+
 def test_squints_are_not_prolonged_closures():
     """The same held closures only half as deep as the face's blinks (a crying or laughing face narrowing
     its eyes) are squints: no prolonged closure, no blepharospasm; as deep as the blinks, blepharospasm."""

@@ -41,7 +41,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from spasmscan.errors import SpasmscanError  # noqa: E402
-from spasmscan.simulate import RENDERERS, truth_path  # noqa: E402
+from spasmscan.simulate import RENDERERS, STILL_PREFIX, truth_path  # noqa: E402
 
 PORTRAIT = "portrait"  # the committed public-domain portrait, spasmscan/data/astronaut_portrait.png
 REAL_FACES = ("WolfgangLanger_Pexels", "talking_RD_Radio2_000", "talking_RD_Radio34_000",
@@ -51,8 +51,7 @@ REAL_FACES = ("WolfgangLanger_Pexels", "talking_RD_Radio2_000", "talking_RD_Radi
 # with a portrait's head motion, frame rates and sizes. Another subject on a still base, as an examined patient
 # sits; written to OUT/.stills/still_<video>.png, not into the project (the footage is third-party). Not the full-body
 # video: its small face falls outside a portrait's crop.
-STILL = "still_"
-STILL_FACES = tuple(STILL + name for name in REAL_FACES if name != "talking_full_body")
+STILL_FACES = tuple(STILL_PREFIX + name for name in REAL_FACES if name != "talking_full_body")
 FACES = (PORTRAIT,) + REAL_FACES + STILL_FACES
 CELLS = (("primary_hfs", "left"), ("primary_hfs", "right"), ("synkinesis", "left"), ("synkinesis", "right"),
          ("none", "none"))
@@ -109,7 +108,7 @@ def plan(*, faces, renderers, per_cell: int, first_seed: int, real_faces: Path, 
     each face and renderer (the hard negative on still faces only)."""
     jobs, seed = [], first_seed
     for face in faces:
-        base = None if face == PORTRAIT else str(real_faces / f"{face.removeprefix(STILL)}.mp4")
+        base = None if face == PORTRAIT else str(real_faces / f"{face.removeprefix(STILL_PREFIX)}.mp4")
         cells = [cell for cell in CELL_ORDER if cell[0] in labels and (is_still(face) or cell != HARD_NEGATIVE_CELL)]
         for renderer in renderers:
             for cell in cells:
@@ -121,7 +120,7 @@ def plan(*, faces, renderers, per_cell: int, first_seed: int, real_faces: Path, 
 
 def is_still(face: str) -> bool:
     """Whether ``face`` is rendered as a still portrait: the committed one or a video's neutral frame."""
-    return face == PORTRAIT or face.startswith(STILL)
+    return face == PORTRAIT or face.startswith(STILL_PREFIX)
 
 
 def interleaved(jobs: list[Job]) -> list[Job]:
@@ -153,7 +152,7 @@ def render_one(out: str, job: Job) -> tuple[str, dict, float]:
     hard = label == HARD_NEGATIVE_CELL[0]
     video = Path(out) / job.relative
     video.parent.mkdir(parents=True, exist_ok=True)
-    base = neutral_still(job.base, Path(out) / ".stills") if job.face.startswith(STILL) else job.base
+    base = neutral_still(job.base, Path(out) / ".stills") if job.face.startswith(STILL_PREFIX) else job.base
     truth = simulate_video(video, label="none" if hard else label, side=side, duration_s=drawn["duration_s"],
                            fps=drawn["fps"] or _base_fps(job.base), seed=job.seed, base=base,
                            width=drawn["width"], height=drawn["height"], options=ScheduleOptions(hard_negative=hard),
@@ -236,8 +235,8 @@ def main(argv=None) -> int:
         parser.error("--per-cell and --jobs must be at least 1")
     real_faces = args.real_faces or Path(os.environ.get("REAL_FACES", Path(__file__).resolve().parents[2] / "shared"
                                                          / "real-faces"))
-    missing = [f.removeprefix(STILL) for f in args.faces if f != PORTRAIT
-               and not (real_faces / f"{f.removeprefix(STILL)}.mp4").exists()]
+    missing = [f.removeprefix(STILL_PREFIX) for f in args.faces if f != PORTRAIT
+               and not (real_faces / f"{f.removeprefix(STILL_PREFIX)}.mp4").exists()]
     if missing:
         parser.error(f"{real_faces}: no {', '.join(m + '.mp4' for m in missing)}; give --real-faces DIR")
     jobs = plan(faces=args.faces, renderers=args.renderers, per_cell=args.per_cell, first_seed=args.first_seed,

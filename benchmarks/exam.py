@@ -48,7 +48,6 @@ CLIPS = (
     ("still_radio34_field_20", "field", "still_talking_RD_Radio34_000.mp4", "palsy", "right", 0.2, 41010),
     ("still_lowb_field_sym", "field", "still_talking_low_res_b.mp4", "palsy", "left", 1.0, 41011),
 )
-STILL = "still_"
 RATIO_TOLERANCE = 0.1  # a step's ratio counts as right within this of the true share
 ASYMMETRIC_SHARE = 0.7  # below this true share the weaker side must be found
 NORMAL_COMPOSITE = 90.0  # a symmetric exam's composite estimate should reach this
@@ -59,14 +58,16 @@ def run_clip(clip: tuple, out: str) -> dict:
     from spasmscan.pipeline import analyze_video
     from spasmscan.protocol import load_protocol
     from spasmscan.render import neutral_still, simulate_exam_video
+    from spasmscan.simulate import STILL_PREFIX
 
     name, renderer, base, label, side, share, seed = clip
     folder = Path(out)
     protocol = folder / "short_protocol.json"
     video = folder / f"{name}.mp4"
-    if base is not None:
-        base = neutral_still(REAL_FACES / base.removeprefix(STILL), folder / ".stills") if base.startswith(STILL) \
-            else REAL_FACES / base
+    if base is not None and base.startswith(STILL_PREFIX):
+        base = neutral_still(REAL_FACES / base.removeprefix(STILL_PREFIX), folder / ".stills")
+    elif base is not None:
+        base = REAL_FACES / base
     if not video.exists():
         simulate_exam_video(video, label=label, side=side, share=share, protocol=str(protocol), seed=seed,
                             renderer=renderer, base=base, fps=25.0)

@@ -161,7 +161,7 @@ def neutral_still(video: str | os.PathLike, folder: str | os.PathLike) -> str:
     on (the truth files then name the base still_<video stem>), written once (atomically, so parallel
     renderers can share it); its path."""
     stem = os.path.splitext(os.path.basename(os.fspath(video)))[0]
-    path = os.path.join(os.fspath(folder), f"still_{stem}.png")
+    path = os.path.join(os.fspath(folder), f"{simulate.STILL_PREFIX}{stem}.png")
     if not os.path.exists(path):
         os.makedirs(os.fspath(folder), exist_ok=True)
         partial = f"{os.path.splitext(path)[0]}.{os.getpid()}.partial.png"

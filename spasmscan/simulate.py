@@ -43,6 +43,7 @@ LABEL_SIDES = {  # label -> the sides a clip of it may state
     "bilateral_hfs": ("both",),
 }
 LABELS = tuple(LABEL_SIDES)
+STILL_PREFIX = "still_"  # a base named still_<video> is that face video's neutral frame (render.neutral_still)
 UNSIDED_LABELS = ("none", "blepharospasm")  # no affected side to find: evaluate does not score their side
 TRUTH_VERSION = 2  # 2 added "renderer"; version 1 files (all rendered by "mesh") are still read
 READABLE_TRUTH_VERSIONS = (1, 2)

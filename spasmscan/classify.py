@@ -9,7 +9,8 @@ the same the events were detected with. The decision rests on stated statistics 
   closure; its span widened by the lead and lag tolerances, since co-contraction varies in lag and
   outlasts the movement) that drives another region than the episode moves (synkinesis is one
   muscle group carried along by the voluntary movement of another: the mouth corner with a blink,
-  the eye with a smile; an eye that stays shut after a blink is no synkinesis). The p-value is the
+  the eye with a smile; an eye that stays shut after a blink is no synkinesis; a clonic burst of
+  ``clonic_min_twitches`` or more twitches is a spasm, not one co-contraction). The p-value is the
   share of circular shifts of the episode train that meet such movements at least k times: it keeps
   the train's own timing and the movements' lengths, whatever the lag. Synkinesis is decided first,
   and its side is weighed by the time-locked episodes only;
@@ -28,11 +29,12 @@ this lopsided if they fell on either side alike, p_class the p-value of the deci
 
 Both sides:
 
-- bilateral hemifacial spasm: episodes on both sides alike, each side's at rest beyond false alarms
-  at ``bilateral_alpha`` on its own (or with large detections beyond their own false rate at
-  ``strong_alpha``), and starting independently of the other side's (few onsets
-  within ``sync_window_s`` of each other, against circular shifts of one train): primary HFS, side
-  "both". Onsets that coincide are one bilateral movement: 'none' says so;
+- bilateral hemifacial spasm: one side's episodes at rest beyond false alarms at ``bilateral_alpha``
+  (or its large detections beyond their own false rate at ``strong_alpha``), the other side's
+  episodes, twitches or large detections at rest beyond theirs at ``rest_alpha``, however unequal
+  the two sides, and starting independently of each other (few onsets within ``sync_window_s`` of
+  each other, against circular shifts of one train): primary HFS, side "both". Onsets that
+  coincide are one bilateral movement: 'none' says so;
 - blepharospasm: when the one-sided episodes leave 'none' or 'indeterminate', involuntary closures of
   both eyes (no smile, no prompted step) held ``prolonged_closure_s`` or longer, more often than
   healthy adults' ``normal_closures_per_min`` (Poisson test at ``closure_alpha``; or at ``rest_alpha``
@@ -88,8 +90,9 @@ class CouplingTest:
     """The statistics of one side: k of n one-sided episodes start during voluntary movements (widened
     by the lead and lag tolerances; their windows cover a share q of the tracked time) that drive another
     region than the episode moves (a co-contraction starts with the movement that carries it: a burst
-    already under way when a movement begins is not carried by it); p_value is the share of circular
-    shifts of the episode train whose onsets meet such movements as often. The other n - k
+    already under way when a movement begins is not carried by it; nor is a clonic burst of
+    ``clonic_min_twitches`` or more twitches, as a co-contraction is one contraction); p_value is the
+    share of circular shifts of the episode train whose onsets meet such movements as often. The other n - k
     (rest_episodes) are tested against false alarms in rest_minutes (the time at rest, plus the
     windows' time when some of them fell inside a window: false alarms can fall there too). The k meet ``accompanied`` of the ``of_kinds`` voluntary
     movements of their kinds; ``rest_detections`` counts the one-sided events of the rest episodes."""
@@ -103,6 +106,7 @@ class CouplingTest:
     rest_minutes: float
     rest_p_value: float  # P(R >= r) for R ~ Poisson(false_alarm_per_min x rest_minutes)
     prolonging: int = 0  # of the rest_episodes, those inside a window that move only its own region
+    clonic: int = 0  # ... and those inside a window that are clonic bursts (clonic_min_twitches or more twitches)
     accompanied: int = 0  # voluntary movements the n_inside episodes come with
     of_kinds: int = 0  # voluntary movements of those movements' kinds (blinks, smiles, ...)
     rest_detections: int = 0  # one-sided events in the rest episodes (a burst counts by its twitches)
@@ -250,8 +254,10 @@ def coupling_test(events: Events, signals, side: str, *, settings: AnalysisSetti
     regions = [_episode_regions(events, e) for e in episodes]
     carried = np.zeros(n, dtype=bool)
     near = np.zeros(n, dtype=bool)  # overlaps some voluntary movement, carrying it or not
+    clonic = np.array([np.count_nonzero(events.kind[e] == "twitch") >= settings.clonic_min_twitches
+                       for e in episodes], dtype=bool)
     for k in range(n):
-        carried[k] = bool(masks[regions[k]][first[k]]) if regions[k] in masks else False
+        carried[k] = bool(masks[regions[k]][first[k]]) if regions[k] in masks and not clonic[k] else False
         near[k] = bool(in_window[first[k]:last[k] + 1].any())
     observed = int(np.count_nonzero(carried))
     if n == 0:
@@ -266,8 +272,9 @@ def coupling_test(events: Events, signals, side: str, *, settings: AnalysisSetti
                 columns = np.array([r == group for r in regions])
                 hits[:, columns] = masks[group][(first[columns][None, :] + shifts[:, None]) % times.size]
         p_value = float((1 + np.count_nonzero(hits.sum(axis=1) >= observed)) / (shifts.size + 1))
-    same_region = int(np.count_nonzero(near & ~carried))  # in a window, but only prolonging its own region
-    exposed = tracked if same_region else tracked & ~in_window
+    same_region = int(np.count_nonzero(near & ~carried & ~clonic))  # in a window, but only prolonging its own region
+    bursts = int(np.count_nonzero(near & clonic))  # in a window, but a clonic burst
+    exposed = tracked if same_region or bursts else tracked & ~in_window
     rest_minutes = float(np.count_nonzero(exposed)) / signals.fps / 60.0 if signals.fps > 0 else 0.0
     rest_episodes = n - observed
     rest_p = poisson_sf(rest_episodes, settings.false_alarm_per_min * rest_minutes)
@@ -279,8 +286,8 @@ def coupling_test(events: Events, signals, side: str, *, settings: AnalysisSetti
     large = int(np.count_nonzero(events.strength[at_rest] >= settings.large_event_strength)) if at_rest else 0
     return CouplingTest(side=side, n_episodes=n, n_inside=observed, window_share=share, p_value=p_value,
                         rest_episodes=rest_episodes, rest_minutes=rest_minutes, rest_p_value=rest_p,
-                        prolonging=same_region, accompanied=int(partners.size), of_kinds=int(np.count_nonzero(kinds)),
-                        rest_detections=int(detections), rest_tonic=tonic, rest_large=large)
+                        prolonging=same_region, clonic=bursts, accompanied=int(partners.size),
+                        of_kinds=int(np.count_nonzero(kinds)), rest_detections=int(detections), rest_tonic=tonic, rest_large=large)
 
 
 def binomial_sf(k: int, n: int, p: float) -> float:
@@ -513,20 +520,25 @@ def _one_sided_verdict(events: Events, signals, *, visible: float, settings: Ana
     where = f"({counts['left']} left, {counts['right']} right) in {tracked_s:.0f} s"
     one_sided = counts[side] >= settings.min_side_share * total
 
-    # Bilateral hemifacial spasm: each side's episodes at rest a spasm of their own, starting independently.
-    at_rest_p = {s: _own_spasm_p(tests[s], tracked_s, settings) for s in SIDES} if not one_sided else {}
-    strong = bool(at_rest_p) and all(p is not None for p in at_rest_p.values())
+    # Bilateral hemifacial spasm: one side's episodes at rest a spasm of their own beyond doubt, the other
+    # side's beyond false detections as a primary spasm's must be, the two starting independently.
+    own_p = {s: _own_spasm_p(tests[s], tracked_s, settings) for s in SIDES}
+    rest_p = {s: _rest_spasm_p(tests[s], tracked_s, settings) for s in SIDES}
+    firsts = [s for s in SIDES if own_p[s] is not None and rest_p[mirror_side(s)] <= settings.rest_alpha]
+    strong = bool(firsts)
     coincident, sync_p = onset_synchrony(events, signals, settings=settings) if strong else (0, 1.0)
     if strong and sync_p > settings.coupling_alpha:
+        first = min(firsts, key=lambda s: own_p[s])
+        at_rest_p = {first: own_p[first], mirror_side(first): rest_p[mirror_side(first)]}
         left, right = tests["left"], tests["right"]
         return Verdict("primary_hfs", "both", round((1.0 - at_rest_p["left"]) * (1.0 - at_rest_p["right"]), 3),
                        min(left.p_value, right.p_value),
-                       f"one-sided episodes at rest on both sides, each far more than false detections give "
-                       f"({left.rest_episodes} left, {left.rest_large} large, p = {at_rest_p['left']:.2g}; "
-                       f"{right.rest_episodes} right, {right.rest_large} large, p = {at_rest_p['right']:.2g}) in "
-                       f"{tracked_s:.0f} s, starting independently of each other ({coincident} within "
-                       f"{settings.sync_window_s:g} s of the other side's, circular-shift p = {sync_p:.2g}): "
-                       "bilateral hemifacial spasm", evidence)
+                       f"one-sided episodes at rest on both sides, each more than false detections give "
+                       f"({left.rest_episodes} left, {left.rest_detections} twitches, {left.rest_large} large, "
+                       f"p = {at_rest_p['left']:.2g}; {right.rest_episodes} right, {right.rest_detections} twitches, "
+                       f"{right.rest_large} large, p = {at_rest_p['right']:.2g}) in {tracked_s:.0f} s, starting "
+                       f"independently of each other ({coincident} within {settings.sync_window_s:g} s of the "
+                       f"other side's, circular-shift p = {sync_p:.2g}): bilateral hemifacial spasm", evidence)
     if counts[side] < settings.min_episodes:
         # False alarms are single detections: one or two bursts at rest count by their twitches.
         chance_p = poisson_sf(test.rest_detections, settings.false_alarm_per_min * tracked_s / 60.0)
@@ -572,7 +584,9 @@ def _one_sided_verdict(events: Events, signals, *, visible: float, settings: Ana
                        f"{test.rest_episodes} of {test.n_episodes} one-sided {side} episodes "
                        f"({test.rest_rate_per_min:.1f}/min) happen at rest"
                        + (f" or only prolong a voluntary movement of their own region ({test.prolonging} of them)"
-                          if test.prolonging else "") +
+                          if test.prolonging else "")
+                       + (f" or meet one as a clonic burst, which no co-contraction is ({test.clonic} of them)"
+                          if test.clonic else "") +
                        f", independent of voluntary movements (time-locking p = {test.p_value:.2g})", evidence)
     all_p = poisson_sf(test.n_episodes, settings.false_alarm_per_min * tracked_s / 60.0)
     if test.accompanied < settings.steady_share * test.of_kinds and all_p <= settings.rest_alpha:
@@ -607,6 +621,14 @@ def _own_spasm_p(test: CouplingTest, tracked_s: float, settings: AnalysisSetting
     if test.rest_p_value <= settings.bilateral_alpha:
         return test.rest_p_value
     return _decisive_large_p(test, tracked_s, settings)
+
+
+def _rest_spasm_p(test: CouplingTest, tracked_s: float, settings: AnalysisSettings) -> float:
+    """The p-value of ``test``'s side's activity at rest against false detections, the smallest of three
+    counts against their own false rates: its episodes, their twitches and the large ones among them."""
+    minutes = tracked_s / 60.0
+    return min(test.rest_p_value, poisson_sf(test.rest_detections, settings.false_alarm_per_min * minutes),
+               poisson_sf(test.rest_large, settings.large_false_alarm_per_min * minutes))
 
 
 def asymmetry_noise(signals, events: Events) -> float:

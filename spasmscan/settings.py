@@ -45,6 +45,9 @@ class AnalysisSettings:
     min_episodes: int = 3  # fewer one-sided episodes can be chance; three is the least a test can weigh
     min_side_share: float = 0.75  # a spasm keeps to one side: at least this share of the one-sided episodes is on it
     episode_gap_s: float = 0.5  # one-sided events closer than this are one episode (clonic bursts run at 2-6 Hz)
+    # A synkinetic co-contraction is one contraction carried by the movement; a run of clonic twitches (this
+    # many or more in one episode, 2-6 Hz) is the ectopic firing of hemifacial spasm, met by chance.
+    clonic_min_twitches: int = 3
     coupling_alpha: float = 0.05  # synkinesis: episodes meet voluntary movements more often than chance, at this level
     synkinesis_min_share: float = 0.7  # ... and most of that side's episodes come with voluntary movements
     # One-sided detections at rest without any spasm: the detector is held to the target of at most
@@ -90,9 +93,11 @@ class AnalysisSettings:
     # the others crying or low-resolution talking faces. Its confidence claims no more than this.
     blepharospasm_confidence: float = 0.6
     sync_window_s: float = 0.2  # the two sides' episodes starting this close start together: one bilateral movement
-    # Bilateral HFS is rare (a few % of HFS): each side's episodes at rest must exceed false alarms at this
-    # level on its own (or its large detections theirs at strong_alpha), so that noise detections on both
-    # sides (a 'none' face) never pass for it.
+    # Bilateral HFS is rare (a few % of HFS): one side's episodes at rest must exceed false alarms at this
+    # level (or its large detections theirs at strong_alpha), so that noise detections on both sides (a
+    # 'none' face) never pass for it; the other side's then need only rest_alpha, as a primary spasm's do
+    # (a spasm established, the question is whether it has a second side; on the development corpora
+    # the other side of a one-sided spasm never reached it).
     bilateral_alpha: float = 1e-6
 
     def __post_init__(self):
@@ -111,6 +116,7 @@ class AnalysisSettings:
             if getattr(self, name) > 1:
                 raise ParameterError(f"{name} must be at most 1, got {getattr(self, name)!r}")
         for name, least in (("min_episodes", 1), ("min_large_detections", 1), ("cluster_min_blinks", 2),
+                            ("clonic_min_twitches", 2),
                             ("permutations", 19)):
             value = getattr(self, name)
             if value < least or int(value) != value:

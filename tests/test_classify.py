@@ -257,15 +257,33 @@ def test_two_large_twitches_at_rest_are_a_spasm_to_confirm_two_just_detected_are
 
 def test_a_burst_under_way_when_a_movement_begins_is_not_carried_by_it():
     """Five large eye twitches from 9.2 s, a brow raise from 10.4 s: a co-contraction starts with the movement
-    that carries it, so the burst started at rest. Started with the raise, the same burst is carried."""
+    that carries it, so the burst started at rest. One contraction started with the raise is carried."""
     burst = [("twitch", "right", "eye", 9.2 + 0.45 * k, 0.15) for k in range(5)]
     early = with_strength(events_from(burst + [("brow_raise", "both", "brow", 10.4, 0.8)]), 2.5)
     verdict = classify(early, recording(15.0))
     assert (verdict.label, verdict.side) == ("primary_hfs", "right") and "would confirm" in verdict.reason
     test = coupling_test(early, recording(15.0), "right")
     assert (test.n_inside, test.rest_detections) == (0, 5)
-    carried = with_strength(events_from(burst + [("brow_raise", "both", "brow", 9.15, 2.4)]), 2.5)
+    carried = with_strength(events_from(burst[:1] + [("brow_raise", "both", "brow", 9.15, 2.4)]), 2.5)
     assert coupling_test(carried, recording(15.0), "right").n_inside == 1
+
+
+def test_a_clonic_burst_started_with_a_movement_is_not_carried_by_it():
+    """Five twitches at 2 Hz from the start of a brow raise: a synkinetic co-contraction is one contraction,
+    a run of clonic twitches is a spasm meeting the raise by chance. Two twitches are not yet a burst, nor
+    is a co-contraction a blink splits into held parts."""
+    burst = [("twitch", "right", "eye", 9.2 + 0.45 * k, 0.15) for k in range(5)]
+    raised = with_strength(events_from(burst + [("brow_raise", "both", "brow", 9.15, 2.4)]), 2.5)
+    test = coupling_test(raised, recording(15.0), "right")
+    assert (test.n_inside, test.rest_episodes, test.rest_detections) == (0, 1, 5)
+    verdict = classify(raised, recording(15.0))
+    assert (verdict.label, verdict.side) == ("primary_hfs", "right")
+    pair = with_strength(events_from(burst[:2] + [("brow_raise", "both", "brow", 9.15, 2.4)]), 2.5)
+    assert coupling_test(pair, recording(15.0), "right").n_inside == 1
+    held = [("twitch", "right", "eye", 9.2, 0.3), ("tonic_spasm", "right", "eye", 9.6, 1.1),
+            ("tonic_spasm", "right", "eye", 10.7, 1.0)]
+    split = with_strength(events_from(held + [("brow_raise", "both", "brow", 9.15, 2.4)]), 2.5)
+    assert coupling_test(split, recording(15.0), "right").n_inside == 1
 
 
 def test_two_single_twitches_in_five_minutes_are_none():
@@ -556,6 +574,18 @@ def test_a_spasm_at_rest_meeting_the_movements_is_not_synkinesis_by_their_averag
     assert (verdict.label, verdict.side) == ("primary_hfs", "right")
     quiet = make_signals(60.0, eye=blinks_at([1.0, 30.5, 56.5], depth=FULL_BLINK) + narrowing, **base)
     assert classify(detect_events(quiet), quiet).label == "synkinesis"
+
+
+def test_a_spasm_with_a_few_twitches_of_the_other_side_is_bilateral_hfs():
+    """Twelve large left episodes in a minute establish a spasm; three right twitches at rest, apart from the
+    left's, are more than false detections give (rest_alpha): a second side, however much weaker. With
+    one just-detected right twitch the other side is chance: left primary HFS."""
+    rows = hfs("left", n=12, seed=3)
+    right = [("twitch", "right", "eye", t, 0.12) for t in (14.3, 33.8, 51.1)]
+    verdict = classify(with_strength(events_from(rows + right), 2.5), recording())
+    assert (verdict.label, verdict.side) == ("primary_hfs", "both") and "bilateral hemifacial spasm" in verdict.reason
+    weak = with_strength(events_from(rows + right[:1]), 1.1)
+    assert (classify(weak, recording()).label, classify(weak, recording()).side) == ("primary_hfs", "left")
 
 
 def test_scattered_noise_on_both_sides_stays_none_not_bilateral():

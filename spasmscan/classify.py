@@ -37,9 +37,10 @@ Both sides:
   coincide are one bilateral movement: 'none' says so;
 - blepharospasm: when the one-sided episodes leave 'none' or 'indeterminate', involuntary closures of
   both eyes (no smile, no prompted step) held ``prolonged_closure_s`` or longer, more often than
-  healthy adults' ``normal_closures_per_min`` (Poisson test at ``closure_alpha``; or at ``rest_alpha``
-  with blinking beyond the talking normal and in clusters): side "both", confidence 1 - p, at most
-  ``blepharospasm_confidence`` (the closures alone cannot tell it from repeated squeezing).
+  healthy adults' ``normal_closures_per_min``, together with the blink rate against the talking
+  normal (two Poisson tests joined by Fisher's method, at ``closure_alpha``): side "both",
+  confidence 1 - p, at most ``blepharospasm_confidence`` (the closures alone cannot tell it from
+  repeated squeezing).
 
 Pure arrays: no OpenCV, no MediaPipe.
 """
@@ -49,7 +50,7 @@ import logging
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.special import bdtrc, pdtrc
+from scipy.special import bdtrc, pdtr, pdtrc
 
 from .events import EYE_ONE_SIDED_FLOOR, MOUTH_FLOOR, Events, coupling_windows, mouth_pull
 from .kinds import DRIVEN_REGION, KINDS
@@ -318,7 +319,8 @@ class ClosureTest:
     of the recording's median blink: squints do not count), the longest ``longest_s``;
     ``clusters``: runs of cluster_min_blinks or more starting within cluster_gap_s of one another.
     p_value: P(>= prolonged) for Poisson(normal_closures_per_min x minutes); blink_p_value: P(>= blinks)
-    for Poisson(talking_blinks_per_min x minutes). ``decisive``: these decide blepharospasm."""
+    for Poisson(talking_blinks_per_min x minutes); combined_p_value: the two joined by Fisher's method.
+    ``decisive``: these decide blepharospasm."""
 
     minutes: float
     closures: np.ndarray
@@ -328,6 +330,7 @@ class ClosureTest:
     longest_s: float
     p_value: float
     blink_p_value: float
+    combined_p_value: float = 1.0
     decisive: bool = False
     confidence: float = 0.0
 
@@ -345,14 +348,13 @@ class ClosureTest:
                 f"cluster{'s' if self.clusters != 1 else ''} of {settings.cluster_min_blinks} or more.")
 
     def reason(self, settings: AnalysisSettings) -> str:
-        blinking = (f", with blinking above the talking normal ({self.per_min(self.blinks):.0f}/min against "
-                    f"{settings.talking_blinks_per_min:g}, p = {self.blink_p_value:.2g}) in {self.clusters} clusters"
-                    if self.p_value > settings.closure_alpha else "")
         return (f"{self.prolonged} prolonged closures of both eyes (>= {settings.prolonged_closure_s:g} s, as deep as "
                 f"the blinks, none with a smile or a prompt) in {60 * self.minutes:.0f} s "
-                f"({self.per_min(self.prolonged):.1f}/min), more than healthy adults' under "
-                f"{settings.normal_closures_per_min:g}/min give (Poisson p = {self.p_value:.2g}){blinking}; the "
-                f"longest {self.longest_s:.1f} s: bilateral involuntary closure")
+                f"({self.per_min(self.prolonged):.1f}/min, against healthy adults' under "
+                f"{settings.normal_closures_per_min:g}/min: Poisson p = {self.p_value:.2g}) with "
+                f"{self.per_min(self.blinks):.0f} blinks/min (against {settings.talking_blinks_per_min:g} talking: "
+                f"p = {self.blink_p_value:.2g}), together p = {self.combined_p_value:.2g}; the longest "
+                f"{self.longest_s:.1f} s: bilateral involuntary closure")
 
 
 # Said with every blepharospasm verdict: what the closures alone cannot tell (AnalysisSettings.blepharospasm_confidence).
@@ -364,9 +366,9 @@ def closure_test(events: Events, signals, *, settings: AnalysisSettings = DEFAUL
     """The statistics of the involuntary closures of both eyes (see :class:`ClosureTest`).
 
     Blepharospasm is decided by at least ``min_episodes`` prolonged closures, one of them held
-    ``tonic_min_s`` or more, beyond the normal rate at ``closure_alpha``, or at ``rest_alpha`` when
-    blinking is also beyond the talking normal at ``closure_alpha`` in at least ``min_episodes``
-    clusters (then with a capped confidence).
+    ``tonic_min_s`` or more, when they and the blink rate are together beyond the normal rates at
+    ``closure_alpha`` (Fisher's method: the increased blinking of blepharospasm backs fewer closures,
+    a normal blink rate asks for more).
     """
     times = signals.times_s
     prompted = [(s.start_s, s.end_s) for s in segments if s.name != "rest"]
@@ -393,14 +395,18 @@ def closure_test(events: Events, signals, *, settings: AnalysisSettings = DEFAUL
     # A spasm of the orbicularis holds the eyes shut: at least one closure lasts as long as a tonic spasm.
     # A talker's long blinks (0.5-0.8 s, several a minute on two of the real faces) are not held.
     enough = prolonged >= settings.min_episodes and longest >= settings.tonic_min_s
-    strong = enough and p_value <= settings.closure_alpha
-    backed = (enough and p_value <= settings.rest_alpha and blink_p <= settings.closure_alpha
-              and clusters >= settings.min_episodes)
-    confidence = (1.0 - p_value if strong else
-                  min(settings.few_episodes_confidence, (1.0 - p_value) * (1.0 - blink_p)) if backed else 0.0)
+    combined_p = fisher_p((p_value, blink_p))
+    decisive = enough and combined_p <= settings.closure_alpha
     return ClosureTest(minutes=minutes, closures=closures, blinks=blinks, prolonged=prolonged, clusters=clusters,
-                       longest_s=longest, p_value=p_value,
-                       blink_p_value=blink_p, decisive=strong or backed, confidence=round(confidence, 3))
+                       longest_s=longest, p_value=p_value, blink_p_value=blink_p, combined_p_value=combined_p,
+                       decisive=decisive, confidence=round(1.0 - combined_p, 3) if decisive else 0.0)
+
+
+def fisher_p(p_values) -> float:
+    """Fisher's combination of k independent p-values: P(chi2 with 2k degrees of freedom >= -2 sum ln p),
+    which for even degrees of freedom is P(Poisson(-sum ln p) <= k - 1)."""
+    half = -float(np.sum(np.log(np.maximum(np.asarray(p_values, dtype=np.float64), 1e-300))))
+    return float(pdtr(len(p_values) - 1, half))
 
 
 def _shut(events: Events, closures: np.ndarray, settings: AnalysisSettings) -> np.ndarray:

@@ -80,11 +80,13 @@ class AnalysisSettings:
     # ... and shut: a prolonged closure closes the eyes at least this share as far as the patient's own blinks
     # do (the median blink), a squint narrows them (a crying face's 2-s squints reach 0.5-0.75 of its blinks).
     closed_share: float = 0.8
-    # Blepharospasm: more prolonged closures than that normal rate gives, at this level (as strong_alpha; a
-    # crying face's three long closures in 20 s give p = 0.005, and must not be called blepharospasm).
+    # Blepharospasm: more prolonged closures than that normal rate gives and more blinks than the talking
+    # rate below, the two Poisson tests joined by Fisher's method, at this level (as strong_alpha; a crying
+    # face's three long closures in 20 s give p = 0.005 alone, and must not be called blepharospasm).
+    # Increased blinking is blepharospasm's commonest sign: it backs fewer closures, a normal rate asks more.
     closure_alpha: float = 1e-3
     # Mean blink rate while talking (Bentivoglio et al. 1997, Mov Disord 12:1028: 26/min; 17 at rest, 4.5
-    # reading): a blink rate beyond it at closure_alpha, with clusters, backs suggestive prolonged closures.
+    # reading): the blink rate's test against it joins the prolonged closures' (closure_alpha).
     talking_blinks_per_min: float = 26.0
     cluster_gap_s: float = 1.0  # blinks starting this close after one another form a cluster (flutter: several in 1-2 s)
     cluster_min_blinks: int = 3  # ... of at least this many (a pair of blinks within a second is common in talking)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest, poisson
 
-from spasmscan.classify import MIN_SHIFT_S, classify, coupling_test, episode_starts, permutation_shifts
+from spasmscan.classify import (MIN_SHIFT_S, classify, closure_test, coupling_test, episode_starts,
+                                 permutation_shifts)
 from spasmscan.errors import ParameterError
 from spasmscan.events import Events, couple
 from spasmscan.kinds import VERDICT_LABELS
@@ -494,6 +495,24 @@ def test_long_blinks_of_a_talker_none_held_a_second_are_not_blepharospasm():
     assert clinical_measures(events_from(rows), recording())["prolonged_closures_per_min"] == pytest.approx(12.0)
     held = rows[:-1] + closures([57.0], 1.5)
     assert classify(events_from(held), recording()).label == "blepharospasm"
+
+
+def test_the_blink_rate_weighs_with_the_prolonged_closures():
+    """Four closures held 1.2 s in a minute are few for blepharospasm alone (p = 0.02 against one a minute);
+    with 50 blinks a minute (the increased blinking of blepharospasm) together they decide it. Six such
+    closures with 15 blinks a minute (a face closing its eyes now and then, blinking normally) do not."""
+    rng = np.random.default_rng(5)
+    held = closures([6.0, 21.0, 37.0, 52.0], 1.2)
+    free = [t for t in np.arange(0.5, 59.5, 0.3) if all(abs(t - c[3]) > 1.6 for c in held)]
+    frequent = blinks(np.sort(rng.choice(free, 50, replace=False)))
+    verdict = classify(events_from(frequent + held), recording())
+    assert (verdict.label, verdict.side) == ("blepharospasm", "both") and "together p = " in verdict.reason
+    test = closure_test(events_from(frequent + held), recording())
+    assert test.p_value > AnalysisSettings().closure_alpha >= test.combined_p_value
+    six = closures([3.5, 13.0, 23.5, 33.0, 43.5, 53.0], 1.2)
+    normal = blinks([t for t in np.sort(rng.choice(free, 40, replace=False)) if all(abs(t - c[3]) > 1.6 for c in six)][:15]) + six
+    assert classify(events_from(normal), recording()).label == "none"
+    assert closure_test(events_from(normal), recording()).p_value < AnalysisSettings().closure_alpha
 
 
 def test_mouth_pulls_that_come_only_with_spasm_closures_are_blepharospasm():

@@ -288,7 +288,8 @@ def coupling_test(events: Events, signals, side: str, *, settings: AnalysisSetti
     return CouplingTest(side=side, n_episodes=n, n_inside=observed, window_share=share, p_value=p_value,
                         rest_episodes=rest_episodes, rest_minutes=rest_minutes, rest_p_value=rest_p,
                         prolonging=same_region, clonic=bursts, accompanied=int(partners.size),
-                        of_kinds=int(np.count_nonzero(kinds)), rest_detections=int(detections), rest_tonic=tonic, rest_large=large)
+                        of_kinds=int(np.count_nonzero(kinds)), rest_detections=int(detections), rest_tonic=tonic,
+                        rest_large=large)
 
 
 def binomial_sf(k: int, n: int, p: float) -> float:

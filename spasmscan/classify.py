@@ -548,7 +548,7 @@ def _one_sided_verdict(events: Events, signals, *, visible: float, settings: Ana
                        f"other side's, circular-shift p = {sync_p:.2g}): bilateral hemifacial spasm", evidence)
     if counts[side] < settings.min_episodes:
         # False alarms are single detections: one or two bursts at rest count by their twitches.
-        chance_p = poisson_sf(test.rest_detections, settings.false_alarm_per_min * tracked_s / 60.0)
+        chance_p = _twitches_p(test, tracked_s, settings)
         twitches = f"{test.rest_detections} twitch{'es' if test.rest_detections != 1 else ''}"
         episodes = f"{counts[side]} one-sided {side} episode{'s' if counts[side] != 1 else ''}"
         large_p = _decisive_large_p(test, tracked_s, settings)
@@ -617,7 +617,7 @@ def _decisive_large_p(test: CouplingTest, tracked_s: float, settings: AnalysisSe
     ``min_large_detections`` of them, p at most ``strong_alpha``), else None: noise barely passes a
     threshold, so large detections count against the far lower rate of false ones that large (one
     glitch split at a dip is rarely large twice)."""
-    large_p = poisson_sf(test.rest_large, settings.large_false_alarm_per_min * tracked_s / 60.0)
+    large_p = _large_p(test, tracked_s, settings)
     return large_p if test.rest_large >= settings.min_large_detections and large_p <= settings.strong_alpha else None
 
 
@@ -630,12 +630,20 @@ def _own_spasm_p(test: CouplingTest, tracked_s: float, settings: AnalysisSetting
     return _decisive_large_p(test, tracked_s, settings)
 
 
+def _twitches_p(test: CouplingTest, tracked_s: float, settings: AnalysisSettings) -> float:
+    """P(>= the side's one-sided events at rest) for false detections at false_alarm_per_min in ``tracked_s``."""
+    return poisson_sf(test.rest_detections, settings.false_alarm_per_min * tracked_s / 60.0)
+
+
+def _large_p(test: CouplingTest, tracked_s: float, settings: AnalysisSettings) -> float:
+    """P(>= the side's large detections at rest) for false ones at large_false_alarm_per_min in ``tracked_s``."""
+    return poisson_sf(test.rest_large, settings.large_false_alarm_per_min * tracked_s / 60.0)
+
+
 def _rest_spasm_p(test: CouplingTest, tracked_s: float, settings: AnalysisSettings) -> float:
     """The p-value of ``test``'s side's activity at rest against false detections, the smallest of three
     counts against their own false rates: its episodes, their twitches and the large ones among them."""
-    minutes = tracked_s / 60.0
-    return min(test.rest_p_value, poisson_sf(test.rest_detections, settings.false_alarm_per_min * minutes),
-               poisson_sf(test.rest_large, settings.large_false_alarm_per_min * minutes))
+    return min(test.rest_p_value, _twitches_p(test, tracked_s, settings), _large_p(test, tracked_s, settings))
 
 
 def asymmetry_noise(signals, events: Events) -> float:

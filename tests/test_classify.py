@@ -510,7 +510,8 @@ def test_the_blink_rate_weighs_with_the_prolonged_closures():
     test = closure_test(events_from(frequent + held), recording())
     assert test.p_value > AnalysisSettings().closure_alpha >= test.combined_p_value
     six = closures([3.5, 13.0, 23.5, 33.0, 43.5, 53.0], 1.2)
-    normal = blinks([t for t in np.sort(rng.choice(free, 40, replace=False)) if all(abs(t - c[3]) > 1.6 for c in six)][:15]) + six
+    apart = [t for t in np.sort(rng.choice(free, 40, replace=False)) if all(abs(t - c[3]) > 1.6 for c in six)]
+    normal = blinks(apart[:15]) + six
     assert classify(events_from(normal), recording()).label == "none"
     assert closure_test(events_from(normal), recording()).p_value < AnalysisSettings().closure_alpha
 
@@ -603,8 +604,8 @@ def test_a_spasm_with_a_few_twitches_of_the_other_side_is_bilateral_hfs():
     right = [("twitch", "right", "eye", t, 0.12) for t in (14.3, 33.8, 51.1)]
     verdict = classify(with_strength(events_from(rows + right), 2.5), recording())
     assert (verdict.label, verdict.side) == ("primary_hfs", "both") and "bilateral hemifacial spasm" in verdict.reason
-    weak = with_strength(events_from(rows + right[:1]), 1.1)
-    assert (classify(weak, recording()).label, classify(weak, recording()).side) == ("primary_hfs", "left")
+    weak = classify(with_strength(events_from(rows + right[:1]), 1.1), recording())
+    assert (weak.label, weak.side) == ("primary_hfs", "left")
 
 
 def test_scattered_noise_on_both_sides_stays_none_not_bilateral():

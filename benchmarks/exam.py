@@ -16,7 +16,8 @@ cache under OUT/cache makes a second run only read) and compares ``analysis.exam
   the weak eye keeps at least exam.INCOMPLETE_CLOSURE_SHARE of its opening, not flagged otherwise);
 - composite: the composite estimate of the symmetric exams (share 1.0), each to reach NORMAL_COMPOSITE.
 
-Clips already rendered in OUT are reused.
+Clips already rendered in OUT are reused. ``--mouth-pixels`` reads the mouth corners' movements from their
+pixels too (``AnalysisSettings(fuse_mouth_pixels=True)``).
 """
 from __future__ import annotations
 
@@ -53,9 +54,13 @@ ASYMMETRIC_SHARE = 0.7  # below this true share the weaker side must be found
 NORMAL_COMPOSITE = 90.0  # a symmetric exam's composite estimate should reach this
 
 
-def run_clip(clip: tuple, out: str) -> dict:
-    """Render (unless present), track and examine one clip; its steps' measured and true values."""
-    from spasmscan.pipeline import analyze_video
+def run_clip(clip: tuple, out: str, mouth_pixels: bool = False) -> dict:
+    """Render (unless present), track and examine one clip; its steps' measured and true values
+    (``mouth_pixels``: with ``AnalysisSettings(fuse_mouth_pixels=True)``)."""
+    from spasmscan.analysis import analyze_series
+    from spasmscan.landmarks import TrackerSettings
+    from spasmscan.pipeline import video_landmarks
+    from spasmscan.settings import AnalysisSettings
     from spasmscan.protocol import load_protocol
     from spasmscan.render import neutral_still, simulate_exam_video
     from spasmscan.simulate import STILL_PREFIX
@@ -72,7 +77,10 @@ def run_clip(clip: tuple, out: str) -> dict:
         simulate_exam_video(video, label=label, side=side, share=share, protocol=str(protocol), seed=seed,
                             renderer=renderer, base=base, fps=25.0)
     truth = json.loads(video.with_suffix(".json").read_text())
-    analysis = analyze_video(video, segments=load_protocol(str(protocol)), cache_dir=folder / "cache", workers=1)
+    series = video_landmarks(video, settings=TrackerSettings(mouth_flow=mouth_pixels), cache_dir=folder / "cache",
+                             workers=1)
+    analysis = analyze_series(series, settings=AnalysisSettings(fuse_mouth_pixels=mouth_pixels),
+                              segments=load_protocol(str(protocol)))
     exam = analysis.exam
     truth_steps = {step["segment"]: step for step in truth["parameters"]["steps"]}
     steps = []
@@ -109,6 +117,8 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/spasmscan-exam-benchmark", help="Folder for the clips and cache.")
     parser.add_argument("--jobs", type=int, default=1, help="Clips rendered and tracked at once.")
     parser.add_argument("--only", nargs="*", default=None, help="Names of CLIPS to run (default: all).")
+    parser.add_argument("--mouth-pixels", action="store_true",
+                        help="Read the mouth corners' movements from their pixels too (fuse_mouth_pixels).")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     out = Path(args.out)
@@ -116,7 +126,7 @@ def main() -> None:
     (out / "short_protocol.json").write_text(json.dumps(SHORT_PROTOCOL))
     clips = [c for c in CLIPS if args.only is None or c[0] in args.only]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(run_clip, clips, [str(out)] * len(clips)))
+        results = list(pool.map(run_clip, clips, [str(out)] * len(clips), [args.mouth_pixels] * len(clips)))
     for r in results:
         print(f"{r['name']}: {r['label']} {r['side']} share {r['share']:.1f}; face {r['face_pct']:.0f}%; "
               f"weaker side {r['weaker_side']}; composite {r['composite']:.0f}")

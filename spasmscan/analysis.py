@@ -96,7 +96,8 @@ def series_events(series: LandmarkSeries, *, settings: AnalysisSettings | None =
     :func:`analyze_series` classifies, and what live mode reports over its recent past)."""
     settings = settings or DEFAULT_SETTINGS
     signals = compute_signals(series.points, series.times_s, landmark_ids=series.landmark_ids,
-                              eye_openness=series.eye_openness, fuse_eye_openness=settings.fuse_eye_pixels)
+                              eye_openness=series.eye_openness, fuse_eye_openness=settings.fuse_eye_pixels,
+                              mouth_flow=series.mouth_flow if settings.fuse_mouth_pixels else None)
     return signals, detect_events(signals, settings=settings)
 
 

@@ -23,13 +23,13 @@ import numpy as np
 
 from . import __version__
 from .files import atomic_path, synced
-from .landmarks import LandmarkSeries, TrackerSettings
+from .landmarks import PIXEL_MEASURES, LandmarkSeries, TrackerSettings
 from .regions import EYE_INNER_CORNER, EYE_OUTER_CORNER, MEASURED_LANDMARKS, MOUTH_CORNER, N_LANDMARKS, SIDES
 from .selection import WHOLE_VIDEO, Selection
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 6  # bump when the stored arrays change meaning (3: bound to the video and tracker; 4: eye openness; 5: end of the tracked part; 6: lip sides and buccal points)
+CACHE_FORMAT = 7  # bump when the stored arrays change meaning (3: bound to the video and tracker; 4: eye openness; 5: end of the tracked part; 6: lip sides and buccal points; 7: mouth-corner flow)
 HASH_CHUNK_BYTES = 1 << 20
 FRAME_COUNT_SLACK = 0.02  # containers' frame counts can be a little short: allow 2% (and 2 frames) more
 TIME_SLACK_S = 1.0  # frame times may run this far past the container's announced length
@@ -37,7 +37,7 @@ FRAME_MARGIN = 0.5  # landmarks may lie outside the frame by this share of its s
 MIN_UPRIGHT_SHARE = 0.98  # tracked frames whose mesh has the face's own handedness; random points have half
 SMALL_ARRAY_BYTES = 4096  # every array besides points and times is a few numbers
 HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-ARRAYS = ("format", "binding", "times_s", "points", "landmark_ids", "eye_openness", "size", "fps", "mirrored",
+ARRAYS = ("format", "binding", "times_s", "points", "landmark_ids", *PIXEL_MEASURES, "size", "fps", "mirrored",
           "end_s")
 
 
@@ -134,7 +134,7 @@ def save_series(series: LandmarkSeries, path: str | os.PathLike, *, binding: Bin
             times_s=np.asarray(series.times_s, dtype=np.float64),
             points=np.asarray(series.points, dtype=np.float32),  # no copy: a long recording's points are large
             landmark_ids=np.asarray(series.landmark_ids, dtype=np.int64),
-            eye_openness=series.openness_rows(),
+            **{name: series.pixel_rows(name) for name in PIXEL_MEASURES},
             size=np.array([series.width, series.height], np.int64),
             fps=np.float64(series.fps), mirrored=np.bool_(series.mirrored), end_s=np.float64(series.end_s))
 
@@ -159,7 +159,7 @@ def load_series(path: str | os.PathLike, *, binding: Binding, settings: TrackerS
             size = np.asarray(data["size"])
             fps = float(data["fps"])
             mirrored = bool(data["mirrored"])
-            eye_openness = np.asarray(data["eye_openness"])
+            pixels = {name: np.asarray(data[name]) for name in PIXEL_MEASURES}
             end_s = float(data["end_s"])
         if points.dtype != np.float32:
             raise ValueError(f"points of type {points.dtype}")
@@ -173,11 +173,12 @@ def load_series(path: str | os.PathLike, *, binding: Binding, settings: TrackerS
             raise ValueError("another frame size than the video's")
         if not math.isclose(fps, binding.fps / selection.frame_step) or mirrored != settings.mirrored:
             raise ValueError("another frame rate or mirroring than asked for")
-        if eye_openness.dtype != np.float32 or eye_openness.shape != (points.shape[0], 2):
-            raise ValueError("eye openness does not match the points")
+        for name, row in PIXEL_MEASURES.items():
+            if pixels[name].dtype != np.float32 or pixels[name].shape != (points.shape[0],) + row:
+                raise ValueError(f"{name.replace('_', ' ')} does not match the points")
         series = LandmarkSeries(times_s=times_s, points=points, width=int(size[0]), height=int(size[1]),
                                 fps=fps, source=source, mirrored=mirrored, landmark_ids=landmark_ids,
-                                eye_openness=eye_openness, end_s=end_s)
+                                end_s=end_s, **pixels)
         _check_plausible(series, binding, selection)
         return series
     except Exception as error:  # any damage means: track again
@@ -203,7 +204,7 @@ def _check_declared_sizes(path: Path, binding: Binding, selection: Selection) ->
     than ours, or declares arrays larger than the video can fill."""
     max_frames = binding.max_frames(selection)
     limits = {"points": (max_frames * N_LANDMARKS * 2, np.float32), "times_s": (max_frames, np.float64),
-              "eye_openness": (max_frames * 2, np.float32)}
+              **{name: (max_frames * math.prod(row), np.float32) for name, row in PIXEL_MEASURES.items()}}
     with zipfile.ZipFile(path) as archive:
         members = archive.infolist()
         if sorted(member.filename for member in members) != sorted(f"{name}.npy" for name in ARRAYS):

@@ -30,21 +30,29 @@ MATCH_RADIUS_FACE_WIDTHS = 0.6  # a face is "the same" when its centre moved les
 CROP_SIZE_FACES = 2.2  # the followed face's crop is this many face sizes wide: room to move between frames
 ROWS_PER_BLOCK = 512  # landmarks are gathered in blocks of this many frames (2 MB): freed, they go back to the system
 CROP_MARGIN = 0.15  # move the crop when the face comes this close to its edge (fraction of the crop)
+# What the frames' pixels give beside the landmarks, per frame: series field -> the shape of one frame's row.
+PIXEL_MEASURES = {
+    "eye_openness": (2,),  # (left, right) eye: spasmscan.eye_pixels.eye_openness
+    "mouth_flow": (2, 2),  # (left, right) mouth corner's (dx, dy) pixel step: spasmscan.mouth_pixels.CornerFlow
+}
 @dataclass(frozen=True)
 class TrackerSettings:
     """Everything that changes what the tracker makes of the frames it is given (which frames:
     :class:`spasmscan.selection.Selection`); part of the landmark cache key. mirrored: the video
-    is a selfie recording, so the image's left is the patient's left."""
+    is a selfie recording, so the image's left is the patient's left. mouth_flow: also follow the
+    mouth corners' pixels (:class:`spasmscan.mouth_pixels.CornerFlow`, about 1.3 ms a frame), which
+    ``AnalysisSettings(fuse_mouth_pixels=True)`` reads."""
 
     max_faces: int = 3
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     mirrored: bool = False
+    mouth_flow: bool = False
 
     def key(self) -> str:
         """The tracker's part of the landmark cache key."""
         return (f"mf{self.max_faces}-dc{self.min_detection_confidence:g}-tc{self.min_tracking_confidence:g}"
-                f"-m{int(self.mirrored)}")
+                f"-m{int(self.mirrored)}" + ("-flow" if self.mouth_flow else ""))
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,9 @@ class LandmarkSeries:
     (rotated) frame, NaN where no face was found. landmark_ids: (k,) the Face Mesh landmark of
     each column (default: all 478 in order). eye_openness: (n, 2) float32 image openness of the
     patient's (left, right) eye (:func:`spasmscan.eye_pixels.eye_openness`), NaN where no face;
-    None when the series was made without the frames' pixels.
+    mouth_flow: (n, 2, 2) float32 (dx, dy) pixel step of the (left, right) mouth corner's pixels since
+    the frame before, less the nose ridge's (:class:`spasmscan.mouth_pixels.CornerFlow`), NaN where
+    unknown; each None when the series was made without the frames' pixels (``PIXEL_MEASURES``).
     """
 
     times_s: np.ndarray
@@ -69,6 +79,7 @@ class LandmarkSeries:
     extra: dict = field(default_factory=dict, compare=False)
     landmark_ids: np.ndarray = field(default_factory=lambda: np.arange(N_LANDMARKS))
     eye_openness: np.ndarray | None = None
+    mouth_flow: np.ndarray | None = None
 
     def __post_init__(self):
         ids = np.asarray(self.landmark_ids)
@@ -81,9 +92,11 @@ class LandmarkSeries:
             raise ParameterError(f"landmark_ids must be increasing Face Mesh indices in [0, {N_LANDMARKS})")
         if self.times_s.shape != (self.points.shape[0],):
             raise ParameterError("times_s must have one entry per frame of points")
-        if self.eye_openness is not None and np.shape(self.eye_openness) != (self.points.shape[0], 2):
-            raise ParameterError(f"eye_openness must have shape ({self.points.shape[0]}, 2), one row per frame, "
-                                 f"got {np.shape(self.eye_openness)}")
+        for name, row in PIXEL_MEASURES.items():
+            values = getattr(self, name)
+            if values is not None and np.shape(values) != (self.points.shape[0],) + row:
+                raise ParameterError(f"{name} must have shape {(self.points.shape[0],) + row}, one row per frame, "
+                                     f"got {np.shape(values)}")
 
     def mesh(self, rows=slice(None)) -> np.ndarray:
         """The landmarks of frames ``rows`` as (..., 478, 2), indexed by Face Mesh number, NaN for
@@ -93,11 +106,16 @@ class LandmarkSeries:
         out[..., self.landmark_ids, :] = kept
         return out
 
+    def pixel_rows(self, name: str) -> np.ndarray:
+        """float32 pixel measure ``name`` of ``PIXEL_MEASURES``, one row per frame, all NaN when the series has none."""
+        values = getattr(self, name)
+        if values is None:
+            return np.full((self.n_frames,) + PIXEL_MEASURES[name], np.nan, np.float32)
+        return np.asarray(values, dtype=np.float32)
+
     def openness_rows(self) -> np.ndarray:
         """(n, 2) float32 ``eye_openness``, all NaN when the series has none."""
-        if self.eye_openness is None:
-            return np.full((self.n_frames, 2), np.nan, np.float32)
-        return np.asarray(self.eye_openness, dtype=np.float32)
+        return self.pixel_rows("eye_openness")
 
     @property
     def n_frames(self) -> int:
@@ -331,11 +349,14 @@ def track_frames(frames: Iterable[tuple[float, np.ndarray]], *, settings: Tracke
     landmarks each frame keeps (None: all 478).
     """
     from .eye_pixels import eye_openness, frame_luma
+    from .mouth_pixels import CornerFlow
 
     ids = np.arange(N_LANDMARKS) if keep is None else np.asarray(keep)
     times: list[float] = []
     blocks: list[np.ndarray] = []
     openness_blocks: list[np.ndarray] = []  # (ROWS_PER_BLOCK, 2) each, beside ``blocks``
+    flow_blocks: list[np.ndarray] = []  # (ROWS_PER_BLOCK, 2, 2) each, beside ``blocks``
+    corner_flow = CornerFlow() if settings.mouth_flow else None
     width = height = 0
     with FaceTracker(settings) as tracker:
         for time_s, frame in frames:
@@ -348,16 +369,23 @@ def track_frames(frames: Iterable[tuple[float, np.ndarray]], *, settings: Tracke
             if row == 0:
                 blocks.append(np.full((ROWS_PER_BLOCK, ids.size, 2), np.nan, dtype=np.float32))
                 openness_blocks.append(np.full((ROWS_PER_BLOCK, 2), np.nan, dtype=np.float32))
+                flow_blocks.append(np.full((ROWS_PER_BLOCK, 2, 2), np.nan, dtype=np.float32))
             if face is not None:
                 blocks[-1][row] = face[ids]
                 openness_blocks[-1][row] = eye_openness(frame_luma(frame), face)
+            if corner_flow is not None:
+                flow_blocks[-1][row] = corner_flow.step(frame, face)
             times.append(time_s)
             if on_frame is not None:
                 on_frame(time_s)
     openness = np.concatenate(openness_blocks)[:len(times)] if openness_blocks else np.empty((0, 2), np.float32)
+    flow = None
+    if corner_flow is not None:
+        flow = np.concatenate(flow_blocks)[:len(times)] if flow_blocks else np.empty((0, 2, 2), np.float32)
     return LandmarkSeries(times_s=np.asarray(times, dtype=np.float64),
                           points=_stacked(blocks, len(times), ids.size), width=width, height=height, fps=fps,
-                          source=source, mirrored=settings.mirrored, landmark_ids=ids, eye_openness=openness)
+                          source=source, mirrored=settings.mirrored, landmark_ids=ids, eye_openness=openness,
+                          mouth_flow=flow)
 
 
 def _stacked(blocks: list[np.ndarray], rows: int, columns: int) -> np.ndarray:

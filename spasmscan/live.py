@@ -28,6 +28,7 @@ from .eye_pixels import eye_openness, frame_luma
 from .files import check_overwrite, write_text
 from .kinds import verdict_text
 from .landmarks import FaceTracker, LandmarkSeries, TrackerSettings
+from .mouth_pixels import CornerFlow
 from .protocol import Segment, segment_at, segments_document
 from .regions import SERIES_LANDMARKS
 from .video import VideoSource
@@ -150,18 +151,23 @@ class LiveSession:
         self._times: list[float] = []
         self._points: list[np.ndarray] = []
         self._openness: list[np.ndarray] = []  # (2,) image openness of the (left, right) eye per frame
+        self._flow: list[np.ndarray] = []  # (2, 2) pixel step of the (left, right) mouth corner per frame
         self._reported: list[tuple[str, str, float]] = []  # kind, side, start_s of reported events
         self._next_detection_s = -math.inf
         self.last_signals = None  # signals of the recent past, from the latest detection
         self.late_events = 0  # events found later than MAX_DELAY_S after their end: left to the final analysis
         self.events: list[dict] = []  # reported events, in order: kind, side, region, start_s, end_s, amplitude
 
-    def add(self, time_s: float, face: np.ndarray | None, openness: np.ndarray | None = None) -> list[dict]:
-        """Add one frame's (478, 2) landmarks (None: no face) and (2,) eye openness (None: unknown);
-        returns the events newly reported at it."""
+    def add(self, time_s: float, face: np.ndarray | None, openness: np.ndarray | None = None,
+            mouth_flow: np.ndarray | None = None) -> list[dict]:
+        """Add one frame's (478, 2) landmarks (None: no face), (2,) eye openness and (2, 2) mouth-corner
+        flow (:class:`spasmscan.mouth_pixels.CornerFlow`; each None: unknown); returns the events newly
+        reported at it."""
         self._times.append(time_s)
         self._openness.append(np.full(2, np.nan, np.float32) if openness is None or face is None
                               else np.asarray(openness, np.float32))
+        self._flow.append(np.full((2, 2), np.nan, np.float32) if mouth_flow is None or face is None
+                          else np.asarray(mouth_flow, np.float32))
         self._points.append(face[list(SERIES_LANDMARKS)] if face is not None
                             else np.full((len(SERIES_LANDMARKS), 2), np.nan, np.float32))
         if time_s < self._next_detection_s:
@@ -200,9 +206,10 @@ class LiveSession:
         points = (np.stack(self._points[first:]) if len(self._points) > first
                   else np.empty((0, len(SERIES_LANDMARKS), 2), np.float32))
         openness = np.stack(self._openness[first:]) if len(self._openness) > first else np.empty((0, 2), np.float32)
+        flow = np.stack(self._flow[first:]) if len(self._flow) > first else np.empty((0, 2, 2), np.float32)
         return LandmarkSeries(times_s=np.asarray(self._times[first:], dtype=np.float64), points=points, width=self.width,
                               height=self.height, fps=self.fps, source=self.source, mirrored=self.mirrored,
-                              landmark_ids=SERIES_LANDMARKS, eye_openness=openness)
+                              landmark_ids=SERIES_LANDMARKS, eye_openness=openness, mouth_flow=flow)
 
 
 class RunningVerdict:
@@ -264,6 +271,7 @@ def run_live(source, *, settings: TrackerSettings = TrackerSettings(), paced: bo
                                   name="spasmscan-live-reader", daemon=True)
         tracker = None if processor is not None else FaceTracker(settings)
         track = processor or tracker.track
+        corner_flow = CornerFlow() if settings.mouth_flow else None
         segments: tuple[Segment, ...] = ()
         reader.start()
         try:
@@ -277,7 +285,8 @@ def run_live(source, *, settings: TrackerSettings = TrackerSettings(), paced: bo
                     segments = tuple(Segment(s.name, s.start_s + offset, s.end_s + offset, s.prompt) for s in protocol)
                 began = time.monotonic()
                 face = track(frame, time_s)
-                fresh = session.add(time_s, face, None if face is None else eye_openness(frame_luma(frame), face))
+                fresh = session.add(time_s, face, None if face is None else eye_openness(frame_luma(frame), face),
+                                    None if corner_flow is None else corner_flow.step(frame, face))
                 done = time.monotonic()
                 stats.frames_processed += 1
                 stats.processing_s += done - began

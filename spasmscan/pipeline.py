@@ -20,8 +20,8 @@ import numpy as np
 from . import cache
 from .analysis import Analysis, analyze_series
 from .errors import NoVideoStreamError, OutputError, ParameterError
-from .landmarks import (MATCH_RADIUS_FACE_WIDTHS, REACQUIRE_AFTER_S, LandmarkSeries, TrackerSettings, face_center,
-                        require_face, track_frames)
+from .landmarks import (MATCH_RADIUS_FACE_WIDTHS, PIXEL_MEASURES, REACQUIRE_AFTER_S, LandmarkSeries, TrackerSettings,
+                        face_center, require_face, track_frames)
 from .runtime import usable_cores
 from .selection import WHOLE_VIDEO, Selection
 from .video import VideoSource, opencv_threads
@@ -166,8 +166,8 @@ def _track_in_parts(source, name: str, fps: float, settings: TrackerSettings, se
 def _from(series: LandmarkSeries, start_s: float) -> LandmarkSeries:
     """The frames of ``series`` at or after ``start_s``."""
     first = int(np.searchsorted(series.times_s, start_s))  # times increase: a slice, not a copy
-    return replace(series, times_s=series.times_s[first:], points=series.points[first:],
-                   eye_openness=None if series.eye_openness is None else series.eye_openness[first:])
+    pixels = {name: None if getattr(series, name) is None else getattr(series, name)[first:] for name in PIXEL_MEASURES}
+    return replace(series, times_s=series.times_s[first:], points=series.points[first:], **pixels)
 
 
 def _joined(part_series: list[LandmarkSeries], source, settings: TrackerSettings, selection: Selection,
@@ -248,11 +248,10 @@ def _ending(series: LandmarkSeries, video: VideoSource) -> LandmarkSeries:
 def _concatenate(parts: list[LandmarkSeries]) -> LandmarkSeries:
     """Consecutive series of one video as one."""
     sized = next((part for part in parts if part.n_frames), parts[0])  # an empty part knows no frame size
-    openness = None
-    if any(part.eye_openness is not None for part in parts):  # a part without it: NaN rows
-        openness = np.concatenate([part.openness_rows() for part in parts])
+    pixels = {name: np.concatenate([part.pixel_rows(name) for part in parts])  # a part without it: NaN rows
+              if any(getattr(part, name) is not None for part in parts) else None for name in PIXEL_MEASURES}
     return replace(sized, times_s=np.concatenate([part.times_s for part in parts]),
-                   points=np.concatenate([part.points for part in parts]), eye_openness=openness)
+                   points=np.concatenate([part.points for part in parts]), **pixels)
 
 
 def analyze_video(source: str | int | os.PathLike, *, settings: TrackerSettings = TrackerSettings(),

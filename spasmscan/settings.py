@@ -34,6 +34,11 @@ class AnalysisSettings:
     # closures 1.5-2 times as far out of the noise as the lids on talking faces. A one-sided closure must then
     # show in both measures on their own (events.CONFIRM_SD): squeezes of a crying face fool the iris alone.
     fuse_eye_pixels: bool = True
+    # The mouth corners' fast movements from their pixels' optical flow (mouth_flow, measured while tracking)
+    # instead of the tracked corners, which Face Mesh drags along with every blink on some faces (tracked with
+    # TrackerSettings(mouth_flow=True)). Off: it helps faces held still, but on a fresh held-out set it lost
+    # two clips of a small talking face.
+    fuse_mouth_pixels: bool = False
     # -- what a recording must give to be judged
     min_tracked_s: float = 5.0  # below this a recording holds about one blink: no baseline to compare sides against
     min_face_fraction: float = 0.5  # with the face tracked in less than this share of frames the evidence is too thin

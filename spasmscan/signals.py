@@ -62,6 +62,23 @@ POSE_MIN_SD = 0.02
 POSE_LANDMARK = 197  # the upper nose ridge: in the face's mid-plane, clear of every expression
 MIN_POSE_FIT_FRAMES = 50  # fewer frames (2 s at 25 fps) do not tell pose from movement
 POSE_FIT_CLIP = 3.0  # frames further than this many robust SDs from the fit are movements, not pose
+# The mouth corners' pixels (mouth_flow) give the corners' movements faster than this: the tracker
+# drags its corners along with a blink or a held eye closure, the skin does not; the summed pixel steps drift
+# over longer spans, the tracked corners do not. A running median of this length splits the two: movements of
+# up to about half of it (blinks, co-contractions, twitches) come from the pixels.
+MOUTH_FLOW_CROSSOVER_S = 4.0
+# The pixel steps are turned into the face frame by the alignment steadied over this long (a running median):
+# the tracked eye corners and temples it rests on shift in every blink, a head turns and nods more slowly.
+ALIGNMENT_STEADY_S = 1.0
+# A co-contraction or twitch pulls a corner by up to about 0.1 IOD within 0.1 s or more: pixels moving faster
+# than this are a talking or laughing mouth, whose lip corner the flow loses (the tracker does not) ...
+MOUTH_FLOW_MAX_SPEED = 1.5  # IOD/s
+MOUTH_FLOW_MARGIN_S = 0.25  # ... and this long around such frames the tracked corner's own steps count instead;
+# a recording with more of its frames so marked is of a talking face, whose corners are left to the tracker
+MOUTH_FLOW_MAX_MOVING_SHARE = 0.15
+# Measures the pixels' steps feed -> the part of the step (against the nose ridge, on the face's midline) they take
+MOUTH_FLOW_BASES = {"mouth_corner_lateral": "lateral", "mouth_corner_vertical": "vertical",
+                    "mouth_corner_midline": "lateral"}
 MIN_OPENING_NOISE = 1e-4  # an eye-opening measure steadier than this is constant (a still image or none): no weight
 
 # Only regions.MEASURED_LANDMARKS are aligned: the other landmarks are never used.
@@ -155,14 +172,17 @@ class Signals:
 
 
 def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=None, eye_openness=None,
-                    fuse_eye_openness: bool = False, max_gap_s: float = 0.25, baseline_window_s: float = 20.0,
-                    open_eye_percentile: float = 75.0) -> Signals:
+                    fuse_eye_openness: bool = False, mouth_flow=None, max_gap_s: float = 0.25,
+                    baseline_window_s: float = 20.0, open_eye_percentile: float = 75.0) -> Signals:
     """Signals from (n, k, 2) pixel landmarks (NaN where no face) and (n,) times in seconds.
 
     eye_openness: (n, 2) image openness of the patient's (left, right) eye
     (:func:`spasmscan.eye_pixels.eye_openness`), or None; given, it becomes the eye_openness_*
     signals, and with ``fuse_eye_openness`` each eye's opening fuses it with the lid landmarks'
     aperture (:func:`fused_opening`).
+    mouth_flow: (n, 2, 2) pixel steps of the (left, right) mouth corners
+    (:class:`spasmscan.mouth_pixels.CornerFlow`), or None; given, the mouth-corner signals take their
+    movements faster than MOUTH_FLOW_CROSSOVER_S from it (:func:`with_corner_flow`).
     landmark_ids: the Face Mesh landmark in each of the k columns (default: all 478 in order); they
     must include regions.MEASURED_LANDMARKS. max_gap_s: tracking gaps up to this long are bridged
     by linear interpolation, longer ones stay NaN. baseline_window_s: length of the running window
@@ -190,7 +210,11 @@ def compute_signals(points: np.ndarray, times_s: np.ndarray, *, landmark_ids=Non
     fps = 1.0 / float(np.median(np.diff(times_s))) if n > 1 else float("nan")
     tracked = np.all(np.isfinite(points[:, _columns(ALIGNMENT_POINTS), :]), axis=(1, 2))
 
-    raw, roll_deg, scale_px, shift = aligned_measures(points, tracked)
+    if mouth_flow is not None and np.shape(mouth_flow) != (n, 2, 2):
+        raise ParameterError(f"mouth_flow must have shape ({n}, 2, 2), got {np.shape(mouth_flow)}")
+    raw, roll_deg, scale_px, shift = aligned_measures(points, tracked, corner_steps=mouth_flow, times_s=times_s)
+    if mouth_flow is not None:
+        raw = with_corner_flow(raw, times_s, tracked)
     raw.update({"head_roll_deg": roll_deg, "head_scale": scale_px, "head_shift": shift})
 
     bridged = bridgeable_gaps(tracked, times_s, max_gap_s=max_gap_s)
@@ -259,7 +283,38 @@ def _unit_of(name: str) -> str:
     return ""
 
 
-def aligned_measures(points: np.ndarray, tracked: np.ndarray):
+def with_corner_flow(raw: dict, times_s: np.ndarray, tracked: np.ndarray) -> dict:
+    """``raw`` with each mouth-corner measure's fast part (faster than MOUTH_FLOW_CROSSOVER_S) taken from
+    the summed pixel steps (``mouth_step_*``, IOD, dropped from the result) and its slow part from the
+    tracked corner. Around frames where either corner's pixels move faster than MOUTH_FLOW_MAX_SPEED
+    (talking, laughing: the pixels lose the lip corner there), the tracked corner's own steps are summed;
+    with more than MOUTH_FLOW_MAX_MOVING_SHARE of the frames so marked, the tracked corners stay as they are."""
+    out = {name: values for name, values in raw.items() if not name.startswith("mouth_step_")}
+    steps = {name: values for name, values in raw.items() if name.startswith("mouth_step_")}
+    frame_s = np.diff(times_s, prepend=np.nan)
+    speed = np.nanmax(np.stack([np.hypot(steps[f"mouth_step_lateral_{side}"], steps[f"mouth_step_vertical_{side}"])
+                                for side in regions.SIDES]), axis=0, initial=0.0) / frame_s
+    fast_frames = np.flatnonzero(speed > MOUTH_FLOW_MAX_SPEED)
+    unreliable = np.zeros(times_s.size, bool)
+    for first, last in zip(np.searchsorted(times_s, times_s[fast_frames] - MOUTH_FLOW_MARGIN_S),
+                           np.searchsorted(times_s, times_s[fast_frames] + MOUTH_FLOW_MARGIN_S, side="right")):
+        unreliable[first:last] = True
+    measured = any(np.isfinite(values).any() for values in steps.values())  # all NaN: tracked without the flow
+    if not measured or not tracked.any() or unreliable[tracked].mean() > MOUTH_FLOW_MAX_MOVING_SHARE:
+        return out  # no pixels, or a talking face: the tracked corners as they are
+    for base in MOUTH_FLOW_BASES:
+        for side in regions.SIDES:
+            corner = raw[f"{base}_{side}"]
+            pixel_steps = steps[f"mouth_step_{MOUTH_FLOW_BASES[base]}_{side}"]
+            own = np.where(unreliable, np.diff(corner, prepend=np.nan), pixel_steps)
+            path = np.where(tracked, np.cumsum(np.nan_to_num(own)), np.nan)
+            fast = path - running_percentile(path, times_s, window_s=MOUTH_FLOW_CROSSOVER_S, percentile=50.0)
+            slow = running_percentile(corner, times_s, window_s=MOUTH_FLOW_CROSSOVER_S, percentile=50.0)
+            out[f"{base}_{side}"] = slow + fast
+    return out
+
+
+def aligned_measures(points: np.ndarray, tracked: np.ndarray, *, corner_steps=None, times_s=None):
     """Raw measures of every tracked frame aligned to the face's own reference shape on
     ``ALIGNMENT_POINTS``, in IOD units with the origin between the eyes, x towards the patient's
     left, y down (a reflected face, as a mirrored recording shows it, is reflected back first).
@@ -269,10 +324,16 @@ def aligned_measures(points: np.ndarray, tracked: np.ndarray):
     patient's head, the same for a recording and its mirror image),
     scale (n,) pixels per IOD and shift (n,) IOD from the median head position. The reference is
     the median aligned rigid shape (two rounds of generalised Procrustes). Frames are aligned in
-    chunks, and only their measures are kept: long recordings stay light.
+    chunks, and only their measures are kept: long recordings stay light. corner_steps: (n, 2, 2)
+    pixel steps of the (left, right) mouth corners, or None; given (with the frames' ``times_s``), the
+    raw measures also hold them in the face frame (``mouth_step_lateral_SIDE`` outward,
+    ``mouth_step_vertical_SIDE`` up; IOD), turned by the alignment steadied over ALIGNMENT_STEADY_S.
     """
     n = points.shape[0]
     names = _raw_measures(np.empty((0,) + points.shape[1:]))  # the measures of no frames: their names
+    if corner_steps is not None:
+        names = {**names, **{f"mouth_step_{part}_{side}": None for part in ("lateral", "vertical")
+                             for side in regions.SIDES}}
     raw = {name: np.full(n, np.nan) for name in names}
     roll = np.full(n, np.nan)
     scale = np.full(n, np.nan)
@@ -320,6 +381,25 @@ def aligned_measures(points: np.ndarray, tracked: np.ndarray):
     head_origin = offset + origin / gain  # the face origin's position in pixels
     median_origin = np.median(head_origin.real) + 1j * np.median(head_origin.imag)
     shift[tracked] = np.abs(head_origin - median_origin) / scale[tracked]
+    if corner_steps is not None:
+        # A step moves the corner from its tracked place in the frame before (against the nose), and that
+        # frame's and this frame's steadied alignment turn each place into the face frame: the head's turning
+        # and scaling between the frames cancels, the corner's own movement is the pixels'.
+        face_per_pixel = np.full(n, np.nan, np.complex128)
+        face_per_pixel[frames] = 1.0 / pixel_per_face
+        steady = [running_percentile(part, times_s, window_s=ALIGNMENT_STEADY_S, percentile=50.0, bin_s=0.1)
+                  for part in (face_per_pixel.real, face_per_pixel.imag)]
+        to_face_of = steady[0] + 1j * steady[1]
+        later = frames[1:][np.diff(frames) == 1]
+        steps = np.asarray(corner_steps, dtype=np.float64)[later]
+        nose = complex_points(later - 1, [_COLUMN_OF[regions.NOSE_RIDGE[1]]])[:, 0]  # the flow's reference point
+        for column, side in enumerate(regions.SIDES):
+            outward = 1.0 if side == "left" else -1.0
+            before = complex_points(later - 1, [_COLUMN_OF[regions.MOUTH_CORNER[side]]])[:, 0] - nose
+            moved = before + reflect * steps[:, column, 0] + 1j * steps[:, column, 1]
+            face_step = moved * to_face_of[later] - before * to_face_of[later - 1]
+            raw[f"mouth_step_lateral_{side}"][later] = outward * face_step.real
+            raw[f"mouth_step_vertical_{side}"][later] = -face_step.imag
     return raw, roll, scale, shift
 
 

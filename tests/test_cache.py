@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from spasmscan import cache, pipeline
 from spasmscan.cache import cache_key, default_cache_dir, file_digest, load_series, save_series
-from spasmscan.landmarks import LandmarkSeries, TrackerSettings
+from spasmscan.landmarks import PIXEL_MEASURES, LandmarkSeries, TrackerSettings
 from spasmscan.regions import MEASURED_LANDMARKS, N_LANDMARKS, SERIES_LANDMARKS
 from spasmscan.selection import Selection
 
@@ -37,9 +37,11 @@ def small_series(n: int = 6) -> LandmarkSeries:
     points[2] = np.nan  # a frame without the face
     openness = rng.random((n, 2)).astype(np.float32)
     openness[2] = np.nan
+    flow = rng.normal(0.0, 0.5, (n, 2, 2)).astype(np.float32)
+    flow[2:4] = np.nan  # no face, and the frame after it
     return LandmarkSeries(times_s=np.arange(n) / 25.0, points=points, width=160, height=120, fps=25.0,
                           source="clip.mp4", mirrored=True, landmark_ids=SERIES_LANDMARKS, eye_openness=openness,
-                          end_s=n / 25.0)
+                          mouth_flow=flow, end_s=n / 25.0)
 
 
 def load(path: Path, binding: cache.Binding = BINDING, settings: TrackerSettings = MIRRORED):
@@ -50,7 +52,8 @@ def assert_same_series(a: LandmarkSeries, b: LandmarkSeries) -> None:
     np.testing.assert_array_equal(a.times_s, b.times_s)
     np.testing.assert_array_equal(a.points, b.points)
     np.testing.assert_array_equal(a.landmark_ids, b.landmark_ids)
-    np.testing.assert_array_equal(a.openness_rows(), b.openness_rows())
+    for name in PIXEL_MEASURES:
+        np.testing.assert_array_equal(a.pixel_rows(name), b.pixel_rows(name))
     assert (a.width, a.height, a.fps, a.mirrored) == (b.width, b.height, b.fps, b.mirrored)
     assert a.end_s == b.end_s or (np.isnan(a.end_s) and np.isnan(b.end_s))
 
@@ -185,7 +188,7 @@ def good_arrays(**changes) -> dict:
     series = small_series()
     arrays = dict(format=np.int64(cache.CACHE_FORMAT), binding=np.array(BINDING.text()), times_s=series.times_s,
                   points=series.points, landmark_ids=np.asarray(SERIES_LANDMARKS), eye_openness=np.full((6, 2), 0.3, np.float32),
-                  size=np.array([160, 120]), fps=np.float64(25.0), mirrored=np.bool_(True), end_s=np.float64(0.24))
+                  mouth_flow=np.zeros((6, 2, 2), np.float32), size=np.array([160, 120]), fps=np.float64(25.0), mirrored=np.bool_(True), end_s=np.float64(0.24))
     arrays.update(changes)
     return {k: v for k, v in arrays.items() if v is not None}
 
@@ -214,6 +217,8 @@ BAD_ENTRIES = {
         landmark_ids=np.setdiff1d(np.arange(N_LANDMARKS), MEASURED_LANDMARKS))),
     "missing eye openness": npz_bytes(**good_arrays(eye_openness=None)),
     "eye openness of other frames": npz_bytes(**good_arrays(eye_openness=np.zeros((5, 2), np.float32))),
+    "missing mouth flow": npz_bytes(**good_arrays(mouth_flow=None)),
+    "mouth flow of one corner": npz_bytes(**good_arrays(mouth_flow=np.zeros((6, 1, 2), np.float32))),
     "times too short": npz_bytes(**good_arrays(times_s=np.arange(3.0))),
     "times not increasing": npz_bytes(**good_arrays(times_s=np.zeros(6))),
     "nan time": npz_bytes(**good_arrays(times_s=np.array([0, 1, np.nan, 3, 4, 5.0]))),

@@ -286,3 +286,14 @@ def test_mediapipe_is_imported_without_pyplot_which_comes_when_used():
               "import matplotlib.pyplot as plt\n"
               "assert figure is plt.figure and type(plt).__name__ == 'module'\n")
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_the_mouth_corners_pixels_are_followed_when_asked(face_clip, face_series):
+    """A face drifting slightly: its mouth corners' pixels move with the nose, so each corner's step
+    against the nose ridge stays well under a pixel; without the setting there is no flow."""
+    assert face_series.mouth_flow is None or np.isnan(face_series.mouth_flow).all()
+    with VideoSource(face_clip) as video:
+        series = track_frames(video.frames(), settings=TrackerSettings(mouth_flow=True), fps=CLIP_FPS)
+    steps = series.mouth_flow[series.face_found]
+    assert steps.shape[1:] == (2, 2) and np.isfinite(steps[1:]).mean() > 0.9
+    assert np.nanmedian(np.abs(steps)) < 0.3

@@ -364,3 +364,75 @@ def test_fusing_the_iris_keeps_the_lid_aperture_alone_beside_the_fused_opening()
     np.testing.assert_allclose(fused["eye_lid_aperture_left"], plain["eye_aperture_left"])
     assert not np.allclose(fused["eye_aperture_left"], plain["eye_aperture_left"])
     assert fused.units["eye_lid_aperture_left"].startswith("the lid landmarks' aperture alone")
+
+
+def corner_steps(points: np.ndarray) -> np.ndarray:
+    """(n, 2, 2) frame-to-frame pixel steps of the (left, right) mouth corners of ``points``, less the
+    nose ridge's: what CornerFlow reads off pixels that move with the tracked corners."""
+    corners = points[:, [regions.MOUTH_CORNER[s] for s in regions.SIDES]] - points[:, [regions.NOSE_RIDGE[1]]]
+    steps = np.full(corners.shape, np.nan, np.float32)
+    steps[1:] = np.diff(corners, axis=0)
+    return steps
+
+
+def test_mouth_flow_follows_the_pixels_where_the_tracker_drags_a_corner():
+    """A tracked corner dragged along by a blink while its pixels stay still reads still with the
+    flow, and a pull its pixels make reads its size; without the flow the dragged corner moves."""
+    dragged = {"right": pulse(3.0, 0.3, 0.04)}
+    points, times = synthetic_series(12.0, mouth=dragged, head_motion=True)
+    clean, _ = synthetic_series(12.0, head_motion=True)
+    landmarks_only = compute_signals(points, times)
+    with_flow = compute_signals(points, times, mouth_flow=corner_steps(clean))
+    during = (times >= 3.05) & (times < 3.25)
+    assert landmarks_only["mouth_corner_vertical_right"][during].min() > 0.02
+    assert np.abs(with_flow["mouth_corner_vertical_right"][during]).max() < 0.006
+    pulled, _ = synthetic_series(12.0, mouth={"left": ramped(6.0, 0.6, 0.06)}, head_motion=True)
+    seen = compute_signals(clean, times, mouth_flow=corner_steps(pulled))
+    inside = (times >= 6.2) & (times < 6.5)
+    assert seen["mouth_corner_vertical_left"][inside] == pytest.approx(0.06 / np.sqrt(2.0), abs=0.008)
+    assert seen["mouth_corner_lateral_left"][inside] == pytest.approx(0.06 / np.sqrt(2.0), abs=0.008)
+
+
+def ramped(start_s: float, length_s: float, depth: float, rise_s: float = 0.15):
+    """A callable(times): a pull to ``depth`` rising and falling over ``rise_s``, as a muscle pulls."""
+    return lambda t: depth * np.clip(np.minimum(t - start_s, start_s + length_s - t) / rise_s, 0.0, 1.0)
+
+
+def test_a_talking_mouth_keeps_the_tracked_corners():
+    """Pixels moving faster than a pull can (talking) through much of the recording are not trusted:
+    the mouth signals are the landmarks' alone."""
+    points, times = synthetic_series(12.0, mouth={"right": pulse(3.0, 0.3, 0.04)})
+    talking = corner_steps(points)
+    talking[1::4] += 8.0  # a jump of 8 px (0.08 IOD, 2.4 IOD/s) every fourth frame, back and forth
+    talking[3::4] -= 8.0
+    landmarks_only = compute_signals(points, times)
+    with_flow = compute_signals(points, times, mouth_flow=talking)
+    for name in ("mouth_corner_vertical_right", "mouth_corner_lateral_left"):
+        np.testing.assert_allclose(with_flow[name], landmarks_only[name])
+
+
+def test_mouth_flow_of_other_frames_is_refused():
+    points, times = synthetic_series(5.0)
+    with pytest.raises(ParameterError, match="mouth_flow"):
+        compute_signals(points, times, mouth_flow=np.zeros((3, 2, 2)))
+
+
+def test_alignment_shifted_by_a_blink_does_not_move_the_pixels_corners():
+    """The tracked eye corners and temples the alignment rests on sag and draw together in a blink: the
+    tracked mouth corners then move; the pixels, turned by the alignment steadied over a second, do not."""
+    starts = [2.0, 5.0, 8.0]
+    points, times = synthetic_series(10.0)
+    blinking = np.zeros(times.size, dtype=bool)
+    for start in starts:
+        blinking |= (times >= start) & (times < start + 0.2)
+    sagging = [corner[side] for side in regions.SIDES
+               for corner in (regions.EYE_INNER_CORNER, regions.EYE_OUTER_CORNER, regions.TEMPLE)]
+    points[np.ix_(blinking, sagging, [1])] += 4.0
+    points[np.ix_(blinking, sagging, [0])] = 320.0 + 0.95 * (points[np.ix_(blinking, sagging, [0])] - 320.0)
+    still = np.zeros((times.size, 2, 2), np.float32)
+    landmarks_only = compute_signals(points, times)
+    with_flow = compute_signals(points, times, mouth_flow=still)
+    for side in regions.SIDES:
+        assert np.abs(landmarks_only[f"mouth_corner_vertical_{side}"][blinking]).mean() > 0.015
+        for base in ("mouth_corner_vertical", "mouth_corner_lateral"):
+            assert np.abs(with_flow[f"{base}_{side}"][blinking]).max() < 0.005

@@ -60,9 +60,9 @@ def run_clip(clip: tuple, out: str, mouth_pixels: bool = False) -> dict:
     from spasmscan.analysis import analyze_series
     from spasmscan.landmarks import TrackerSettings
     from spasmscan.pipeline import video_landmarks
-    from spasmscan.settings import AnalysisSettings
     from spasmscan.protocol import load_protocol
     from spasmscan.render import neutral_still, simulate_exam_video
+    from spasmscan.settings import AnalysisSettings
     from spasmscan.simulate import STILL_PREFIX
 
     name, renderer, base, label, side, share, seed = clip

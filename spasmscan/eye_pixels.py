@@ -68,7 +68,7 @@ def _one_eye(image: np.ndarray, points: list) -> float:
     left, right = min(ox, ix), max(ox, ix)
     inset = SKIN_BOX_INSET * (right - left)
     below = max(y for _, y in lid)
-    skin = _box(image, left + inset, below + SKIN_BAND_EYE_WIDTHS[0] * eye_width,
+    skin = grey_box(image, left + inset, below + SKIN_BAND_EYE_WIDTHS[0] * eye_width,
                 right - inset, below + SKIN_BAND_EYE_WIDTHS[1] * eye_width)
     if skin.size < MIN_SKIN_PIXELS:
         return float("nan")
@@ -76,15 +76,16 @@ def _one_eye(image: np.ndarray, points: list) -> float:
     middle = flat.size // 2
     level = float(np.partition(flat, middle)[middle])  # the median (the upper one of an even count)
     half_w, half_h = STRIP_HALF_WIDTH_IRIS_RADII * radius, STRIP_HALF_HEIGHT_IRIS_RADII * radius
-    strip = _box(image, cx - half_w, cy - half_h, cx + half_w + 1, cy + half_h + 1)
+    strip = grey_box(image, cx - half_w, cy - half_h, cx + half_w + 1, cy + half_h + 1)
     if strip.size == 0 or level <= 0:
         return float("nan")
     # mean of max(0, level - luma) = level - mean(min(luma, level)), in two C calls
     return 1.0 - cv2.mean(cv2.min(strip, level))[0] / level
 
 
-def _box(image: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
-    """(h, w) luminance of columns x0:x1, rows y0:y1 (rounded, cut to the image); empty when outside."""
+def grey_box(image: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    """(h, w) luminance of columns x0:x1, rows y0:y1 (rounded, cut to the image) of a (H, W) luminance or
+    (H, W, 3) BGR image; empty when outside. A grey image gives a view of itself."""
     height, width = image.shape[:2]
     c0, r0 = max(int(x0 + 0.5), 0), max(int(y0 + 0.5), 0)  # rounded; negative edges are cut to 0 anyway
     c1, r1 = min(int(x1 + 0.5), width), min(int(y1 + 0.5), height)

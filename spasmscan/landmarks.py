@@ -369,7 +369,8 @@ def track_frames(frames: Iterable[tuple[float, np.ndarray]], *, settings: Tracke
             if row == 0:
                 blocks.append(np.full((ROWS_PER_BLOCK, ids.size, 2), np.nan, dtype=np.float32))
                 openness_blocks.append(np.full((ROWS_PER_BLOCK, 2), np.nan, dtype=np.float32))
-                flow_blocks.append(np.full((ROWS_PER_BLOCK, 2, 2), np.nan, dtype=np.float32))
+                if corner_flow is not None:
+                    flow_blocks.append(np.full((ROWS_PER_BLOCK, 2, 2), np.nan, dtype=np.float32))
             if face is not None:
                 blocks[-1][row] = face[ids]
                 openness_blocks[-1][row] = eye_openness(frame_luma(frame), face)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .eye_pixels import frame_luma
+from .eye_pixels import frame_luma, grey_box
 from .regions import EYE_INNER_CORNER, EYE_OUTER_CORNER, MOUTH_CORNER, NOSE_RIDGE, SIDES
 from .video import PlanarFrame
 
@@ -79,9 +79,8 @@ def _crop_around(luma: np.ndarray, anchors: np.ndarray, iod: float) -> tuple | N
 
 
 def _grey(luma: np.ndarray, origin: tuple, shape: tuple) -> np.ndarray | None:
-    """The (h, w) uint8 grey box at ``origin`` of ``luma`` (Y plane, grey or BGR); None when cut by the frame."""
+    """A copy of the (h, w) uint8 grey box at ``origin`` of ``luma`` (Y plane, grey or BGR): the decoder
+    may reuse the frame's memory; None when the frame cuts the box."""
     x0, y0 = origin
-    box = luma[y0:y0 + shape[0], x0:x0 + shape[1]]
-    if box.shape[:2] != tuple(shape[:2]):
-        return None
-    return cv2.cvtColor(np.ascontiguousarray(box), cv2.COLOR_BGR2GRAY) if box.ndim == 3 else np.ascontiguousarray(box)
+    box = grey_box(luma, x0, y0, x0 + shape[1], y0 + shape[0])
+    return np.array(box) if box.shape[:2] == tuple(shape[:2]) else None

@@ -291,6 +291,8 @@ def with_corner_flow(raw: dict, times_s: np.ndarray, tracked: np.ndarray) -> dic
     with more than MOUTH_FLOW_MAX_MOVING_SHARE of the frames so marked, the tracked corners stay as they are."""
     out = {name: values for name, values in raw.items() if not name.startswith("mouth_step_")}
     steps = {name: values for name, values in raw.items() if name.startswith("mouth_step_")}
+    if not tracked.any() or not any(np.isfinite(values).any() for values in steps.values()):
+        return out  # no pixels (all NaN: tracked without the flow)
     frame_s = np.diff(times_s, prepend=np.nan)
     speed = np.nanmax(np.stack([np.hypot(steps[f"mouth_step_lateral_{side}"], steps[f"mouth_step_vertical_{side}"])
                                 for side in regions.SIDES]), axis=0, initial=0.0) / frame_s
@@ -299,9 +301,8 @@ def with_corner_flow(raw: dict, times_s: np.ndarray, tracked: np.ndarray) -> dic
     for first, last in zip(np.searchsorted(times_s, times_s[fast_frames] - MOUTH_FLOW_MARGIN_S),
                            np.searchsorted(times_s, times_s[fast_frames] + MOUTH_FLOW_MARGIN_S, side="right")):
         unreliable[first:last] = True
-    measured = any(np.isfinite(values).any() for values in steps.values())  # all NaN: tracked without the flow
-    if not measured or not tracked.any() or unreliable[tracked].mean() > MOUTH_FLOW_MAX_MOVING_SHARE:
-        return out  # no pixels, or a talking face: the tracked corners as they are
+    if unreliable[tracked].mean() > MOUTH_FLOW_MAX_MOVING_SHARE:
+        return out  # a talking face: the tracked corners as they are
     for base in MOUTH_FLOW_BASES:
         for side in regions.SIDES:
             corner = raw[f"{base}_{side}"]
